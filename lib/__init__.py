@@ -1,0 +1,1 @@
+"""Callboard: a dashboard of a sales team's Outreach calls."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install what the tests need (first run only), then lint and run the whole suite,
+# browser tests included. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/_env.sh
+ensure_venv requirements-dev.txt
+
+# Browser tests drive Debian's Chromium; test tools may not download browsers here.
+if [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "Chromium is missing: run 'sudo apt-get install chromium'." >&2
+    exit 1
+  fi
+fi
+
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,77 @@
+"""Sentences a sales manager understands for each error the client raises, with what to do next."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from lib.errors import (
+    ApiUnavailable,
+    IncompleteRead,
+    InvalidInput,
+    MissingScope,
+    NotAuthorised,
+    NotFound,
+    OutreachError,
+    RateLimited,
+    UnexpectedResponse,
+)
+from lib.settings import SettingsError
+
+_SCOPE_NEEDS = {
+    "read_calls": "read calls",
+    "create_calls": "log calls",
+    "read_users": "read the list of reps",
+    "read_call_dispositions": "read call dispositions",
+    "read_call_purposes": "read call purposes",
+}
+
+
+def explain(error: Exception, *, now: datetime | None = None) -> str:
+    """One or two sentences saying what failed and what to do; never includes a token."""
+    if isinstance(error, IncompleteRead):
+        cause = explain(error.cause, now=now) if error.cause else error.detail
+        return f"Only part of the calls could be loaded, so nothing is shown. {cause}"
+    if isinstance(error, NotAuthorised):
+        return (
+            "Outreach did not accept Callboard's credentials (expired, revoked or unknown token). "
+            "Ask whoever set up Callboard to renew the Outreach access token or refresh token."
+        )
+    if isinstance(error, MissingScope):
+        scope = error.scope or "a needed permission"
+        action = _SCOPE_NEEDS.get(error.scope or "", "do this")
+        return (
+            f"Callboard's Outreach token is not allowed to {action} (it lacks the scope "
+            f"'{scope}'). Ask your Outreach admin to reconnect Callboard with that scope."
+        )
+    if isinstance(error, NotFound):
+        return "Outreach has no record with that id. Check the id and try again."
+    if isinstance(error, InvalidInput):
+        where = f" ({error.field})" if error.field else ""
+        return f"Outreach rejected the input{where}: {error.detail}"
+    if isinstance(error, RateLimited):
+        return "Outreach's request limit is used up for now. " + _retry_hint(error, now)
+    if isinstance(error, ApiUnavailable):
+        return (
+            "Outreach could not be reached or answered with an error, even after retrying. "
+            "Wait a minute and press Refresh; if it persists, check Outreach's status page."
+        )
+    if isinstance(error, UnexpectedResponse):
+        return (
+            "Outreach answered with data Callboard does not understand, so nothing is shown. "
+            "Please report this to the Callboard team."
+        )
+    if isinstance(error, SettingsError):
+        return f"Callboard's settings are incomplete: {error}"
+    if isinstance(error, OutreachError):
+        return f"The Outreach request failed: {error.detail}"
+    return "Something unexpected went wrong. Press Refresh; if it persists, report it."
+
+
+def _retry_hint(error: RateLimited, now: datetime | None) -> str:
+    if error.retry_at is None:
+        return "Try again in a few minutes."
+    now = now or datetime.now(UTC)
+    seconds = max(0, int((error.retry_at - now).total_seconds()))
+    if seconds < 90:
+        return f"Try again in about {max(seconds, 1)} seconds."
+    return f"Try again in about {round(seconds / 60)} minutes ({error.retry_at:%H:%M} UTC)."

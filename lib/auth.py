@@ -1,0 +1,218 @@
+"""Bearer tokens for the Outreach API: a fixed one, or one kept fresh by the OAuth refresh grant."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+
+from lib.errors import ApiUnavailable, NotAuthorised, RateLimited, UnexpectedResponse
+
+log = logging.getLogger(__name__)
+
+# Refresh this long before the token's expiry, so a token never expires between the check and a
+# slow multi-page read that uses it.
+REFRESH_MARGIN_S = 300.0
+# The reference documents a 2 hour lifetime; used when an answer omits expires_in.
+DEFAULT_EXPIRES_IN_S = 7200.0
+# Outreach mints about one access token per user and app per 60 s; past that /oauth/token is 429.
+MINT_INTERVAL_S = 60.0
+USER_AGENT = "callboard/0.1"
+
+
+def token_url_for(base_url: str) -> str:
+    """The OAuth token endpoint of an API host root, e.g. https://api.outreach.io/oauth/token."""
+    return base_url.rstrip("/") + "/oauth/token"
+
+
+class StaticToken:
+    """A fixed access token (a sandbox token or one pasted into the settings); cannot refresh."""
+
+    def __init__(self, access_token: str) -> None:
+        self._access_token = access_token
+
+    def __repr__(self) -> str:
+        return "StaticToken(<hidden>)"
+
+    def access_token(self) -> str:
+        return self._access_token
+
+    def refresh_after_401(self, rejected: str | None = None) -> bool:
+        """Nothing to refresh: the caller must report the 401."""
+        return False
+
+
+class RefreshingToken:
+    """An access token obtained and renewed with the OAuth refresh_token grant.
+
+    Thread-safe: pages are fetched concurrently, and all threads share one token. A lock makes
+    sure only one thread mints at a time, which also matters because minting is rate limited.
+    """
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        refresh_token: str,
+        session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        timeout: tuple[float, float] = (3.05, 30),
+        max_retries: int = 4,
+        backoff_factor: float = 2.0,
+        max_backoff: float = 30.0,
+        redirect_uri: str | None = None,
+        on_new_refresh_token: Callable[[str], None] | None = None,
+    ) -> None:
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._refresh_token = refresh_token
+        self._session = session or requests.Session()
+        self._clock = clock
+        self._sleep = sleep
+        self._timeout = timeout
+        self._max_retries = max_retries
+        self._backoff_factor = backoff_factor
+        self._max_backoff = max_backoff
+        self._redirect_uri = redirect_uri
+        self._on_new_refresh_token = on_new_refresh_token
+        self._lock = threading.Lock()
+        self._access_token: str | None = None
+        self._expires_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"RefreshingToken({self._token_url!r}, <credentials hidden>)"
+
+    @property
+    def refresh_token(self) -> str:
+        """The refresh token to store: the newest one the server issued, else the original."""
+        with self._lock:
+            return self._refresh_token
+
+    @property
+    def expires_at(self) -> float:
+        """Epoch seconds (by `clock`) when the current access token expires; 0 if none yet."""
+        with self._lock:
+            return self._expires_at
+
+    def access_token(self) -> str:
+        """A token valid for at least REFRESH_MARGIN_S more seconds, minting one if needed."""
+        with self._lock:
+            if self._access_token is None or self._clock() >= self._expires_at - REFRESH_MARGIN_S:
+                self._mint()
+            assert self._access_token is not None
+            return self._access_token
+
+    def refresh_after_401(self, rejected: str | None = None) -> bool:
+        """Get a new access token after the API refused one; True if there is a new one.
+
+        `rejected` is the token the API refused. When several threads get a 401 for the same
+        token, only the first mints; the others see the token has already changed and retry
+        with it (minting again would hit the token endpoint's one-per-minute limit).
+        """
+        with self._lock:
+            if rejected is not None and self._access_token not in (None, rejected):
+                return True
+            previous = self._access_token
+            self._mint()
+            return self._access_token is not None and self._access_token != previous
+
+    # ----- the exchange -----
+
+    def _mint(self) -> None:
+        """POST the refresh grant, retrying rate limits and faults; caller holds the lock."""
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": self._refresh_token,
+            "client_id": self._client_id,
+            "client_secret": self._client_secret,
+        }
+        if self._redirect_uri:
+            form["redirect_uri"] = self._redirect_uri
+        last_problem = ""
+        rate_limited = False
+        for attempt in range(self._max_retries + 1):
+            if attempt:
+                self._sleep(self._delay(attempt - 1))
+            try:
+                response = self._session.post(
+                    self._token_url, data=form, timeout=self._timeout,
+                    headers={"Accept": "application/json", "User-Agent": USER_AGENT},
+                )
+            except requests.RequestException as exc:
+                # The exception text holds only the URL, never the form, but keep it terse.
+                last_problem = f"connection error ({type(exc).__name__})"
+                rate_limited = False
+                continue
+            status = response.status_code
+            if status == 429:
+                # Plain text and no headers: nothing tells when to retry, so back off.
+                last_problem, rate_limited = "HTTP 429", True
+                continue
+            if status >= 500:
+                last_problem, rate_limited = f"HTTP {status}", False
+                continue
+            body = _json_or_none(response)
+            if status in (400, 401, 403):
+                code = body.get("error") if isinstance(body, dict) else None
+                reason = f" ({code})" if isinstance(code, str) and code.isidentifier() else ""
+                raise NotAuthorised(
+                    f"Outreach refused to renew the access token: HTTP {status}{reason}. "
+                    "The refresh token or the client credentials are no longer valid.",
+                    status=401 if status == 403 else status,
+                )
+            if status != 200:
+                raise UnexpectedResponse(
+                    f"The token endpoint answered HTTP {status}.", status=status
+                )
+            if body is None:
+                # A non-JSON answer is a transient fault, as for the API itself.
+                last_problem, rate_limited = "a body that is not JSON", False
+                continue
+            self._accept(body)
+            return
+        tries = self._max_retries + 1
+        detail = f"Renewing the access token failed after {tries} tries: {last_problem}."
+        if rate_limited:
+            retry_at = datetime.fromtimestamp(self._clock() + MINT_INTERVAL_S, UTC)
+            raise RateLimited(detail, retry_at=retry_at)
+        raise ApiUnavailable(detail)
+
+    def _accept(self, body: Any) -> None:
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(token, str) or not token:
+            raise UnexpectedResponse("The token endpoint's answer has no access_token.")
+        expires_in = body.get("expires_in")
+        if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)):
+            expires_in = DEFAULT_EXPIRES_IN_S
+        self._access_token = token
+        # Our own clock, not the server's created_at: the margin must hold against local time.
+        self._expires_at = self._clock() + float(expires_in)
+        new_refresh = body.get("refresh_token")
+        if isinstance(new_refresh, str) and new_refresh and new_refresh != self._refresh_token:
+            # Rotation is undocumented: keep a new one when given, else keep using the old one.
+            self._refresh_token = new_refresh
+            if self._on_new_refresh_token is not None:
+                self._on_new_refresh_token(new_refresh)
+        log.info("Obtained a new Outreach access token (expires in %.0f s).", float(expires_in))
+
+    def _delay(self, retry: int) -> float:
+        base = min(self._max_backoff, self._backoff_factor * (2**retry))
+        return base * random.uniform(0.5, 1.0)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+

@@ -1,0 +1,149 @@
+"""Starts a local imitation of the Outreach Calls API 1.0 in-process (stdlib only)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .data import OWNER_USER_ID, generate
+from .server import SandboxHTTPServer, call_record
+from .state import Config, SandboxState
+from .store import CallStore
+
+__all__ = ["Sandbox", "start_sandbox", "parse_end"]
+
+
+def parse_end(value: str | datetime | None) -> datetime:
+    """The end of the seeded history as an aware UTC datetime; naive values are read as UTC.
+
+    Never later than now: the sandbox has no calls in the future.
+    """
+    now = datetime.now(UTC)
+    if value is None:
+        return now
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return min(moment.astimezone(UTC), now)
+
+
+class Sandbox:
+    """A running sandbox server; its tokens and credentials, and test controls."""
+
+    def __init__(self, server: SandboxHTTPServer, state: SandboxState, store: CallStore) -> None:
+        self._server = server
+        self._state = state
+        self._store = store
+        host, port = server.server_address[:2]
+        self.host: str = str(host)
+        self.port: int = int(port)
+        shown = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        self.base_url: str = f"http://{shown}:{self.port}"
+        self.full_token: str = state.full_token
+        self.read_token: str = state.read_token
+        self.client_id: str = state.client_id
+        self.client_secret: str = state.client_secret
+        self.refresh_token: str = state.refresh_token
+        self.owner_user_id: int = OWNER_USER_ID
+        self.token_url: str = f"{self.base_url}/oauth/token"
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"outreach-sandbox-{self.port}",
+            daemon=True,
+        )
+        self._stopped = False
+
+    def _start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop serving and close the database; safe to call twice."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+        self._store.close()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ----- for tests and benchmarks -----
+
+    def all_calls(self) -> list[dict]:
+        """Every call (seeded and created) as API records, in API order."""
+        return [call_record(row) for row in self._state.all_calls()]
+
+    def configure(self, *, latency_ms: int | None = None, fault_rate: float | None = None,
+                  rate_limit: int | None = None, mint_interval: float | None = None,
+                  token_ttl: int | None = None) -> dict:
+        """Change behaviour at runtime; None leaves a setting as it is. Returns the settings."""
+        return self._state.configure(latency_ms=latency_ms, fault_rate=fault_rate,
+                                     rate_limit=rate_limit, mint_interval=mint_interval,
+                                     token_ttl=token_ttl)
+
+    def revoke(self, token: str) -> bool:
+        """Revoke an access or refresh token; False if the sandbox does not know it."""
+        return self._state.revoke(token)
+
+    def issue_token(self, scopes: list[str], ttl: int) -> str:
+        """A new access token of the owner with exactly these scopes, valid ttl seconds."""
+        return self._state.issue_token(scopes, ttl)
+
+    def issue_code(self, scopes: list[str] | None = None) -> str:
+        """A single-use authorization code for /oauth/token (all scopes when None)."""
+        return self._state.issue_code(scopes)
+
+    @property
+    def request_count(self) -> int:
+        """/1.0 requests served since start or the last reset_request_count()."""
+        return self._state.request_count
+
+    def reset_request_count(self) -> None:
+        self._state.reset_request_count()
+
+    def reset_rate_limits(self) -> None:
+        self._state.reset_rate_limits()
+
+
+def start_sandbox(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    seed: int = 7,
+    reps: int = 8,
+    days: int = 120,
+    end: str | datetime | None = None,
+    latency_ms: int = 0,
+    rate_limit: int = 10_000,
+    fault_rate: float = 0.0,
+    fault_seed: int = 0,
+    db_path: str | Path | None = None,
+    token_ttl: int = 7200,
+    mint_interval: float = 60,
+) -> Sandbox:
+    """Generate the seeded data and serve it in a daemon thread; port=0 picks a free port.
+
+    db_path=None keeps created calls in an in-memory SQLite database (gone on stop).
+    """
+    if not 0 <= fault_rate <= 1:
+        raise ValueError("fault_rate must be between 0 and 1")
+    seed_data = generate(seed, reps, days, parse_end(end))
+    store = CallStore(db_path)
+    config = Config(latency_ms=latency_ms, fault_rate=fault_rate, rate_limit=rate_limit,
+                    token_ttl=token_ttl, mint_interval=float(mint_interval))
+    state = SandboxState(seed_data, store, config, seed=seed, fault_seed=fault_seed)
+    try:
+        server = SandboxHTTPServer((host, port), state)
+    except OSError:
+        store.close()
+        raise
+    sandbox = Sandbox(server, state, store)
+    sandbox._start()
+    return sandbox

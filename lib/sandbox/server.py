@@ -1,0 +1,546 @@
+"""The sandbox's HTTP layer: routing, auth, scopes, rate limits, faults, envelopes and errors."""
+
+from __future__ import annotations
+
+import calendar
+import json
+import math
+import re
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from .data import CallRow, User
+from .state import ALL_SCOPES, RATE_WINDOW_S, RateStatus, SandboxState, format_ms
+from .validation import parse_new_call
+
+MAX_PAGE_SIZE = 50
+_NUMBER = re.compile(r"\d{1,18}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+_HTML_502 = (
+    b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
+    b"<center><h1>502 Bad Gateway</h1></center>\r\n</body>\r\n</html>\r\n"
+)
+
+
+class ApiError(Exception):
+    """An error answer with the reference's `errors` body."""
+
+    def __init__(self, status: int, error_id: str, title: str, detail: str,
+                 source: dict | None = None, extra: list[dict] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        entry: dict = {"id": error_id, "title": title, "detail": detail}
+        if source:
+            entry["source"] = source
+        self.errors = [entry, *(extra or [])]
+        self.headers: dict[str, str] = {}
+
+
+def _bad_parameter(name: str, detail: str) -> ApiError:
+    return ApiError(400, "badRequest", "Bad Request", detail, {"parameter": name})
+
+
+# ----- rendering -----
+
+def call_record(row: CallRow) -> dict:
+    """A call as the 1.0 API answers it; absent optional ids are present as null."""
+    return {
+        "id": row.id,
+        "type": "call",
+        "attributes": {
+            "connection": {"from": row.from_number, "to": row.to_number,
+                           "outbound": row.outbound},
+            "purpose": {"id": row.purpose_id},
+            "disposition": {"id": row.disposition_id},
+            "prospect": {"id": row.prospect_id},
+            "user": {"id": row.user_id},
+            "metadata": {
+                "note": row.note,
+                "created": format_ms(row.created_ms),
+                "updated": format_ms(row.updated_ms),
+            },
+        },
+    }
+
+
+def user_record(user: User) -> dict:
+    return {
+        "id": user.id,
+        "type": "user",
+        "attributes": {
+            "metadata": {"first_name": user.first_name, "last_name": user.last_name},
+            "contact": {"email": user.email},
+            "timezone": user.timezone,
+        },
+    }
+
+
+def _disposition_record(item: tuple[int, str, int, str]) -> dict:
+    return {"id": item[0], "type": "call_disposition",
+            "attributes": {"name": item[1], "order": item[2], "outcome": item[3]}}
+
+
+def _purpose_record(item: tuple[int, str, int]) -> dict:
+    return {"id": item[0], "type": "call_purpose",
+            "attributes": {"name": item[1], "order": item[2]}}
+
+
+# ----- parameters -----
+
+def _paging(query: dict[str, str]) -> tuple[int, int]:
+    raw_number = query.get("page[number]", "1")
+    if not _NUMBER.fullmatch(raw_number) or int(raw_number) < 1:
+        raise _bad_parameter("page[number]", "page[number] must be a whole number from 1.")
+    raw_size = query.get("page[size]", str(MAX_PAGE_SIZE))
+    if not _NUMBER.fullmatch(raw_size) or int(raw_size) < 1:
+        raise _bad_parameter("page[size]", "page[size] must be a whole number from 1.")
+    return int(raw_number), min(int(raw_size), MAX_PAGE_SIZE)
+
+
+def _check_known(query: dict[str, str], allowed: set[str]) -> None:
+    # Unknown filters are errors rather than silently ignored: a typo must not read everything.
+    for name in query:
+        if name.startswith(("filter[", "page[")) and name not in allowed:
+            raise _bad_parameter(name, f"{name} is not a supported parameter here.")
+
+
+def _bound_ms(query: dict[str, str], name: str) -> int | None:
+    if name not in query:
+        return None
+    value = query[name]
+    try:
+        if _DATE.fullmatch(value):
+            moment = datetime.strptime(value, "%Y-%m-%d")
+        elif _DATE_TIME.fullmatch(value):
+            moment = datetime.strptime(value, "%Y-%m-%dT%H:%M")
+        else:
+            raise ValueError(value)
+    except ValueError:
+        raise _bad_parameter(
+            name, f"{name} must be a date as yyyy-MM-dd or yyyy-MM-ddTHH:mm (read as UTC)."
+        ) from None
+    return calendar.timegm(moment.timetuple()) * 1000
+
+
+def _id_from_path(segment: str) -> int:
+    if not _NUMBER.fullmatch(segment):
+        raise _bad_parameter("id", "The id in the path must be a number.")
+    return int(segment)
+
+
+# ----- the handler -----
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # Benchmarks open many connections at once; the default backlog of 5 would refuse some.
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], state: SandboxState) -> None:
+        self.state = state
+        super().__init__(address, SandboxHandler)
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "OutreachSandbox/1.0"
+    # Buffered writes plus TCP_NODELAY: headers and body leave in one segment, so keep-alive
+    # clients do not stall on delayed ACKs (about 40 ms a request otherwise).
+    wbufsize = -1
+    server: SandboxHTTPServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._dispatch("POST")
+
+    def do_PUT(self) -> None:  # noqa: N802
+        self._dispatch("PUT")
+
+    def do_PATCH(self) -> None:  # noqa: N802
+        self._dispatch("PATCH")
+
+    def do_DELETE(self) -> None:  # noqa: N802
+        self._dispatch("DELETE")
+
+    # -- plumbing --
+
+    @property
+    def state(self) -> SandboxState:
+        return self.server.state
+
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_json(self, status: int, payload: object,
+                   headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(payload).encode(), "application/json; charset=utf-8",
+                   headers)
+
+    def _read_body(self) -> bytes:
+        length = self.headers.get("Content-Length")
+        if not length:
+            return b""
+        try:
+            return self.rfile.read(int(length))
+        except ValueError:
+            return b""
+
+    def _base_url(self) -> str:
+        host = self.headers.get("Host")
+        if host:
+            return f"http://{host}"
+        address, port = self.server.server_address[:2]
+        return f"http://{address}:{port}"
+
+    def _dispatch(self, method: str) -> None:
+        split = urlsplit(self.path)
+        path = split.path.rstrip("/") or "/"
+        query = dict(parse_qsl(split.query, keep_blank_values=True))
+        body = self._read_body()
+        try:
+            if path.startswith("/_sandbox/"):
+                self._admin(method, path, body)
+                return
+            latency = self.state.config.latency_ms
+            if latency > 0:
+                # A sleep, not a busy wait: other threads keep serving meanwhile.
+                time.sleep(latency / 1000)
+            if path.startswith("/oauth/"):
+                self._oauth(method, path, query, body)
+            elif path == "/1.0" or path.startswith("/1.0/"):
+                self._api(method, path, split.query, query, body)
+            else:
+                self._send_json(404, {"errors": [{"id": "notFound", "title": "Not Found",
+                                                  "detail": f"No route {path}."}]})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    # -- the 1.0 API --
+
+    def _rate_headers(self, rate: RateStatus) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(rate.limit),
+            "X-RateLimit-Remaining": str(rate.remaining),
+            "X-RateLimit-Reset": str(rate.reset),
+        }
+
+    def _api(self, method: str, path: str, raw_query: str, query: dict[str, str],
+             body: bytes) -> None:
+        state = self.state
+        state.count_request()
+        auth = self.headers.get("Authorization", "")
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        info = state.lookup_token(token) if scheme.lower() == "bearer" and token else None
+        if info is None:
+            limit = state.config.rate_limit
+            headers = self._rate_headers(
+                RateStatus(True, limit, limit, int(time.time()) + RATE_WINDOW_S)
+            )
+            self._send_json(401, {"errors": [{
+                "id": "unauthorized", "title": "Unauthorized",
+                "detail": "The bearer token is missing, unknown, expired or revoked.",
+            }]}, headers)
+            return
+        rate = state.take_request(token)
+        headers = self._rate_headers(rate)
+        if not rate.allowed:
+            headers["Retry-After"] = str(rate.retry_after)
+            self._send_json(429, {"errors": [{
+                "id": "rateLimitExceeded", "title": "Rate Limit Exceeded",
+                "detail": f"More than {rate.limit} requests this hour; retry after the reset.",
+            }]}, headers)
+            return
+
+        fault = state.roll_fault()
+        if fault == "truncated" and method != "GET":
+            # A truncated answer to a create would leave the client unsure whether it happened;
+            # keep side effects clean and fail before the handler instead.
+            fault = "502-html"
+        if fault in ("500", "503"):
+            status = int(fault)
+            title = "Internal Server Error" if status == 500 else "Service Unavailable"
+            self._send_json(status, {"errors": [{
+                "id": "internalServerError" if status == 500 else "serviceUnavailable",
+                "title": title, "detail": "Injected sandbox fault.",
+            }]}, headers)
+            return
+        if fault == "502-html":
+            # A proxy's page: HTML, and no rate-limit headers.
+            self._send(502, _HTML_502, "text/html")
+            return
+
+        try:
+            status, payload = self._route(method, path, raw_query, query, body, info)
+        except ApiError as error:
+            headers.update(error.headers)
+            self._send_json(error.status, {"errors": error.errors}, headers)
+            return
+        data = json.dumps(payload).encode()
+        if fault == "truncated" and status == 200:
+            self._send(200, data[: max(1, len(data) * 3 // 5)],
+                       "application/json; charset=utf-8", headers)
+            return
+        self._send(status, data, "application/json; charset=utf-8", headers)
+
+    def _route(self, method: str, path: str, raw_query: str, query: dict[str, str],
+               body: bytes, info) -> tuple[int, object]:
+        parts = path.split("/")[2:]
+        routes: dict[tuple[str, str], tuple[str | None, Callable[[], tuple[int, object]]]] = {}
+        resource = parts[0] if parts else ""
+        if len(parts) == 1:
+            if resource == "calls":
+                routes[("GET", "calls")] = ("read_calls", lambda: self._list_calls(query))
+                routes[("POST", "calls")] = (
+                    "create_calls", lambda: self._create_call(body, info.user_id)
+                )
+            elif resource == "call_dispositions":
+                routes[("GET", resource)] = ("read_call_dispositions", lambda: self._paged(
+                    query, set(), [_disposition_record(d) for d in self.state.dispositions]))
+            elif resource == "call_purposes":
+                routes[("GET", resource)] = ("read_call_purposes", lambda: self._paged(
+                    query, set(), [_purpose_record(p) for p in self.state.purposes]))
+            elif resource == "users":
+                routes[("GET", resource)] = ("read_users", lambda: self._list_users(query))
+            elif resource == "info":
+                routes[("GET", resource)] = (None, lambda: self._info(info))
+        elif len(parts) == 2:
+            if resource == "calls":
+                routes[("GET", resource)] = ("read_calls", lambda: self._get_call(parts[1]))
+            elif resource == "users":
+                routes[("GET", resource)] = ("read_users", lambda: self._get_user(parts[1]))
+        if not routes:
+            raise ApiError(404, "notFound", "Not Found", f"No route {path}.")
+        route = routes.get((method, resource))
+        if route is None:
+            error = ApiError(405, "methodNotAllowed", "Method Not Allowed",
+                             f"{method} is not supported on {path}.")
+            error.headers["Allow"] = ", ".join(sorted({m for m, _ in routes}))
+            raise error
+        scope, handler = route
+        if scope is not None and scope not in info.scopes:
+            raise ApiError(403, "unauthorizedOauthScope", "Unauthorized OAuth Scope",
+                           f"This token is missing the scope {scope}")
+        return handler()
+
+    def _page_links(self, number: int, size: int, maximum: int) -> dict[str, str]:
+        split = urlsplit(self.path)
+        kept = [(k, v) for k, v in parse_qsl(split.query, keep_blank_values=True)
+                if k not in ("page[number]", "page[size]")]
+        # Brackets and slashes stay readable, as in the reference's parameter names.
+        base = f"{self._base_url()}{split.path}?"
+
+        def url(page: int) -> str:
+            pairs = [*kept, ("page[number]", str(page)), ("page[size]", str(size))]
+            return base + urlencode(pairs, safe="[]/:", quote_via=quote)
+
+        links: dict[str, str] = {}
+        if number > 1:
+            links["prev"] = url(min(number - 1, maximum))
+        if number < maximum:
+            links["next"] = url(number + 1)
+        return links
+
+    def _envelope(self, data: list[dict], total: int, number: int, size: int) -> dict:
+        # An empty result still has one (empty) page, so `maximum` is never below 1.
+        maximum = max(1, math.ceil(total / size))
+        return {
+            "data": data,
+            "meta": {"page": {"current": number, "entries": size, "maximum": maximum},
+                     "results": {"total": total}},
+            "links": self._page_links(number, size, maximum),
+        }
+
+    def _paged(self, query: dict[str, str], filters: set[str],
+               records: list[dict]) -> tuple[int, object]:
+        _check_known(query, {"page[number]", "page[size]", *filters})
+        number, size = _paging(query)
+        start = (number - 1) * size
+        return 200, self._envelope(records[start : start + size], len(records), number, size)
+
+    def _list_calls(self, query: dict[str, str]) -> tuple[int, object]:
+        names = {"filter[user/id]", "filter[metadata/created/after]",
+                 "filter[metadata/created/before]", "page[number]", "page[size]"}
+        _check_known(query, names)
+        user_id = None
+        if "filter[user/id]" in query:
+            raw = query["filter[user/id]"]
+            if not _NUMBER.fullmatch(raw):
+                raise _bad_parameter("filter[user/id]", "filter[user/id] must be a number.")
+            user_id = int(raw)
+        after = _bound_ms(query, "filter[metadata/created/after]")
+        before = _bound_ms(query, "filter[metadata/created/before]")
+        number, size = _paging(query)
+        rows, total = self.state.list_calls(user_id, after, before, (number - 1) * size, size)
+        return 200, self._envelope([call_record(r) for r in rows], total, number, size)
+
+    def _get_call(self, segment: str) -> tuple[int, object]:
+        row = self.state.get_call(_id_from_path(segment))
+        if row is None:
+            raise ApiError(404, "notFound", "Not Found", f"No call has the id {segment}.")
+        return 200, {"data": call_record(row)}
+
+    def _create_call(self, body: bytes, user_id: int) -> tuple[int, object]:
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.split(";")[0].strip().lower() != "application/json":
+            raise ApiError(415, "unsupportedMediaType", "Unsupported Media Type",
+                           "Send the body as application/json.")
+        try:
+            parsed = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise ApiError(400, "badRequest", "Bad Request",
+                           "The body is not valid JSON.") from None
+        new, problems = parse_new_call(parsed, self.state.purpose_ids, self.state.disposition_ids)
+        if new is None:
+            first, *rest = problems
+            raise ApiError(
+                422, "validationError", "Validation Error", first.detail,
+                {"pointer": first.pointer},
+                [{"id": "validationError", "title": "Validation Error", "detail": p.detail,
+                  "source": {"pointer": p.pointer}} for p in rest],
+            )
+        row = self.state.create_call(
+            user_id, new.outbound, new.from_number, new.to_number, new.purpose_id,
+            new.disposition_id, new.prospect_id, new.note,
+        )
+        return 200, {"data": call_record(row)}
+
+    def _list_users(self, query: dict[str, str]) -> tuple[int, object]:
+        names = {"filter[metadata/first_name]", "filter[metadata/last_name]"}
+        users = self.state.users
+        first = query.get("filter[metadata/first_name]")
+        last = query.get("filter[metadata/last_name]")
+        # Exact matches, case-insensitive.
+        if first is not None:
+            users = [u for u in users if u.first_name.lower() == first.lower()]
+        if last is not None:
+            users = [u for u in users if u.last_name.lower() == last.lower()]
+        return self._paged(query, names, [user_record(u) for u in users])
+
+    def _get_user(self, segment: str) -> tuple[int, object]:
+        user = self.state.users_by_id.get(_id_from_path(segment))
+        if user is None:
+            raise ApiError(404, "notFound", "Not Found", f"No user has the id {segment}.")
+        return 200, {"data": user_record(user)}
+
+    def _info(self, info) -> tuple[int, object]:
+        user = self.state.users_by_id.get(info.user_id)
+        auth = self.headers.get("Authorization", "").partition(" ")[2].strip()
+        return 200, {"meta": {
+            "user": {"id": info.user_id, "email": user.email if user else None},
+            "api": {
+                "permissions": [s for s in ALL_SCOPES if s in info.scopes],
+                "requests": {"current": self.state.rate_usage(auth),
+                             "maximum": self.state.config.rate_limit},
+            },
+        }}
+
+    # -- OAuth --
+
+    def _oauth(self, method: str, path: str, query: dict[str, str], body: bytes) -> None:
+        state = self.state
+        if path == "/oauth/token" and method == "POST":
+            content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+            text = body.decode("utf-8", errors="replace")
+            if content_type == "application/json":
+                try:
+                    loaded = json.loads(text)
+                except ValueError:
+                    loaded = None
+                form = {k: str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+            else:
+                form = dict(parse_qsl(text, keep_blank_values=True))
+            result = state.mint(form)
+            if result.plain_text:
+                self._send(result.status, str(result.body).encode(), "text/plain; charset=utf-8")
+            else:
+                self._send_json(result.status, result.body,
+                                {"Cache-Control": "no-store", "Pragma": "no-cache"})
+            return
+        if path == "/oauth/authorize" and method == "GET":
+            if query.get("client_id") != state.client_id:
+                self._send_json(400, {"error": "invalid_client",
+                                      "error_description": "Unknown client_id."})
+                return
+            requested = [s for s in query.get("scope", "").split() if s in ALL_SCOPES]
+            # The sandbox's user always consents.
+            code = state.issue_code(requested or None)
+            redirect = query.get("redirect_uri")
+            if not redirect:
+                self._send_json(200, {"code": code, "state": query.get("state")})
+                return
+            params = {"code": code}
+            if "state" in query:
+                params["state"] = query["state"]
+            separator = "&" if "?" in redirect else "?"
+            self._send(302, b"", "text/plain", {"Location": redirect + separator +
+                                                urlencode(params)})
+            return
+        self._send_json(404, {"error": "not_found"})
+
+    # -- test-only admin routes --
+
+    def _admin(self, method: str, path: str, body: bytes) -> None:
+        state = self.state
+        try:
+            payload = json.loads(body.decode("utf-8")) if body.strip() else {}
+        except (UnicodeDecodeError, ValueError):
+            self._send_json(400, {"error": "body must be JSON"})
+            return
+        if not isinstance(payload, dict):
+            self._send_json(400, {"error": "body must be a JSON object"})
+            return
+        name = path.removeprefix("/_sandbox/")
+        if method == "GET" and name == "stats":
+            self._send_json(200, {"request_count": state.request_count,
+                                  "calls": state.call_count(),
+                                  "config": state.configure()})
+        elif method == "POST" and name == "configure":
+            try:
+                config = state.configure(**payload)
+            except (TypeError, ValueError) as error:
+                self._send_json(400, {"error": str(error)})
+                return
+            self._send_json(200, config)
+        elif method == "POST" and name == "revoke":
+            self._send_json(200, {"revoked": state.revoke(str(payload.get("token", "")))})
+        elif method == "POST" and name == "tokens":
+            scopes = payload.get("scopes", list(ALL_SCOPES))
+            ttl = payload.get("ttl", state.config.token_ttl)
+            if not isinstance(scopes, list) or not isinstance(ttl, int | float):
+                self._send_json(400, {"error": "scopes must be a list and ttl a number"})
+                return
+            self._send_json(200, {"access_token": state.issue_token(
+                [str(s) for s in scopes], int(ttl))})
+        elif method == "POST" and name == "codes":
+            scopes = payload.get("scopes")
+            self._send_json(200, {"code": state.issue_code(scopes if isinstance(scopes, list)
+                                                           else None)})
+        elif method == "POST" and name == "reset":
+            state.reset_request_count()
+            state.reset_rate_limits()
+            self._send_json(200, {"reset": True})
+        else:
+            self._send_json(404, {"error": f"no admin route {method} {path}"})

@@ -1,0 +1,345 @@
+"""The sandbox's mutable state: indexed calls, tokens, OAuth grants, rate windows and faults."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import secrets
+import threading
+import time
+from bisect import bisect_left, insort
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+
+from .data import CREATED_ID_FLOOR, DISPOSITIONS, OWNER_USER_ID, PURPOSES, CallRow, SeedData, User
+from .store import CallStore
+
+ALL_SCOPES = (
+    "read_calls",
+    "create_calls",
+    "read_users",
+    "read_call_dispositions",
+    "read_call_purposes",
+)
+READ_SCOPES = tuple(scope for scope in ALL_SCOPES if scope.startswith("read_"))
+CLIENT_ID = "callboard-sandbox"
+RATE_WINDOW_S = 3600
+REFRESH_TOKEN_TTL_S = 14 * 86400
+
+
+@dataclass
+class Config:
+    """What tests and benchmarks may change while the sandbox runs."""
+
+    latency_ms: int = 0
+    fault_rate: float = 0.0
+    rate_limit: int = 10_000
+    token_ttl: int = 7200
+    mint_interval: float = 60.0
+
+
+@dataclass
+class Token:
+    user_id: int
+    scopes: frozenset[str]
+    expires_at: float | None  # None: the static tokens never expire
+    revoked: bool = False
+
+
+@dataclass
+class RefreshGrant:
+    family: str
+    user_id: int
+    scopes: frozenset[str]
+    expires_at: float
+    revoked: bool = False
+
+
+@dataclass
+class _Window:
+    start: float
+    count: int = 0
+
+
+@dataclass
+class RateStatus:
+    allowed: bool
+    limit: int
+    remaining: int
+    reset: int  # epoch seconds
+    retry_after: int = 0  # whole seconds until the window ends
+
+
+@dataclass
+class MintResult:
+    status: int
+    body: dict | str
+    # 429s from the token endpoint are plain text, per the reference.
+    plain_text: bool = False
+
+
+def _oauth_error(status: int, error: str, description: str) -> MintResult:
+    return MintResult(status, {"error": error, "error_description": description})
+
+
+def _derive(seed: int, name: str) -> str:
+    # Deterministic per seed, so a restarted sandbox accepts the tokens it printed before.
+    return hashlib.sha256(f"callboard-sandbox/{seed}/{name}".encode()).hexdigest()[:40]
+
+
+def format_ms(ms: int) -> str:
+    """Epoch milliseconds as the API's ISO-8601 UTC form, e.g. 2026-11-02T17:03:00.000Z."""
+    moment = datetime.fromtimestamp(ms // 1000, UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{ms % 1000:03d}Z"
+
+
+class SandboxState:
+    """Everything the HTTP handler reads and changes; each part guarded by its own lock."""
+
+    def __init__(self, seed_data: SeedData, store: CallStore, config: Config, seed: int,
+                 fault_seed: int) -> None:
+        self.config = config
+        self.users: list[User] = sorted(
+            seed_data.users, key=lambda u: (u.last_name.lower(), u.first_name.lower(), u.id)
+        )
+        self.users_by_id = {user.id: user for user in seed_data.users}
+        self.dispositions = DISPOSITIONS
+        self.purposes = PURPOSES
+        self.disposition_ids = frozenset(d[0] for d in DISPOSITIONS)
+        self.purpose_ids = frozenset(p[0] for p in PURPOSES)
+        self.owner_user_id = OWNER_USER_ID
+        self._store = store
+
+        self._calls_lock = threading.Lock()
+        self._rows: list[CallRow] = list(seed_data.calls)
+        self._by_id: dict[int, CallRow] = {row.id: row for row in self._rows}
+        self._by_user: dict[int, list[CallRow]] = {}
+        for row in self._rows:
+            self._by_user.setdefault(row.user_id, []).append(row)
+        seeded_max = max(self._by_id, default=0)
+        self._next_id = max(CREATED_ID_FLOOR, seeded_max + 1)
+        for row in store.load():
+            if row.id in self._by_id:
+                # Only possible if the seeded id space grew into the created one.
+                continue
+            self._insert(row)
+            self._next_id = max(self._next_id, row.id + 1)
+
+        self._auth_lock = threading.Lock()
+        self.client_id = CLIENT_ID
+        self.client_secret = _derive(seed, "client-secret")
+        self.full_token = _derive(seed, "full-token")
+        self.read_token = _derive(seed, "read-token")
+        self._tokens: dict[str, Token] = {
+            self.full_token: Token(OWNER_USER_ID, frozenset(ALL_SCOPES), None),
+            self.read_token: Token(OWNER_USER_ID, frozenset(READ_SCOPES), None),
+        }
+        self.refresh_token = _derive(seed, "refresh-token")
+        self._refresh: dict[str, RefreshGrant] = {
+            self.refresh_token: RefreshGrant(
+                "initial", OWNER_USER_ID, frozenset(ALL_SCOPES), time.time() + REFRESH_TOKEN_TTL_S
+            )
+        }
+        self._codes: dict[str, tuple[int, frozenset[str]] | None] = {}
+        self._last_mint: dict[str, float] = {}
+
+        self._rate_lock = threading.Lock()
+        self._windows: dict[str, _Window] = {}
+
+        self._fault_lock = threading.Lock()
+        self._fault_rng = random.Random(fault_seed)
+        self._count_lock = threading.Lock()
+        self.request_count = 0
+
+    # ----- calls -----
+
+    def _insert(self, row: CallRow) -> None:
+        insort(self._rows, row)
+        insort(self._by_user.setdefault(row.user_id, []), row)
+        self._by_id[row.id] = row
+
+    def list_calls(
+        self, user_id: int | None, after_ms: int | None, before_ms: int | None, offset: int,
+        limit: int,
+    ) -> tuple[list[CallRow], int]:
+        """One page of calls with after <= created < before, and how many match in total."""
+        with self._calls_lock:
+            rows = self._rows if user_id is None else self._by_user.get(user_id, [])
+            lo = 0 if after_ms is None else bisect_left(rows, (after_ms,))
+            hi = len(rows) if before_ms is None else bisect_left(rows, (before_ms,))
+            hi = max(lo, hi)
+            page = rows[lo + offset : min(hi, lo + offset + limit)] if offset < hi - lo else []
+            return page, hi - lo
+
+    def get_call(self, call_id: int) -> CallRow | None:
+        return self._by_id.get(call_id)
+
+    def all_calls(self) -> list[CallRow]:
+        with self._calls_lock:
+            return list(self._rows)
+
+    def call_count(self) -> int:
+        return len(self._rows)
+
+    def create_call(
+        self, user_id: int, outbound: bool, from_number: str | None, to_number: str | None,
+        purpose_id: int | None, disposition_id: int | None, prospect_id: int | None,
+        note: str | None,
+    ) -> CallRow:
+        now_ms = int(time.time() * 1000)
+        with self._calls_lock:
+            row = CallRow(now_ms, self._next_id, user_id, outbound, from_number, to_number,
+                          purpose_id, disposition_id, prospect_id, note, now_ms)
+            # Persist first: a call the API confirmed must still be there after a restart.
+            self._store.add(row)
+            self._next_id += 1
+            self._insert(row)
+        return row
+
+    # ----- tokens -----
+
+    def lookup_token(self, token: str) -> Token | None:
+        """The token if it is known, not revoked and not expired."""
+        with self._auth_lock:
+            info = self._tokens.get(token)
+        if info is None or info.revoked:
+            return None
+        if info.expires_at is not None and time.time() >= info.expires_at:
+            return None
+        return info
+
+    def issue_token(self, scopes: list[str] | tuple[str, ...], ttl: int,
+                    user_id: int = OWNER_USER_ID) -> str:
+        token = secrets.token_urlsafe(30)
+        with self._auth_lock:
+            self._tokens[token] = Token(user_id, frozenset(scopes), time.time() + ttl)
+        return token
+
+    def revoke(self, token: str) -> bool:
+        """Revoke an access or refresh token; False if it is not one the sandbox knows."""
+        with self._auth_lock:
+            if token in self._tokens:
+                self._tokens[token].revoked = True
+                return True
+            if token in self._refresh:
+                self._refresh[token].revoked = True
+                return True
+        return False
+
+    def issue_code(self, scopes: list[str] | tuple[str, ...] | None = None,
+                   user_id: int = OWNER_USER_ID) -> str:
+        code = secrets.token_urlsafe(16)
+        with self._auth_lock:
+            self._codes[code] = (user_id, frozenset(scopes or ALL_SCOPES))
+        return code
+
+    def mint(self, form: dict[str, str]) -> MintResult:
+        """The /oauth/token exchange: an authorization code or a refresh token for tokens."""
+        if form.get("client_id") != self.client_id or not secrets.compare_digest(
+            form.get("client_secret", ""), self.client_secret
+        ):
+            return _oauth_error(401, "invalid_client", "Unknown client or wrong secret.")
+        grant_type = form.get("grant_type")
+        now = time.time()
+        with self._auth_lock:
+            if grant_type == "refresh_token":
+                presented = form.get("refresh_token", "")
+                grant = self._refresh.get(presented)
+                if grant is None or grant.revoked or now >= grant.expires_at:
+                    return _oauth_error(401, "invalid_grant", "Unknown or expired refresh token.")
+                family, user_id, scopes = grant.family, grant.user_id, grant.scopes
+            elif grant_type == "authorization_code":
+                code = form.get("code", "")
+                if not code:
+                    return _oauth_error(400, "invalid_request", "code is required.")
+                entry = self._codes.get(code)
+                if entry is None:
+                    return _oauth_error(401, "invalid_grant", "Unknown or already used code.")
+                # Single use: spent even if the rest of the exchange fails.
+                self._codes[code] = None
+                user_id, scopes = entry
+                family = secrets.token_hex(8)
+            else:
+                return _oauth_error(400, "unsupported_grant_type",
+                                    "Use authorization_code or refresh_token.")
+            last = self._last_mint.get(family)
+            if last is not None and now - last < self.config.mint_interval:
+                return MintResult(
+                    429, "Too many token requests; wait before minting another access token.",
+                    plain_text=True,
+                )
+            self._last_mint[family] = now
+            access = secrets.token_urlsafe(30)
+            ttl = self.config.token_ttl
+            self._tokens[access] = Token(user_id, scopes, now + ttl)
+            # Rotate, but leave the presented refresh token valid: the reference cannot say
+            # whether Outreach rotates, and a lenient sandbox suits both client behaviours.
+            refresh = secrets.token_urlsafe(30)
+            self._refresh[refresh] = RefreshGrant(family, user_id, scopes,
+                                                  now + REFRESH_TOKEN_TTL_S)
+        return MintResult(200, {
+            "access_token": access,
+            "token_type": "bearer",
+            "expires_in": ttl,
+            "refresh_token": refresh,
+            "scope": " ".join(s for s in ALL_SCOPES if s in scopes),
+            "created_at": int(now),
+        })
+
+    # ----- rate limits, faults, counters -----
+
+    def take_request(self, token: str) -> RateStatus:
+        """Count one request against the token's fixed hour window (429s are not counted)."""
+        now = time.time()
+        limit = self.config.rate_limit
+        with self._rate_lock:
+            window = self._windows.get(token)
+            if window is None or now >= window.start + RATE_WINDOW_S:
+                window = self._windows[token] = _Window(now)
+            ends = window.start + RATE_WINDOW_S
+            reset = math.ceil(ends)
+            if window.count >= limit:
+                return RateStatus(False, limit, 0, reset, max(1, math.ceil(ends - now)))
+            window.count += 1
+            return RateStatus(True, limit, max(0, limit - window.count), reset)
+
+    def rate_usage(self, token: str) -> int:
+        with self._rate_lock:
+            window = self._windows.get(token)
+            return 0 if window is None else window.count
+
+    def reset_rate_limits(self) -> None:
+        with self._rate_lock:
+            self._windows.clear()
+
+    def roll_fault(self) -> str | None:
+        """None for a normal answer, else the kind of fault to inject."""
+        with self._fault_lock:
+            if self.config.fault_rate <= 0 or self._fault_rng.random() >= self.config.fault_rate:
+                return None
+            return self._fault_rng.choices(
+                ["500", "503", "502-html", "truncated"], weights=[3, 3, 2.5, 1.5]
+            )[0]
+
+    def count_request(self) -> None:
+        with self._count_lock:
+            self.request_count += 1
+
+    def reset_request_count(self) -> None:
+        with self._count_lock:
+            self.request_count = 0
+
+    def configure(self, **changes: float | int | None) -> dict:
+        for name, value in changes.items():
+            if value is None:
+                continue
+            if not hasattr(self.config, name):
+                raise ValueError(f"unknown setting {name}")
+            if name == "fault_rate" and not 0 <= float(value) <= 1:
+                raise ValueError("fault_rate must be between 0 and 1")
+            if name in ("latency_ms", "rate_limit", "token_ttl") and int(value) < 0:
+                raise ValueError(f"{name} must not be negative")
+            kind = type(getattr(self.config, name))
+            setattr(self.config, name, kind(value))
+        return asdict(self.config)

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from .data import CallRow, User
-from .state import ALL_SCOPES, RATE_WINDOW_S, RateStatus, SandboxState, format_ms
+from .state import ALL_SCOPES, RATE_WINDOW_S, RateStatus, SandboxState, Token, format_ms
 from .validation import parse_new_call
 
 MAX_PAGE_SIZE = 50
@@ -67,6 +67,15 @@ def call_record(row: CallRow) -> dict:
             },
         },
     }
+
+
+def call_json(row: CallRow, cache: dict[int, bytes]) -> bytes:
+    """The record's JSON, cached by id: rows never change, and benchmarks page through 50,000
+    calls many times over."""
+    cached = cache.get(row.id)
+    if cached is None:
+        cached = cache[row.id] = json.dumps(call_record(row)).encode()
+    return cached
 
 
 def user_record(user: User) -> dict:
@@ -298,7 +307,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             headers.update(error.headers)
             self._send_json(error.status, {"errors": error.errors}, headers)
             return
-        data = json.dumps(payload).encode()
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         if fault == "truncated" and status == 200:
             self._send(200, data[: max(1, len(data) * 3 // 5)],
                        "application/json; charset=utf-8", headers)
@@ -306,7 +315,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         self._send(status, data, "application/json; charset=utf-8", headers)
 
     def _route(self, method: str, path: str, raw_query: str, query: dict[str, str],
-               body: bytes, info) -> tuple[int, object]:
+               body: bytes, info: Token) -> tuple[int, object]:
         parts = path.split("/")[2:]
         routes: dict[tuple[str, str], tuple[str | None, Callable[[], tuple[int, object]]]] = {}
         resource = parts[0] if parts else ""
@@ -373,6 +382,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             "links": self._page_links(number, size, maximum),
         }
 
+    def _calls_envelope(self, rows: list[CallRow], total: int, number: int, size: int) -> bytes:
+        # Spliced from cached record JSON; same bytes as json.dumps of the whole envelope.
+        rest = json.dumps(self._envelope([], total, number, size)).encode()
+        cache = self.state.record_json
+        assert rest.startswith(b'{"data": [], ')
+        return b'{"data": [' + b", ".join(call_json(r, cache) for r in rows) + b"], " + rest[13:]
+
     def _paged(self, query: dict[str, str], filters: set[str],
                records: list[dict]) -> tuple[int, object]:
         _check_known(query, {"page[number]", "page[size]", *filters})
@@ -394,7 +410,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         before = _bound_ms(query, "filter[metadata/created/before]")
         number, size = _paging(query)
         rows, total = self.state.list_calls(user_id, after, before, (number - 1) * size, size)
-        return 200, self._envelope([call_record(r) for r in rows], total, number, size)
+        return 200, self._calls_envelope(rows, total, number, size)
 
     def _get_call(self, segment: str) -> tuple[int, object]:
         row = self.state.get_call(_id_from_path(segment))
@@ -445,7 +461,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise ApiError(404, "notFound", "Not Found", f"No user has the id {segment}.")
         return 200, {"data": user_record(user)}
 
-    def _info(self, info) -> tuple[int, object]:
+    def _info(self, info: Token) -> tuple[int, object]:
         user = self.state.users_by_id.get(info.user_id)
         auth = self.headers.get("Authorization", "").partition(" ")[2].strip()
         return 200, {"meta": {

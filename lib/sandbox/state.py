@@ -114,6 +114,7 @@ class SandboxState:
         self._calls_lock = threading.Lock()
         self._rows: list[CallRow] = list(seed_data.calls)
         self._by_id: dict[int, CallRow] = {row.id: row for row in self._rows}
+        self.record_json: dict[int, bytes] = {}
         self._by_user: dict[int, list[CallRow]] = {}
         for row in self._rows:
             self._by_user.setdefault(row.user_id, []).append(row)

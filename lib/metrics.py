@@ -293,7 +293,8 @@ def disposition_mix(calls: pd.DataFrame, dispositions: pd.DataFrame) -> pd.DataF
     names = _labels(ids, dispositions, "name", NO_DISPOSITION, _unknown_disposition)
     outcomes = _labels(ids, dispositions, "outcome", NO_DISPOSITION, lambda _: "Unknown")
     # Ties keep the lookup's own order (as Outreach lists dispositions), then the name.
-    order_of = dict(zip(dispositions["id"], dispositions.get("order", 0), strict=False))
+    ranks = dispositions["order"] if "order" in dispositions else range(len(dispositions))
+    order_of = dict(zip(dispositions["id"], ranks, strict=True))
     order = [order_of.get(i, np.inf) if i is not pd.NA else np.inf for i in ids]
     total = len(calls)
     frame = pd.DataFrame(

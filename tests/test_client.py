@@ -1,0 +1,585 @@
+"""The client over real loopback HTTP: paging, filters, creating, every error path, retries."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from lib.auth import StaticToken
+from lib.client import ApiInfo, NewCall, OutreachClient
+from lib.errors import (
+    ApiUnavailable,
+    IncompleteRead,
+    InvalidInput,
+    MissingScope,
+    NotAuthorised,
+    NotFound,
+    RateLimited,
+    UnexpectedResponse,
+)
+from lib.sandbox import start_sandbox
+from lib.schema import calls_frame, frame_from_rows, parse_call
+from lib.timerange import utc_bounds
+from tests.conftest import no_sleep
+
+ALL_SCOPES = ["read_calls", "create_calls", "read_users", "read_call_dispositions",
+              "read_call_purposes"]
+
+
+def expected(sandbox, after=None, before=None, users=None):
+    """The sandbox's calls in [after, before) of those users, computed without the client."""
+    rows = [parse_call(record) for record in sandbox.all_calls()]
+    rows = [row for row in rows
+            if (after is None or row["created_at"] >= after)
+            and (before is None or row["created_at"] < before)
+            and (users is None or row["user_id"] in users)]
+    return frame_from_rows(rows)
+
+
+def fresh_client(sandbox, token=None, **options) -> OutreachClient:
+    options.setdefault("sleep", no_sleep)
+    return OutreachClient(sandbox.base_url, StaticToken(token or sandbox.full_token), **options)
+
+
+def own_token(sandbox, scopes=ALL_SCOPES, ttl=3600) -> str:
+    # A token of its own gives a test its own rate window, and may be revoked freely.
+    return sandbox.issue_token(list(scopes), ttl)
+
+
+# ----- reading -----
+
+
+def test_info(client):
+    info = client.info()
+    assert isinstance(info, ApiInfo)
+    assert info.user_id == 1 and info.email and "@" in info.email
+    assert info.scopes == frozenset(ALL_SCOPES)
+    assert info.requests_maximum == 10_000 and info.requests_current >= 1
+
+
+def test_all_calls_across_many_pages(sandbox, client):
+    progress: list[tuple[int, int]] = []
+    before = datetime.now(UTC)
+    sandbox.reset_request_count()
+    frame = client.list_calls(None, before, on_progress=lambda d, k: progress.append((d, k)))
+
+    want = expected(sandbox, before=before)
+    assert len(want) > 40 * 50  # really many pages
+    assert frame.equals(want)
+    pages = -(-len(want) // 50)
+    assert progress[-1] == (pages, pages)
+    assert [done for done, _ in progress] == list(range(1, pages + 1))
+    assert sandbox.request_count == pages  # one request a page, nothing re-read
+    assert client.rate_limit_limit == 10_000 and client.rate_limit_remaining is not None
+
+
+def test_before_none_pins_now(sandbox, client):
+    frame = client.list_calls(None, None)
+    assert frame.equals(expected(sandbox, before=datetime.now(UTC)))
+
+
+def test_window_filters_exactly_despite_minute_filters(sandbox, client):
+    records = calls_frame(sandbox.all_calls())
+    # Bounds with seconds and milliseconds, which the API's minute filters cannot express.
+    after = records["created_at"].iloc[1000].to_pydatetime() + timedelta(milliseconds=1)
+    before = records["created_at"].iloc[1600].to_pydatetime()
+    frame = client.list_calls(after, before)
+    assert frame.equals(expected(sandbox, after, before))
+    assert frame["created_at"].min() >= after and frame["created_at"].max() < before
+
+    # A window of one millisecond holds exactly the calls of that instant.
+    moment = records["created_at"].iloc[500].to_pydatetime()
+    single = client.list_calls(moment, moment + timedelta(milliseconds=1))
+    assert single.equals(expected(sandbox, moment, moment + timedelta(milliseconds=1)))
+    assert records["id"].iloc[500] in set(single["id"])
+
+
+def test_after_only_and_empty_windows(sandbox, client):
+    after = datetime.now(UTC) - timedelta(days=3)
+    assert client.list_calls(after, None).equals(
+        expected(sandbox, after=after, before=datetime.now(UTC)))
+    future = datetime.now(UTC) + timedelta(days=400)
+    empty = client.list_calls(future, future + timedelta(days=1))
+    assert len(empty) == 0 and list(empty.dtypes) == list(calls_frame([]).dtypes)
+    assert len(client.list_calls(future, future - timedelta(days=1))) == 0
+
+
+def test_one_user_and_several_users(sandbox, client):
+    after = datetime.now(UTC) - timedelta(days=10)
+    before = datetime.now(UTC) - timedelta(days=2)
+    one = client.list_calls(after, before, user_ids=[3])
+    assert len(one) > 0 and set(one["user_id"]) == {3}
+    assert one.equals(expected(sandbox, after, before, users={3}))
+
+    progress: list[tuple[int, int]] = []
+    several = client.list_calls(after, before, user_ids=[2, "5", 3, 2],
+                                on_progress=lambda d, k: progress.append((d, k)))
+    assert several.equals(expected(sandbox, after, before, users={2, 3, 5}))
+    assert progress[-1][0] == progress[-1][1]
+    assert len(client.list_calls(after, before, user_ids=[])) == 0
+    assert len(client.list_calls(after, before, user_ids=[999])) == 0
+
+
+def test_naive_datetimes_are_refused(client):
+    with pytest.raises(ValueError, match="timezone-aware"):
+        client.list_calls(datetime(2026, 1, 1), None)
+
+
+def test_lookups(client):
+    users = client.list_users()
+    assert len(users) == 6 and 1 in set(users["id"])  # five reps and their manager
+    assert set(client.list_dispositions()["outcome"]) == {"Answered", "Not Answered"}
+    assert list(client.list_purposes()["order"]) == [1, 2, 3, 4, 5]
+
+
+def test_calls_in_window_gives_sorted_parsed_rows(sandbox, client):
+    after = datetime.now(UTC) - timedelta(days=2)
+    before = datetime.now(UTC) - timedelta(days=1)
+    rows = client.calls_in_window(after, before)
+    assert frame_from_rows(rows).equals(expected(sandbox, after, before))
+    assert all(after <= row["created_at"] < before for row in rows)
+    assert [(r["created_at"], r["id"]) for r in rows] == sorted(
+        (r["created_at"], r["id"]) for r in rows)
+
+
+# ----- time zones -----
+
+
+@pytest.mark.parametrize(
+    ("end", "dst_day", "hours"),
+    [
+        ("2026-11-01T12:00:00", date(2026, 10, 25), 25),
+        ("2026-04-05T12:00:00", date(2026, 3, 29), 23),
+    ],
+)
+def test_berlin_days_around_dst_hold_exactly_their_local_calls(end, dst_day, hours):
+    # DST changes on a Sunday, which has few calls; the weekdays around it have calls right up
+    # to local midnight (west-coast reps' evenings), so a wrong offset would move calls between
+    # days and show here.
+    berlin = ZoneInfo("Europe/Berlin")
+    start, stop = utc_bounds(dst_day, dst_day, "Europe/Berlin")
+    assert stop - start == timedelta(hours=hours)
+    with start_sandbox(port=0, seed=11, reps=8, days=14, end=end) as box:
+        client = fresh_client(box)
+        rows = [parse_call(r) for r in box.all_calls()]
+        days = [dst_day + timedelta(days=n) for n in range(-2, 3)]
+        seen = 0
+        for day in days:
+            frame = client.list_calls(*utc_bounds(day, day, "Europe/Berlin"))
+            want = {row["id"] for row in rows
+                    if row["created_at"].astimezone(berlin).date() == day}
+            assert set(frame["id"]) == want, day
+            seen += len(want)
+        whole = client.list_calls(*utc_bounds(days[0], days[-1], "Europe/Berlin"))
+        assert len(whole) == seen > 0
+
+
+# ----- single calls and creating -----
+
+
+def test_create_then_fetch(sandbox, client):
+    new = NewCall(outbound=False, from_number="+15550001111", to_number="+15552223333",
+                  purpose_id=2, disposition_id=7, prospect_id=4242, note="Left VM & <more>")
+    created = client.create_call(new)
+    assert created["user_id"] == sandbox.owner_user_id
+    assert (created["outbound"], created["purpose_id"], created["disposition_id"],
+            created["prospect_id"], created["note"]) == (False, 2, 7, 4242, "Left VM & <more>")
+    assert client.get_call(created["id"]) == created
+    assert client.get_call(str(created["id"])) == created
+    recent = client.list_calls(created["created_at"], None, user_ids=[sandbox.owner_user_id])
+    assert created["id"] in set(recent["id"])
+
+
+def test_create_body_has_string_ids_and_omits_nones():
+    assert NewCall(outbound=True, purpose_id=3).to_body() == {
+        "data": {"type": "call", "attributes": {"connection": {"outbound": True},
+                                                "purpose": {"id": "3"}}}}
+
+
+def test_minimal_create(client):
+    created = client.create_call(NewCall(outbound=True))
+    assert created["from_number"] == "" and created["purpose_id"] is None
+
+
+# ----- error paths -----
+
+
+@pytest.mark.parametrize("call_id", ["abc", "12a", "", None, True, 1.5, "-3"])
+def test_bad_call_id_is_refused_without_a_request(sandbox, client, call_id):
+    sandbox.reset_request_count()
+    with pytest.raises(InvalidInput) as info:
+        client.get_call(call_id)
+    assert info.value.field == "id"
+    assert sandbox.request_count == 0
+
+
+def test_unknown_id_is_not_found(client):
+    with pytest.raises(NotFound):
+        client.get_call(999_999_999_999)
+
+
+def test_unknown_token_is_not_authorised(sandbox):
+    token = "not-a-real-token-0123456789"
+    with pytest.raises(NotAuthorised) as info:
+        fresh_client(sandbox, token).list_calls(None, None)
+    assert info.value.status == 401 and token not in str(info.value)
+
+
+def test_revoked_token_is_not_authorised(sandbox):
+    token = own_token(sandbox)
+    client = fresh_client(sandbox, token)
+    assert client.info().user_id == 1
+    sandbox.revoke(token)
+    with pytest.raises(NotAuthorised) as info:
+        client.get_call(1)
+    assert token not in info.value.detail
+
+
+def test_read_only_token_creating_lacks_create_calls(sandbox):
+    client = fresh_client(sandbox, sandbox.read_token)
+    with pytest.raises(MissingScope) as info:
+        client.create_call(NewCall(outbound=True))
+    assert info.value.scope == "create_calls" and info.value.status == 403
+    assert sandbox.read_token not in str(info.value)
+
+
+def test_missing_read_scope_is_named(sandbox):
+    client = fresh_client(sandbox, own_token(sandbox, ["read_calls"]))
+    with pytest.raises(MissingScope) as info:
+        client.list_users()
+    assert info.value.scope == "read_users"
+
+
+@pytest.mark.parametrize(
+    ("new", "field"),
+    [
+        (NewCall(outbound=True, to_number="not a phone"), "to"),
+        (NewCall(outbound=True, from_number="12"), "from"),
+        (NewCall(outbound=True, purpose_id=999), "purpose"),
+        (NewCall(outbound=True, disposition_id=999), "disposition"),
+    ],
+)
+def test_validation_errors_name_the_field(client, new, field):
+    with pytest.raises(InvalidInput) as info:
+        client.create_call(new)
+    assert info.value.status == 422 and info.value.field == field
+    assert info.value.detail
+
+
+def test_client_side_validation_sends_nothing(sandbox, client):
+    sandbox.reset_request_count()
+    with pytest.raises(InvalidInput) as info:
+        client.create_call(NewCall(outbound="yes"))  # type: ignore[arg-type]
+    assert info.value.field == "outbound"
+    with pytest.raises(InvalidInput):
+        client.create_call(NewCall(outbound=True, purpose_id="three"))  # type: ignore[arg-type]
+    assert sandbox.request_count == 0
+
+
+def test_bad_parameter_is_invalid_input_with_the_parameter(client):
+    with pytest.raises(InvalidInput) as info:
+        client._request("GET", "/1.0/calls", params={"page[number]": "0"})
+    assert info.value.status == 400 and info.value.field == "page[number]"
+
+
+# ----- rate limits -----
+
+
+def test_429_waits_retry_after_then_succeeds(sandbox, configure_sandbox):
+    configure_sandbox(rate_limit=3)
+    slept: list[float] = []
+    expected_wait: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        sandbox.reset_rate_limits()  # the hour passes
+
+    client = fresh_client(sandbox, own_token(sandbox), sleep=sleep, max_backoff=7200,
+                          throttle_below=0)
+    for _ in range(3):
+        client.info()
+    assert client.rate_limit_remaining == 0
+    expected_wait.append(client.rate_limit_reset.timestamp() - time.time())
+    assert client.info().user_id == 1  # a 429, one wait, then success
+    assert len(slept) == 1
+    # Retry-After is whole seconds to the reset; it was honoured, not replaced by backoff.
+    assert abs(slept[0] - expected_wait[0]) <= 2 and slept[0] > 3000
+
+
+def test_rate_limit_far_away_raises_with_retry_at(sandbox, configure_sandbox):
+    configure_sandbox(rate_limit=2)
+    slept: list[float] = []
+    client = fresh_client(sandbox, own_token(sandbox), sleep=slept.append)
+    client.info()
+    client.info()
+    with pytest.raises(RateLimited) as info:
+        client.info()
+    assert slept == []  # an hour is too long to wait inside a page load
+    retry_at = info.value.retry_at
+    assert retry_at is not None
+    assert timedelta(minutes=55) < retry_at - datetime.now(UTC) <= timedelta(hours=1, seconds=2)
+
+
+def test_rate_limit_outlasting_retries_raises_rate_limited(sandbox, configure_sandbox):
+    configure_sandbox(rate_limit=1)
+    slept: list[float] = []
+    client = fresh_client(sandbox, own_token(sandbox), sleep=slept.append, max_backoff=7200,
+                          max_retries=2, throttle_below=0)
+    client.info()
+    with pytest.raises(RateLimited) as info:
+        client.info()
+    assert "failed after 3 tries: HTTP 429" in info.value.detail
+    assert len(slept) == 2 and info.value.retry_at is not None
+
+
+def test_rate_limit_mid_read_is_an_incomplete_read(sandbox, configure_sandbox):
+    configure_sandbox(rate_limit=5)
+    client = fresh_client(sandbox, own_token(sandbox), max_workers=2)
+    with pytest.raises(IncompleteRead) as info:
+        client.list_calls(None, None)
+    assert isinstance(info.value.cause, RateLimited)
+
+
+def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox):
+    configure_sandbox(rate_limit=10)
+    client: OutreachClient
+    remaining_when_slept: list[int | None] = []
+
+    def sleep(seconds: float) -> None:
+        remaining_when_slept.append(client.rate_limit_remaining)
+        sandbox.reset_rate_limits()
+
+    client = fresh_client(sandbox, own_token(sandbox), sleep=sleep, max_backoff=7200,
+                          max_workers=1)
+    after = datetime.now(UTC) - timedelta(days=12)
+    frame = client.list_calls(after, None)
+    assert frame.equals(expected(sandbox, after, datetime.now(UTC)))
+    assert len(remaining_when_slept) >= 2
+    # It slowed down while requests were left, never after a 429 (which reports 0 left).
+    assert all(remaining and remaining > 0 for remaining in remaining_when_slept)
+
+
+# ----- faults and retries -----
+
+
+def test_faults_are_retried_and_the_result_is_exact(sandbox, configure_sandbox):
+    configure_sandbox(fault_rate=0.3)
+    slept: list[float] = []
+    client = fresh_client(sandbox, own_token(sandbox), sleep=slept.append, max_retries=12)
+    before = datetime.now(UTC)
+    after = before - timedelta(days=20)
+    frame = client.list_calls(after, before, user_ids=[2, 4])
+    configure_sandbox(fault_rate=0.0)
+    assert frame.equals(expected(sandbox, after, before, users={2, 4}))
+    assert len(slept) > 3  # faults really happened and were retried
+    assert all(0 < s <= client.max_backoff for s in slept)
+
+
+def test_persistent_faults_name_what_failed(sandbox, configure_sandbox):
+    configure_sandbox(fault_rate=1.0)
+    client = fresh_client(sandbox, own_token(sandbox), max_retries=2)
+    with pytest.raises(ApiUnavailable) as info:
+        client.info()
+    assert info.value.detail.startswith("GET /1.0/info failed after 3 tries: HTTP 5")
+
+
+def test_create_is_not_repeated_after_a_server_fault(sandbox, configure_sandbox):
+    configure_sandbox(fault_rate=1.0)
+    client = fresh_client(sandbox, own_token(sandbox))
+    sandbox.reset_request_count()
+    with pytest.raises(ApiUnavailable) as info:
+        client.create_call(NewCall(outbound=True, note="only once"))
+    assert sandbox.request_count == 1
+    assert "may have been created" in info.value.detail
+
+
+def test_failure_part_way_is_incomplete_never_partial(sandbox):
+    token = own_token(sandbox)
+    client = fresh_client(sandbox, token, max_workers=2)
+
+    def revoke_after_first_page(done: int, known: int) -> None:
+        if done == 1:
+            sandbox.revoke(token)
+
+    with pytest.raises(IncompleteRead) as info:
+        client.list_calls(None, None, on_progress=revoke_after_first_page)
+    assert isinstance(info.value.cause, NotAuthorised)
+    assert "page" in info.value.detail
+
+
+def test_first_page_failure_is_the_plain_error(sandbox):
+    with pytest.raises(MissingScope):
+        fresh_client(sandbox, own_token(sandbox, ["read_users"])).list_calls(None, None)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connection_refused_is_retried_then_unavailable():
+    slept: list[float] = []
+    client = OutreachClient(f"http://127.0.0.1:{_closed_port()}", StaticToken("t"),
+                            sleep=slept.append, max_retries=2)
+    with pytest.raises(ApiUnavailable, match="failed after 3 tries: connection failed"):
+        client.info()
+    # Nothing reached a server, so even a create may be retried.
+    with pytest.raises(ApiUnavailable, match="failed after 3 tries"):
+        client.create_call(NewCall(outbound=True))
+    assert len(slept) == 4
+
+
+# ----- shapes the sandbox does not produce: a scripted loopback server -----
+
+
+class Scripted:
+    """A loopback HTTP server answering from a function; records what it was asked."""
+
+    def __init__(self, answer: Callable[[str, str, dict, dict], tuple[int, dict, bytes]]):
+        self.requests: list[tuple[str, str, dict, dict]] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                split = urlsplit(self.path)
+                query = dict(parse_qsl(split.query))
+                headers = dict(self.headers.items())
+                scripted.requests.append((self.command, split.path, query, headers))
+                status, extra, body = answer(self.command, split.path, query, headers)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = _serve  # noqa: N815
+            do_POST = _serve  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[..., Scripted]]:
+    servers: list[Scripted] = []
+
+    def make(answer):
+        servers.append(Scripted(answer))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def _json(payload) -> bytes:
+    return json.dumps(payload).encode()
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def jsonapi_call(call_id: int, minute: int) -> dict:
+    # The JSON:API form: string ids, created under attributes, owners as relationships.
+    return {
+        "id": str(call_id), "type": "call",
+        "attributes": {"created": f"2026-11-02T17:{minute:02d}:00.000+00:00",
+                       "connection": {"outbound": True}},
+        "relationships": {"user": {"data": {"type": "user", "id": "5"}},
+                          "prospect": {"data": {"type": "prospect", "id": "9"}}},
+    }
+
+
+def test_other_record_forms_and_links_only_paging(scripted):
+    pages = {1: [jsonapi_call(i, i % 60) for i in range(1, 51)],
+             2: [jsonapi_call(i, i % 60) for i in range(51, 61)]}
+
+    def answer(method, path, query, headers):
+        number = int(query["page[number]"])
+        links = {"next": "more"} if number == 1 else {}
+        # No meta at all: the client must walk the links.
+        return 200, JSON, _json({"data": pages[number], "links": links})
+
+    server = scripted(answer)
+    client = OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep)
+    frame = client.list_calls(None, datetime(2026, 11, 3, tzinfo=UTC))
+    assert sorted(frame["id"]) == list(range(1, 61))
+    assert set(frame["user_id"]) == {5} and set(frame["prospect_id"]) == {9}
+    assert [q["page[number]"] for _, _, q, _ in server.requests] == ["1", "2"]
+    assert server.requests[0][2]["filter[metadata/created/before]"] == "2026-11-03T00:01"
+    assert server.requests[0][3]["User-Agent"] == "callboard/0.1"
+
+
+def test_non_json_200_is_retried_and_two_number_remaining_header(scripted):
+    answers = iter([
+        (200, {"Content-Type": "text/html"}, b"<html>oops</html>"),
+        (429, {}, b""),  # no headers at all: plain backoff
+        (200, {**JSON, "X-RateLimit-Remaining": "9999, 19988", "X-RateLimit-Limit": "10000"},
+         _json({"meta": {"user": {"id": "7", "email": "a@b.example"},
+                         "api": {"permissions": "read_calls read_users",
+                                 "requests": {"current": 1, "maximum": 10000}}}})),
+    ])
+    server = scripted(lambda *a: next(answers))
+    slept: list[float] = []
+    client = OutreachClient(server.base_url, StaticToken("t"), sleep=slept.append)
+    info = client.info()
+    assert info.user_id == 7 and info.scopes == {"read_calls", "read_users"}
+    assert client.rate_limit_remaining == 9999 and client.rate_limit_limit == 10000
+    assert len(slept) == 2 and all(0 < s <= 30 for s in slept)
+
+
+def test_retry_after_seconds_honoured(scripted):
+    answers = iter([(429, {"Retry-After": "7"}, b"{}"),
+                    (503, {}, b"busy"),
+                    (200, JSON, _json({"data": {"id": 1, "attributes": {
+                        "connection": {"outbound": False},
+                        "metadata": {"created": "2026-11-02T17:03:00Z"}}}}))])
+    server = scripted(lambda *a: next(answers))
+    slept: list[float] = []
+    client = OutreachClient(server.base_url, StaticToken("t"), sleep=slept.append)
+    assert client.get_call(1)["outbound"] is False
+    assert slept[0] == 7 and 0.5 <= slept[1] <= 1.0  # second try: 0.5 * 2, jittered
+
+
+def test_json_of_the_wrong_shape_is_unexpected(scripted):
+    server = scripted(lambda *a: (200, JSON, _json({"data": {"id": 1, "attributes": {}}})))
+    client = OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep)
+    with pytest.raises(UnexpectedResponse):
+        client.get_call(1)
+    server2 = scripted(lambda *a: (200, JSON, _json({"data": "nope"})))
+    with pytest.raises(UnexpectedResponse):
+        OutreachClient(server2.base_url, StaticToken("t")).list_purposes()
+
+
+def test_403_without_a_scope_in_the_text_uses_the_routes_scope(scripted):
+    server = scripted(lambda *a: (403, JSON, _json({"errors": [{"id": "forbidden"}]})))
+    client = OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep)
+    with pytest.raises(MissingScope) as info:
+        client.list_dispositions()
+    assert info.value.scope == "read_call_dispositions"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
@@ -41,3 +44,62 @@ def client(sandbox: Sandbox) -> Iterator[OutreachClient]:
     """A client with the sandbox's all-scopes token whose retries do not sleep."""
     with OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep) as c:
         yield c
+
+
+class Scripted:
+    """A loopback HTTP server for answers the sandbox never gives (other record shapes, odd
+    headers, HTML bodies). `answer(method, path, query, headers) -> (status, headers, body)`;
+    `requests` records (method, path, query, headers) and `bodies` the raw request bodies."""
+
+    def __init__(self, answer: Callable[[str, str, dict, dict], tuple[int, dict, bytes]]):
+        self.requests: list[tuple[str, str, dict, dict]] = []
+        self.bodies: list[bytes] = []
+        scripted = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                scripted.bodies.append(self.rfile.read(length) if length else b"")
+                split = urlsplit(self.path)
+                query = dict(parse_qsl(split.query))
+                headers = dict(self.headers.items())
+                scripted.requests.append((self.command, split.path, query, headers))
+                status, extra, body = answer(self.command, split.path, query, headers)
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = _serve  # noqa: N815
+            do_POST = _serve  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def scripted() -> Iterator[Callable[..., Scripted]]:
+    """make(answer) -> a running Scripted server, stopped after the test."""
+    servers: list[Scripted] = []
+
+    def make(answer):
+        servers.append(Scripted(answer))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.stop()

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -440,62 +436,6 @@ def test_connection_refused_is_retried_then_unavailable():
 
 
 # ----- shapes the sandbox does not produce: a scripted loopback server -----
-
-
-class Scripted:
-    """A loopback HTTP server answering from a function; records what it was asked."""
-
-    def __init__(self, answer: Callable[[str, str, dict, dict], tuple[int, dict, bytes]]):
-        self.requests: list[tuple[str, str, dict, dict]] = []
-        scripted = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):  # quiet
-                pass
-
-            def _serve(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                split = urlsplit(self.path)
-                query = dict(parse_qsl(split.query))
-                headers = dict(self.headers.items())
-                scripted.requests.append((self.command, split.path, query, headers))
-                status, extra, body = answer(self.command, split.path, query, headers)
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_GET = _serve  # noqa: N815
-            do_POST = _serve  # noqa: N815
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def scripted() -> Iterator[Callable[..., Scripted]]:
-    servers: list[Scripted] = []
-
-    def make(answer):
-        servers.append(Scripted(answer))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.stop()
 
 
 def _json(payload) -> bytes:

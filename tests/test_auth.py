@@ -1,0 +1,215 @@
+"""Bearer tokens: minting and renewing against the sandbox's /oauth/token, and 401 recovery."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
+
+import pytest
+import requests
+
+from lib.auth import RefreshingToken, StaticToken, token_url_for
+from lib.client import OutreachClient
+from lib.errors import ApiUnavailable, NotAuthorised, RateLimited
+from lib.schema import parse_call
+from tests.conftest import no_sleep
+
+
+class Clock:
+    """A settable clock, so expiry can be reached without waiting."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class CountingSession(requests.Session):
+    """A real session that counts the token requests it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.posts = 0
+        self._count_lock = threading.Lock()
+
+    def post(self, *args, **kwargs):
+        with self._count_lock:
+            self.posts += 1
+        return super().post(*args, **kwargs)
+
+
+def own_refresh_token(sandbox) -> str:
+    """A refresh token of a new grant: the sandbox limits minting per grant, so tests that
+    provoke that limit must not share the sandbox's initial one."""
+    answer = requests.post(sandbox.token_url, data={
+        "grant_type": "authorization_code", "code": sandbox.issue_code(),
+        "client_id": sandbox.client_id, "client_secret": sandbox.client_secret,
+        "redirect_uri": "http://localhost/callback",
+    }, timeout=10)
+    answer.raise_for_status()
+    return answer.json()["refresh_token"]
+
+
+def refreshing(sandbox, refresh_token=None, **options) -> RefreshingToken:
+    options.setdefault("sleep", no_sleep)
+    return RefreshingToken(sandbox.token_url, sandbox.client_id, sandbox.client_secret,
+                           refresh_token or own_refresh_token(sandbox), **options)
+
+
+def test_static_token_cannot_refresh():
+    token = StaticToken("abc")
+    assert token.access_token() == "abc"
+    assert token.refresh_after_401() is False
+    assert "abc" not in repr(token)
+
+
+def test_token_url_for():
+    assert token_url_for("http://127.0.0.1:8765/") == "http://127.0.0.1:8765/oauth/token"
+
+
+def test_mints_on_first_use_and_keeps_the_new_refresh_token(sandbox):
+    auth = refreshing(sandbox, sandbox.refresh_token)
+    first = auth.access_token()
+    assert first and auth.access_token() == first  # cached while valid
+    assert auth.refresh_token != sandbox.refresh_token  # the sandbox rotates; we keep the new one
+    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep)
+    assert client.info().user_id == sandbox.owner_user_id
+    assert client.token_url == sandbox.token_url
+    assert sandbox.client_secret not in repr(auth) and sandbox.refresh_token not in repr(auth)
+
+
+def test_refreshes_when_expiry_is_within_five_minutes(sandbox):
+    clock = Clock()
+    auth = refreshing(sandbox, clock=clock)
+    first = auth.access_token()
+    assert auth.expires_at == pytest.approx(clock.now + 7200)
+    clock.now = auth.expires_at - 301
+    assert auth.access_token() == first
+    clock.now = auth.expires_at - 299
+    assert auth.access_token() != first
+
+
+def test_expired_token_is_refreshed_after_a_401(sandbox, configure_sandbox):
+    configure_sandbox(token_ttl=1)
+    # The clock stands still, so the token looks fresh to us while the server expires it.
+    auth = refreshing(sandbox, clock=Clock())
+    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep)
+    stale = auth.access_token()
+    configure_sandbox(token_ttl=7200)
+    time.sleep(1.1)
+    assert client.info().user_id == 1  # 401, refresh, one retry
+    assert auth.access_token() != stale
+
+
+def test_token_revoked_mid_read_is_replaced_and_the_read_is_complete(sandbox):
+    auth = refreshing(sandbox)
+    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep, max_workers=4)
+
+    def revoke_once(done: int, known: int) -> None:
+        if done == 1:
+            sandbox.revoke(auth.access_token())
+
+    before = datetime.now(UTC)
+    frame = client.list_calls(None, before, on_progress=revoke_once)
+    want = {row["id"] for row in map(parse_call, sandbox.all_calls())
+            if row["created_at"] < before}
+    assert set(frame["id"]) == want
+
+
+def test_concurrent_401s_for_one_token_mint_once(sandbox):
+    session = CountingSession()
+    auth = refreshing(sandbox, session=session)
+    rejected = auth.access_token()
+    assert session.posts == 1
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda: results.append(auth.refresh_after_401(rejected)))
+               for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [True] * 6
+    assert session.posts == 2  # one renewal for all six threads
+    assert auth.access_token() != rejected
+
+
+def test_plain_text_429_from_the_token_endpoint_is_waited_out(sandbox, configure_sandbox):
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        configure_sandbox(mint_interval=0)  # the minute passes
+
+    auth = refreshing(sandbox, sleep=sleep)
+    first = auth.access_token()
+    configure_sandbox(mint_interval=60)
+    # The renewal right after the first mint is refused with a plain-text 429, no headers.
+    assert auth.refresh_after_401(first) is True
+    assert len(waits) == 1 and waits[0] > 0
+    assert auth.access_token() != first
+
+
+def test_token_endpoint_429_that_persists_is_rate_limited(sandbox, configure_sandbox):
+    slept: list[float] = []
+    auth = refreshing(sandbox, sleep=slept.append, max_retries=3)
+    auth.access_token()
+    configure_sandbox(mint_interval=3600)
+    with pytest.raises(RateLimited) as info:
+        auth.refresh_after_401(None)
+    assert len(slept) == 3 and info.value.retry_at is not None
+    assert all(0 < s <= 30 for s in slept)
+    text = str(info.value)
+    assert sandbox.client_secret not in text and auth.refresh_token not in text
+
+
+def test_wrong_secret_is_not_authorised_without_leaking_it(sandbox):
+    auth = RefreshingToken(sandbox.token_url, sandbox.client_id, "wrong-secret-value",
+                           sandbox.refresh_token, sleep=no_sleep)
+    with pytest.raises(NotAuthorised) as info:
+        auth.access_token()
+    assert "invalid_client" in info.value.detail
+    assert "wrong-secret-value" not in info.value.detail
+
+
+def test_revoked_refresh_token_is_not_authorised(sandbox):
+    refresh = own_refresh_token(sandbox)
+    sandbox.revoke(refresh)
+    auth = refreshing(sandbox, refresh)
+    with pytest.raises(NotAuthorised, match="invalid_grant") as info:
+        auth.access_token()
+    assert refresh not in info.value.detail
+    # Through the client: the 401 cannot be fixed by a refresh, so it is NotAuthorised.
+    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep)
+    with pytest.raises(NotAuthorised):
+        client.info()
+
+
+def test_keeps_the_old_refresh_token_and_retries_faults(scripted):
+    answers = iter([
+        (503, {}, b"busy"),
+        (200, {"Content-Type": "text/html"}, b"<html>proxy</html>"),
+        (200, {"Content-Type": "application/json"},
+         json.dumps({"access_token": "A1", "token_type": "bearer", "expires_in": 7200}).encode()),
+    ])
+    server = scripted(lambda *a: next(answers))
+    slept: list[float] = []
+    auth = RefreshingToken(token_url_for(server.base_url), "cid", "csecret", "R0",
+                           sleep=slept.append)
+    assert auth.access_token() == "A1"
+    assert auth.refresh_token == "R0"  # none returned: keep using the old one
+    assert len(slept) == 2
+    form = dict(parse_qsl(server.bodies[-1].decode()))
+    assert form == {"grant_type": "refresh_token", "refresh_token": "R0", "client_id": "cid",
+                    "client_secret": "csecret"}
+
+
+def test_token_endpoint_down_is_unavailable(scripted):
+    server = scripted(lambda *a: (502, {}, b"bad gateway"))
+    auth = RefreshingToken(token_url_for(server.base_url), "cid", "csecret", "R0",
+                           sleep=no_sleep, max_retries=2)
+    with pytest.raises(ApiUnavailable, match="after 3 tries: HTTP 502"):
+        auth.access_token()

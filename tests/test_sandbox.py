@@ -441,6 +441,15 @@ def test_admin_routes(fresh):
     assert box.request_count == 0
 
 
+def test_unknown_routes_and_methods(sandbox):
+    assert _get(sandbox, "/1.0/nothing").status_code == 404
+    assert _get(sandbox, "/1.0/nothing", token=None).status_code == 401
+    assert _get(sandbox, "/2.0/calls").status_code == 404
+    response = requests.delete(f"{sandbox.base_url}/1.0/calls/1", timeout=10,
+                               headers={"Authorization": f"Bearer {sandbox.full_token}"})
+    assert response.status_code == 405 and response.json()["errors"][0]["id"]
+
+
 # ----- rate limits -----
 
 def test_rate_limit_headers_and_429(fresh):

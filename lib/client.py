@@ -195,8 +195,13 @@ class OutreachClient:
     """A client of the Outreach Calls API 1.0; safe to share between threads.
 
     `base_url` is the host root (https://api.outreach.io, or the sandbox's http://127.0.0.1:port);
-    paths start at /1.0. `bound_margin` widens each list request beyond the wanted window (see
-    lib.timerange.widen_window); results are always filtered exactly afterwards.
+    paths start at /1.0. `bound_margin` widens each list request beyond the wanted window: the
+    API's created filters have whole-minute precision and undocumented inclusivity, so a minute
+    either side guarantees the edge calls are in the answer, and the client then keeps exactly
+    [after, before) by each call's own created time (see lib.timerange.widen_window). A day
+    would also cover a server that reads the filters in the user's zone. `sleep` is injectable
+    so tests never wait; `throttle_below` (default 2 * max_workers) is how few remaining
+    requests make the client wait for the rate window's reset.
     """
 
     def __init__(
@@ -586,7 +591,7 @@ class OutreachClient:
                 if status == 429:
                     raise RateLimited(detail, retry_at=retry_at)
                 raise ApiUnavailable(detail, status=status)
-            log.warning("%s: %s; retry %d of %d in %.1f s", what, problem, tries,
+            log.info("%s: %s; retry %d of %d in %.1f s", what, problem, tries,
                         self.max_retries, delay)
             self._sleep(delay)
 

@@ -398,6 +398,19 @@ def test_create_is_not_repeated_after_a_server_fault(sandbox, configure_sandbox)
     assert "may have been created" in info.value.detail
 
 
+def test_read_timeouts_are_retried_but_a_create_is_not(sandbox, configure_sandbox):
+    configure_sandbox(latency_ms=400)
+    client = fresh_client(sandbox, own_token(sandbox), timeout=(3.05, 0.1), max_retries=1)
+    with pytest.raises(ApiUnavailable, match="GET /1.0/info failed after 2 tries: timed out"):
+        client.info()
+    time.sleep(0.5)  # the server counts a request after its latency: let those finish first
+    sandbox.reset_request_count()
+    with pytest.raises(ApiUnavailable, match="may have been created"):
+        client.create_call(NewCall(outbound=True, note="slow"))
+    time.sleep(0.5)  # the server finishes the request the client gave up on
+    assert sandbox.request_count == 1
+
+
 def test_failure_part_way_is_incomplete_never_partial(sandbox):
     token = own_token(sandbox)
     client = fresh_client(sandbox, token, max_workers=2)
@@ -505,6 +518,18 @@ def test_retry_after_seconds_honoured(scripted):
     client = OutreachClient(server.base_url, StaticToken("t"), sleep=slept.append)
     assert client.get_call(1)["outbound"] is False
     assert slept[0] == 7 and 0.5 <= slept[1] <= 1.0  # second try: 0.5 * 2, jittered
+
+
+def test_429_without_retry_after_waits_for_the_reset_header(scripted):
+    reset = int(time.time()) + 6
+    answers = iter([(429, {"X-RateLimit-Reset": str(reset), "X-RateLimit-Remaining": "0"}, b""),
+                    (200, JSON, _json({"data": [], "meta": {"page": {"maximum": 1}}}))])
+    server = scripted(lambda *a: next(answers))
+    slept: list[float] = []
+    client = OutreachClient(server.base_url, StaticToken("t"), sleep=slept.append,
+                            throttle_below=0)
+    assert len(client.list_purposes()) == 0
+    assert len(slept) == 1 and 4 <= slept[0] <= 6
 
 
 def test_json_of_the_wrong_shape_is_unexpected(scripted):

@@ -1,0 +1,155 @@
+"""Command-line access to Callboard's data: export calls and the overview's figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from lib import metrics
+from lib.datasource import DataSource, open_source
+from lib.errors import OutreachError
+from lib.messages import explain
+from lib.settings import Settings, SettingsError
+from lib.timerange import utc_bounds
+
+EXPORT_COLUMNS = [
+    "id",
+    "created_at",
+    "user_id",
+    "outbound",
+    "disposition_id",
+    "purpose_id",
+    "prospect_id",
+    "from_number",
+    "to_number",
+    "note",
+]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        start, end = _parse_day(args.start, "--start"), _parse_day(args.end, "--end")
+        if end < start:
+            raise ValueError("--end is before --start.")
+        settings = Settings.from_env()
+        tz = args.tz or settings.timezone
+        source = open_source(settings)
+        try:
+            if source.demo:
+                print(f"No Outreach credentials set: using {source.description}.", file=sys.stderr)
+            return args.run(args, source, start, end, tz)
+        finally:
+            source.close()
+    except (OutreachError, SettingsError) as exc:
+        print(f"callboard: {explain(exc)}", file=sys.stderr)
+    except (ValueError, OSError) as exc:
+        print(f"callboard: {exc}", file=sys.stderr)
+    return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lib.cli", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def add_filters(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--start", required=True, help="first local day, YYYY-MM-DD")
+        command.add_argument("--end", required=True, help="last local day (included), YYYY-MM-DD")
+        command.add_argument(
+            "--user", type=int, action="append", dest="users", metavar="ID",
+            help="a rep's Outreach user id; repeat for several (default: every user)",
+        )
+        command.add_argument(
+            "--tz", help="time zone of the days (default CALLBOARD_TIMEZONE, else UTC)"
+        )
+
+    export = commands.add_parser("export", help="every call created in the days, one row each")
+    add_filters(export)
+    export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument("--output", type=Path, help="file to write (default standard output)")
+    export.set_defaults(run=_export)
+
+    summary = commands.add_parser("summary", help="the overview's figures as JSON")
+    add_filters(summary)
+    summary.set_defaults(run=_summary)
+    return parser
+
+
+def _parse_day(text: str, flag: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{flag} {text!r} is not a date of the form YYYY-MM-DD.") from None
+
+
+def _export(args: argparse.Namespace, source: DataSource, start: date, end: date, tz: str) -> int:
+    after, before = utc_bounds(start, end, tz)
+    calls = source.client.list_calls(after, before, user_ids=args.users)
+    table = calls[EXPORT_COLUMNS].copy()
+    table["created_at"] = table["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if args.format == "csv":
+        text = metrics.csv_safe(table).to_csv(index=False)
+    else:
+        text = table.to_json(orient="records", indent=1) + "\n"
+    _write(text, args.output)
+    return 0
+
+
+def _summary(args: argparse.Namespace, source: DataSource, start: date, end: date, tz: str) -> int:
+    figures = summary_figures(source, start, end, tz, args.users)
+    print(json.dumps(figures, indent=2, sort_keys=True))
+    return 0
+
+
+def summary_figures(
+    source: DataSource, start: date, end: date, tz: str, user_ids: Sequence[int] | None
+) -> dict:
+    """Every overview figure for the filters, computed by the same functions the dashboard uses:
+    the headline figures, the previous period of the same length and the change against it, and
+    the counts by disposition and by user."""
+    users = source.client.list_users()
+    dispositions = source.client.list_dispositions()
+    rep_ids = list(user_ids) if user_ids else users["id"].tolist()
+    previous_start, previous_end = metrics.previous_period(start, end)
+    calls = source.client.list_calls(*utc_bounds(start, end, tz), user_ids=user_ids)
+    previous = source.client.list_calls(
+        *utc_bounds(previous_start, previous_end, tz), user_ids=user_ids
+    )
+    comparison = metrics.compare_periods(calls, previous, dispositions, rep_ids, start, end, tz)
+    mix = metrics.disposition_mix(calls, dispositions)
+    per_user = calls["user_id"].value_counts().sort_index()
+    return {
+        "filters": {"start": start.isoformat(), "end": end.isoformat(), "tz": tz, "users": rep_ids},
+        **comparison.current.to_dict(),
+        "previous": {**comparison.to_dict()["previous_range"], **comparison.previous.to_dict()},
+        "deltas": comparison.deltas,
+        "by_disposition": dict(zip(mix["disposition"], mix["count"].tolist(), strict=True)),
+        "by_user": {str(user): int(count) for user, count in per_user.items()},
+    }
+
+
+def _write(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        return
+    # Write beside the target and rename, so a failure never leaves a half-written file.
+    directory = output.resolve().parent
+    handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(temp, output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,181 @@
+"""The CLI end to end: `python -m lib.cli` in a subprocess against the sandbox over loopback."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from lib import metrics
+from lib.sandbox import Sandbox
+from lib.schema import calls_frame, parse_call
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "lib.cli", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def base_env(tmp_path: Path) -> dict[str, str]:
+    """The environment minus any Outreach settings of the machine running the tests."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("OUTREACH_", "CALLBOARD_"))}
+    env["CALLBOARD_SANDBOX_DB"] = str(tmp_path / "sandbox.sqlite")
+    return env
+
+
+@pytest.fixture
+def env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    return {**base_env(tmp_path), "OUTREACH_API_BASE": sandbox.base_url,
+            "OUTREACH_ACCESS_TOKEN": sandbox.full_token}
+
+
+def recent_range(sandbox: Sandbox, days: int = 10) -> tuple[date, date]:
+    """The last `days` local days of the sandbox's history, ending yesterday (UTC)."""
+    end = datetime.now(ZoneInfo("UTC")).date() - timedelta(days=1)
+    return end - timedelta(days=days - 1), end
+
+
+def expected_rows(sandbox: Sandbox, start: date, end: date, tz: str,
+                  users: set[int] | None = None) -> list[dict]:
+    """What the sandbox holds for those local days, computed from its own records."""
+    zone = ZoneInfo(tz)
+    low = datetime.combine(start, datetime.min.time(), zone)
+    high = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
+    rows = [parse_call(record) for record in sandbox.all_calls()]
+    rows = [r for r in rows if low <= r["created_at"] < high
+            and (users is None or r["user_id"] in users)]
+    return sorted(rows, key=lambda r: (r["created_at"], r["id"]))
+
+
+def test_export_csv_holds_exactly_the_sandbox_calls(sandbox, env):
+    start, end = recent_range(sandbox)
+    result = run_cli("export", "--start", str(start), "--end", str(end), "--tz", "Europe/Berlin",
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    expected = expected_rows(sandbox, start, end, "Europe/Berlin")
+    assert len(expected) > 100
+    assert [int(r["id"]) for r in rows] == [r["id"] for r in expected]
+    assert [r["user_id"] for r in rows] == [str(r["user_id"]) for r in expected]
+    assert [r["outbound"] for r in rows] == [str(r["outbound"]) for r in expected]
+    assert {"id", "created_at", "user_id", "outbound", "disposition_id"} <= set(rows[0])
+    first = datetime.fromisoformat(rows[0]["created_at"].replace("Z", "+00:00"))
+    assert first == expected[0]["created_at"]
+    assert "sandbox" not in result.stderr  # credentials given: no demo notice
+
+
+def test_export_json_filters_by_user_and_survives_faults(sandbox, env, configure_sandbox):
+    configure_sandbox(fault_rate=0.2)
+    start, end = recent_range(sandbox, days=20)
+    result = run_cli("export", "--start", str(start), "--end", str(end), "--user", "2",
+                     "--user", "4", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    expected = expected_rows(sandbox, start, end, "UTC", users={2, 4})
+    assert [r["id"] for r in rows] == [r["id"] for r in expected]
+    assert {r["user_id"] for r in rows} == {2, 4}
+    assert [r["disposition_id"] for r in rows] == [r["disposition_id"] for r in expected]
+
+
+def test_export_writes_the_file_whole_or_not_at_all(sandbox, env, tmp_path, configure_sandbox):
+    start, end = recent_range(sandbox, days=3)
+    target = tmp_path / "calls.csv"
+    ok = run_cli("export", "--start", str(start), "--end", str(end), "--output", str(target),
+                 env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout == ""
+    written = target.read_text()
+    assert len(written.splitlines()) == len(expected_rows(sandbox, start, end, "UTC")) + 1
+
+    # Every request fails: the read gives up, and the earlier file stays as it was.
+    configure_sandbox(fault_rate=1.0)
+    env = {**env}
+    failed = run_cli("export", "--start", str(start), "--end", str(end), "--output", str(target),
+                     env=env, timeout=300)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("callboard: ")
+    assert len(failed.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in failed.stderr
+    assert target.read_text() == written
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".calls")] == []
+
+
+def test_summary_equals_the_metric_functions(sandbox, env):
+    start, end = recent_range(sandbox, days=14)
+    tz = "America/New_York"
+    result = run_cli("summary", "--start", str(start), "--end", str(end), "--tz", tz, env=env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+
+    calls = calls_frame(sandbox.all_calls())
+    zone = ZoneInfo(tz)
+    local_day = calls["created_at"].dt.tz_convert(zone).dt.date
+    current = calls[(local_day >= start) & (local_day <= end)]
+    assert summary["calls"] == len(current)
+    assert summary["outbound"] == int(current["outbound"].sum())
+    assert summary["inbound"] == len(current) - int(current["outbound"].sum())
+    assert summary["outbound_share"]["value"] == pytest.approx(current["outbound"].mean())
+    assert sum(summary["by_user"].values()) == len(current)
+    assert summary["by_user"]["3"] == int((current["user_id"] == 3).sum())
+    assert sum(summary["by_disposition"].values()) == len(current)
+    no_disposition = int(current["disposition_id"].isna().sum())
+    assert summary["by_disposition"]["No disposition"] == no_disposition
+
+    # Connect rate by hand: outbound calls whose disposition's outcome is Answered.
+    from lib.sandbox.data import ANSWERED_IDS  # the sandbox's own lookup, not the client's
+
+    answered = set(ANSWERED_IDS)
+    outbound = current[current["outbound"]]
+    connected = int(outbound["disposition_id"].isin(answered).sum())
+    assert summary["connect_rate"]["numerator"] == connected
+    assert summary["connect_rate"]["denominator"] == len(outbound)
+
+    previous_start, previous_end = metrics.previous_period(start, end)
+    before = calls[(local_day >= previous_start) & (local_day <= previous_end)]
+    assert summary["previous"]["start"] == previous_start.isoformat()
+    assert summary["previous"]["calls"] == len(before)
+    assert summary["deltas"]["calls"] == len(current) - len(before)
+    assert summary["filters"]["tz"] == tz
+
+
+def test_bad_arguments_and_bad_credentials_give_one_clear_line(sandbox, env, tmp_path):
+    bad_date = run_cli("summary", "--start", "2026-13-01", "--end", "2026-12-02", env=env)
+    assert bad_date.returncode == 1
+    assert "--start '2026-13-01' is not a date" in bad_date.stderr
+
+    backwards = run_cli("summary", "--start", "2026-11-02", "--end", "2026-11-01", env=env)
+    assert backwards.returncode == 1 and "before --start" in backwards.stderr
+
+    bad_zone = run_cli("summary", "--start", "2026-11-01", "--end", "2026-11-02",
+                       env={**env, "CALLBOARD_TIMEZONE": "Mars/Olympus"})
+    assert bad_zone.returncode == 1 and "CALLBOARD_TIMEZONE" in bad_zone.stderr
+
+    wrong = "not-a-real-token-123"
+    denied = run_cli("summary", "--start", "2026-11-01", "--end", "2026-11-02",
+                     env={**env, "OUTREACH_ACCESS_TOKEN": wrong})
+    assert denied.returncode == 1
+    assert len(denied.stderr.strip().splitlines()) == 1
+    assert wrong not in denied.stderr and "Traceback" not in denied.stderr
+
+
+def test_without_credentials_it_starts_the_sandbox_and_says_so(tmp_path):
+    end = datetime.now(ZoneInfo("UTC")).date() - timedelta(days=1)
+    result = run_cli("summary", "--start", str(end - timedelta(days=6)), "--end", str(end),
+                     env=base_env(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "demo data" in result.stderr
+    assert json.loads(result.stdout)["calls"] > 0
+    assert (tmp_path / "sandbox.sqlite").exists()

@@ -91,7 +91,7 @@ def _parse_day(text: str, flag: str) -> date:
 
 def _export(args: argparse.Namespace, source: DataSource, start: date, end: date, tz: str) -> int:
     after, before = utc_bounds(start, end, tz)
-    calls = source.client.list_calls(after, before, user_ids=args.users)
+    calls = source.list_calls(after, before, user_ids=args.users)
     table = calls[EXPORT_COLUMNS].copy()
     table["created_at"] = table["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if args.format == "csv":
@@ -118,8 +118,8 @@ def summary_figures(
     dispositions = source.client.list_dispositions()
     rep_ids = list(user_ids) if user_ids else users["id"].tolist()
     previous_start, previous_end = metrics.previous_period(start, end)
-    calls = source.client.list_calls(*utc_bounds(start, end, tz), user_ids=user_ids)
-    previous = source.client.list_calls(
+    calls = source.list_calls(*utc_bounds(start, end, tz), user_ids=user_ids)
+    previous = source.list_calls(
         *utc_bounds(previous_start, previous_end, tz), user_ids=user_ids
     )
     comparison = metrics.compare_periods(calls, previous, dispositions, rep_ids, start, end, tz)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+
+import pandas as pd
 
 from lib.auth import RefreshingToken, StaticToken, token_url_for
 from lib.client import OutreachClient
@@ -19,6 +23,22 @@ class DataSource:
     description: str
     # lib.sandbox.Sandbox in demo mode; typed loosely so that the real API never loads it.
     sandbox: object | None = None
+
+    def list_calls(
+        self,
+        created_after: datetime,
+        created_before: datetime | None,
+        user_ids: Sequence[int] | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> pd.DataFrame:
+        """Exactly the calls created in [created_after, created_before), as a calls frame.
+
+        The one read path of the dashboard and the CLI, so that both see the same calls.
+        """
+        return self.client.list_calls(created_after, created_before, user_ids, on_progress)
+
+    def clear_cache(self) -> None:
+        """Forget every stored call, so the next read fetches everything again."""
 
     def close(self) -> None:
         if self.sandbox is not None:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from lib import metrics
+from lib import metrics, overview
 from lib.datasource import DataSource, open_source
 from lib.errors import OutreachError
 from lib.messages import explain
@@ -111,28 +111,19 @@ def _summary(args: argparse.Namespace, source: DataSource, start: date, end: dat
 def summary_figures(
     source: DataSource, start: date, end: date, tz: str, user_ids: Sequence[int] | None
 ) -> dict:
-    """Every overview figure for the filters, computed by the same functions the dashboard uses:
+    """Every overview figure for the filters, built by the same code as the dashboard's overview:
     the headline figures, the previous period of the same length and the change against it, and
     the counts by disposition and by user."""
-    users = source.client.list_users()
-    dispositions = source.client.list_dispositions()
+    client = source.client
+    users, dispositions = client.list_users(), client.list_dispositions()
     rep_ids = list(user_ids) if user_ids else users["id"].tolist()
     previous_start, previous_end = metrics.previous_period(start, end)
     calls = source.list_calls(*utc_bounds(start, end, tz), user_ids=user_ids)
-    previous = source.list_calls(
-        *utc_bounds(previous_start, previous_end, tz), user_ids=user_ids
+    previous = source.list_calls(*utc_bounds(previous_start, previous_end, tz), user_ids=user_ids)
+    built = overview.build_overview(
+        calls, previous, users, dispositions, client.list_purposes(), rep_ids, start, end, tz
     )
-    comparison = metrics.compare_periods(calls, previous, dispositions, rep_ids, start, end, tz)
-    mix = metrics.disposition_mix(calls, dispositions)
-    per_user = calls["user_id"].value_counts().sort_index()
-    return {
-        "filters": {"start": start.isoformat(), "end": end.isoformat(), "tz": tz, "users": rep_ids},
-        **comparison.current.to_dict(),
-        "previous": {**comparison.to_dict()["previous_range"], **comparison.previous.to_dict()},
-        "deltas": comparison.deltas,
-        "by_disposition": dict(zip(mix["disposition"], mix["count"].tolist(), strict=True)),
-        "by_user": {str(user): int(count) for user, count in per_user.items()},
-    }
+    return overview.summary(built, start, end, tz, rep_ids)
 
 
 def _write(text: str, output: Path | None) -> None:

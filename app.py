@@ -1,0 +1,19 @@
+"""Callboard's entry point: page navigation, and the frame (banner, filters) around every page."""
+
+import streamlit as st
+
+from lib import ui_frame
+
+st.set_page_config(page_title="Callboard", page_icon=":material/call:", layout="wide")
+
+page = st.navigation(
+    [
+        st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
+        st.Page("views/lookup.py", title="Call lookup", icon=":material/search:",
+                url_path="lookup"),
+        st.Page("views/log_call.py", title="Log a call", icon=":material/add_call:",
+                url_path="log"),
+    ]
+)
+ui_frame.render_frame()
+page.run()

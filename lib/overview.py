@@ -1,0 +1,183 @@
+"""The overview's content for one set of filters: figures, tables and the words on its cards."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from lib import charts, metrics
+
+
+@dataclass(frozen=True)
+class Card:
+    """One metric card: what st.metric shows, and the count behind a rate."""
+
+    key: str
+    label: str
+    value: str
+    delta: str | None
+    delta_color: str  # "normal": up is good; "inverse": up is bad; "off": neutral
+    help: str
+    basis: str  # e.g. "812 of 1,130 outbound calls", shown under the card
+    few_calls: bool
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything the overview page shows, computed by lib.metrics from the same calls."""
+
+    comparison: metrics.PeriodComparison
+    volume: pd.DataFrame
+    frequency: str
+    mix: pd.DataFrame
+    heatmap: pd.DataFrame
+    reps: pd.DataFrame
+    calls: pd.DataFrame  # the calls table (lib.metrics.calls_table), newest first
+
+    @property
+    def figures(self) -> metrics.OverviewFigures:
+        return self.comparison.current
+
+
+def build_overview(
+    calls: pd.DataFrame,
+    previous_calls: pd.DataFrame,
+    users: pd.DataFrame,
+    dispositions: pd.DataFrame,
+    purposes: pd.DataFrame,
+    rep_ids: Sequence[int],
+    start: date,
+    end: date,
+    tz: str,
+) -> Overview:
+    """The overview of `calls` (created in the local days start..end by `rep_ids`), against
+    `previous_calls` (the same reps in metrics.previous_period(start, end))."""
+    frequency = metrics.pick_frequency(start, end)
+    return Overview(
+        comparison=metrics.compare_periods(
+            calls, previous_calls, dispositions, rep_ids, start, end, tz
+        ),
+        volume=metrics.volume_over_time(calls, tz, start, end, frequency),
+        frequency=frequency,
+        mix=metrics.disposition_mix(calls, dispositions),
+        heatmap=metrics.hour_weekday_heatmap(calls, dispositions, tz),
+        reps=metrics.rep_table(calls, dispositions, users, rep_ids, start, end, tz),
+        calls=metrics.calls_table(calls, users, dispositions, purposes, tz),
+    )
+
+
+def summary(overview: Overview, start: date, end: date, tz: str, rep_ids: Sequence[int]) -> dict:
+    """The overview as JSON-ready data: what `python -m lib.cli summary` prints."""
+    comparison = overview.comparison
+    reps = overview.reps[~overview.reps["is_team"]]
+    return {
+        "filters": {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "tz": tz,
+            "users": [int(rep) for rep in rep_ids],
+        },
+        **comparison.current.to_dict(),
+        "previous": {**comparison.to_dict()["previous_range"], **comparison.previous.to_dict()},
+        "deltas": comparison.deltas,
+        "by_disposition": dict(
+            zip(overview.mix["disposition"], overview.mix["count"].tolist(), strict=True)
+        ),
+        "by_user": {
+            str(int(rep_id)): int(count)
+            for rep_id, count in zip(reps["rep_id"], reps["calls"], strict=True)
+            if not pd.isna(rep_id) and count
+        },
+    }
+
+
+def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
+    """The five headline cards, each with its change against the previous period."""
+    now, before, deltas = comparison.current, comparison.previous, comparison.deltas
+    since = (
+        f"vs {comparison.previous_start:%d %b} – {comparison.previous_end:%d %b %Y}"
+    )
+    definitions = metrics.METRIC_DEFINITIONS
+    few = definitions["few_calls"]
+
+    def rate_card(key: str, label: str, rate: metrics.Rate, of: str, colour: str) -> Card:
+        help_text = definitions[key] + ("\n\n" + few if not rate.reliable else "")
+        return Card(
+            key=key,
+            label=label,
+            value=_percent(rate.value),
+            delta=None if deltas[key] is None else f"{deltas[key]:+.1f} pp {since}",
+            delta_color=colour,
+            help=help_text,
+            basis=f"{rate.numerator:,} of {rate.denominator:,} {of}"
+            + (" · too few calls to judge" if rate.denominator and not rate.reliable else ""),
+            few_calls=not rate.reliable,
+        )
+
+    per_rep = now.calls_per_rep_per_day
+    per_rep_delta = deltas["calls_per_rep_per_day"]
+    return [
+        Card(
+            key="calls",
+            label="Calls",
+            value=f"{now.calls:,}",
+            delta=f"{deltas['calls']:+,} {since}",
+            delta_color="off",
+            help=definitions["calls"] + f" Previous period: {before.calls:,} calls.",
+            basis=f"{now.outbound:,} outbound · {now.inbound:,} inbound",
+            few_calls=False,
+        ),
+        rate_card("outbound_share", "Outbound share", now.outbound_share, "calls", "off"),
+        rate_card("connect_rate", "Connect rate", now.connect_rate, "outbound calls", "normal"),
+        Card(
+            key="calls_per_rep_per_day",
+            label="Calls per rep per working day",
+            value="–" if per_rep is None else f"{per_rep:.1f}",
+            delta=None if per_rep_delta is None else f"{per_rep_delta:+.1f} {since}",
+            delta_color="normal",
+            help=definitions["calls_per_rep_per_day"],
+            basis=f"{now.calls:,} calls / ({now.reps} reps × {now.working_days} working days)",
+            few_calls=False,
+        ),
+        Card(
+            key="no_disposition",
+            label="No disposition logged",
+            value=f"{now.no_disposition:,}",
+            delta=f"{deltas['no_disposition']:+,} {since}",
+            delta_color="inverse",
+            help=definitions["no_disposition"],
+            basis=f"{_percent(now.no_disposition_share.value)} of {now.calls:,} calls",
+            few_calls=False,
+        ),
+    ]
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+def selected_dispositions(chart_event: object) -> list[str]:
+    """Names of the dispositions clicked in the disposition chart (Streamlit's on_select state),
+    or [] when nothing is selected."""
+    selection = _get(chart_event, "selection") or {}
+    points = _get(selection, charts.DISPOSITION_SELECTION) or []
+    names = [_get(point, "disposition") for point in points if isinstance(point, Mapping)]
+    return [name for name in names if isinstance(name, str)]
+
+
+def calls_csv(table: pd.DataFrame) -> str:
+    """A calls table as CSV text: exactly its rows and columns, times with their UTC offset, and
+    cells a spreadsheet would run as formulas neutralised."""
+    out = table.copy()
+    if "time" in out:
+        out["time"] = out["time"].map(lambda moment: moment.isoformat())
+    return metrics.csv_safe(out).to_csv(index=False)
+
+
+def _get(container: object, key: str) -> object:
+    if isinstance(container, Mapping):
+        return container.get(key)
+    return getattr(container, key, None)

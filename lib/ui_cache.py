@@ -1,0 +1,174 @@
+"""All of the dashboard's Streamlit caching: the data source, lookups and calls, bounded."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitSecretNotFoundError
+
+from lib.client import ApiInfo, NewCall
+from lib.datasource import DataSource, open_source
+from lib.settings import Settings
+
+# Calls change all day (new calls, edited dispositions): keep them briefly. The lists of reps,
+# dispositions and purposes rarely change. Entries are bounded so a busy server cannot grow
+# without limit; a 50,000-call range is about 10 MB in memory.
+CALLS_TTL = "10m"
+CALLS_MAX_ENTRIES = 32
+LOOKUPS_TTL = "1h"
+
+
+@dataclass(frozen=True)
+class Lookups:
+    """The names behind ids: users (reps), call dispositions, call purposes."""
+
+    users: pd.DataFrame
+    dispositions: pd.DataFrame
+    purposes: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class LoadedCalls:
+    """Calls of one query, and when they were read from Outreach (or the local store)."""
+
+    calls: pd.DataFrame
+    loaded_at: datetime
+
+
+def settings() -> Settings:
+    """Settings from `.streamlit/secrets.toml`, overridden by the environment."""
+    return Settings.from_env(_secrets())
+
+
+def data_source() -> DataSource:
+    """The process-wide data source for the current settings (the sandbox when there are none)."""
+    current = settings()
+    return _data_source(_fingerprint(current), current)
+
+
+def source_key() -> str:
+    """Identifies the data source in cache keys, so a change of settings never mixes data."""
+    return _fingerprint(settings())
+
+
+def lookups() -> Lookups:
+    return _lookups(source_key(), data_source())
+
+
+def token_owner() -> ApiInfo:
+    """Who the API token belongs to: the owner of every call logged through Callboard."""
+    return _token_owner(source_key(), data_source())
+
+
+def calls(after: datetime, before: datetime, user_ids: Sequence[int] | None) -> LoadedCalls:
+    """The calls created in [after, before) by these users (None: everyone).
+
+    A progress bar shows pages read while Outreach is being asked; a cached answer shows none.
+    """
+    users = None if user_ids is None else tuple(sorted(set(user_ids)))
+    return _calls(source_key(), data_source(), after, before, users)
+
+
+def get_call(call_id: int | str) -> dict:
+    """One call, always fresh from Outreach (a lookup is for checking what is there now)."""
+    return data_source().client.get_call(call_id)
+
+
+def create_call(new: NewCall) -> dict:
+    """Log a call, then forget cached calls so every page shows it at once."""
+    created = data_source().client.create_call(new)
+    _calls.clear()
+    return created
+
+
+def refresh() -> None:
+    """Forget calls read into memory; closed days stay in the local store, today is re-read."""
+    _calls.clear()
+    _lookups.clear()
+    _token_owner.clear()
+
+
+def full_reload() -> None:
+    """Forget everything, including the local store of closed days: the next read is complete."""
+    data_source().clear_cache()
+    refresh()
+
+
+# ----- the cached functions ------------------------------------------------------------------
+# Arguments starting with "_" are not hashed; `key` stands for the data source in the cache key.
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _data_source(key: str, _settings: Settings) -> DataSource:
+    del key
+    return open_source(_settings)
+
+
+@st.cache_data(ttl=LOOKUPS_TTL, max_entries=8, show_spinner="Loading reps and dispositions…")
+def _lookups(key: str, _source: DataSource) -> Lookups:
+    del key
+    client = _source.client
+    return Lookups(client.list_users(), client.list_dispositions(), client.list_purposes())
+
+
+@st.cache_data(ttl=LOOKUPS_TTL, max_entries=8, show_spinner=False)
+def _token_owner(key: str, _source: DataSource) -> ApiInfo:
+    del key
+    return _source.client.info()
+
+
+@st.cache_data(ttl=CALLS_TTL, max_entries=CALLS_MAX_ENTRIES, show_spinner=False)
+def _calls(
+    key: str,
+    _source: DataSource,
+    after: datetime,
+    before: datetime,
+    user_ids: tuple[int, ...] | None,
+) -> LoadedCalls:
+    del key
+    # The bar is made inside the cached function so that Streamlit can replay it on a cache hit;
+    # it is emptied at the end, so a replay shows nothing.
+    bar = st.progress(0.0, text="Loading calls from Outreach…")
+    shown = [-1]
+
+    def on_progress(done: int, known: int) -> None:
+        percent = int(100 * done / max(known, 1))
+        if percent != shown[0]:  # one update per percent keeps the replay short
+            shown[0] = percent
+            bar.progress(min(percent, 100) / 100, text=f"Loading calls: page {done} of {known}")
+
+    try:
+        frame = _source.list_calls(after, before, user_ids, on_progress)
+    finally:
+        bar.empty()
+    return LoadedCalls(frame, datetime.now(UTC))
+
+
+def _fingerprint(current: Settings) -> str:
+    # Hashed so that the cache key, which Streamlit may show in debug output, holds no secret.
+    text = "|".join(
+        str(part)
+        for part in (
+            current.api_base,
+            current.access_token,
+            current.client_id,
+            current.client_secret,
+            current.refresh_token,
+            current.sandbox_db,
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _secrets() -> dict[str, object]:
+    # Without a secrets file st.secrets raises; that simply means "use the environment".
+    # Sections such as [auth] are not data-source settings.
+    try:
+        return {key: value for key, value in st.secrets.items() if not isinstance(value, Mapping)}
+    except (FileNotFoundError, StreamlitSecretNotFoundError):
+        return {}

@@ -1,0 +1,209 @@
+"""What every dashboard page shares: the demo banner, the sidebar filters kept in the URL, notes."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cache
+from zoneinfo import available_timezones
+
+import pandas as pd
+import streamlit as st
+
+from lib import metrics, ui_cache
+from lib.errors import OutreachError
+from lib.filters import PRESETS, DashboardFilters, filters_from_query, preset_range, today_in
+from lib.messages import explain
+from lib.settings import SettingsError
+
+_FILTER_PARAMS = ("tz", "range", "start", "end", "reps")
+_FILTERS = "callboard_filters"
+
+
+def render_frame() -> None:
+    """Demo banner and sidebar for the page about to run; stops the page when no data can be
+    read, with a sentence saying why and what to do."""
+    try:
+        source = ui_cache.data_source()
+        if source.demo:
+            st.info(
+                "**Demo data.** No Outreach credentials are set, so Callboard shows its built-in "
+                "sandbox: made-up reps and calls. See the README to connect your Outreach.",
+                icon=":material/science:",
+            )
+        lookups = ui_cache.lookups()
+    except (OutreachError, SettingsError) as error:
+        show_error(error, "Callboard could not start")
+        st.stop()
+    default_tz = ui_cache.settings().timezone
+    st.session_state[_FILTERS] = _sidebar_filters(lookups.users, default_tz)
+    _sidebar_controls()
+
+
+def current_filters() -> DashboardFilters:
+    """The filters chosen in the sidebar for this run (set by render_frame)."""
+    return st.session_state[_FILTERS]
+
+
+def show_error(error: Exception, what: str) -> None:
+    """An error as a manager reads it: what failed, and what to do next. Never a traceback."""
+    st.error(f"**{what}.** {explain(error)}", icon=":material/error:")
+
+
+def data_note(loaded_at: datetime, tz: str) -> None:
+    """When the figures were read, and the zone every figure uses."""
+    moment = pd.Timestamp(loaded_at).tz_convert(tz)
+    st.sidebar.caption(f"Data as of {moment:%d %b %Y, %H:%M} · all times in {tz}")
+
+
+def describe_filters(filters: DashboardFilters, reps: int) -> str:
+    """One line saying what the page shows, e.g. "01 Nov – 30 Nov 2026 · all 8 reps · Berlin"."""
+    who = f"all {reps} reps" if filters.rep_ids is None else f"{reps} of the reps"
+    return f"{_describe_range(filters.start, filters.end)} · {who} · times in {filters.tz}"
+
+
+def user_names(users: pd.DataFrame) -> dict[int, str]:
+    """Display name of each user id, "First Last", falling back to the e-mail, then the id."""
+    names: dict[int, str] = {}
+    for row in users.itertuples(index=False):
+        name = str(getattr(row, "name", "") or "").strip()
+        names[int(row.id)] = name or str(getattr(row, "email", "") or "") or f"User {row.id}"
+    return names
+
+
+_COUNT = st.column_config.NumberColumn
+_SHARE = "percent"
+REP_COLUMNS = {
+    "rep": st.column_config.TextColumn("Rep", pinned=True),
+    "calls": _COUNT("Calls", help=metrics.METRIC_DEFINITIONS["calls"]),
+    "outbound": _COUNT("Outbound", help=metrics.METRIC_DEFINITIONS["outbound"]),
+    "outbound_share": _COUNT(
+        "Outbound share", format=_SHARE, help=metrics.METRIC_DEFINITIONS["outbound_share"]
+    ),
+    "connected": _COUNT("Connected", help="Outbound calls whose disposition counts as Answered."),
+    "connect_rate": _COUNT(
+        "Connect rate", format=_SHARE, help=metrics.METRIC_DEFINITIONS["connect_rate"]
+    ),
+    "positive": _COUNT("Meetings & positive", help=metrics.METRIC_DEFINITIONS["positive"]),
+    "no_disposition": _COUNT("No disposition", help=metrics.METRIC_DEFINITIONS["no_disposition"]),
+    "calls_per_day": _COUNT(
+        "Calls per working day",
+        format="%.1f",
+        help="Calls per Monday-to-Friday day in the range; for Team, per rep.",
+    ),
+    "daily_calls": st.column_config.LineChartColumn("Calls per day", y_min=0),
+    "few_calls": st.column_config.CheckboxColumn(
+        "Few calls", help=metrics.METRIC_DEFINITIONS["few_calls"]
+    ),
+}
+CALL_COLUMNS = {
+    "time": st.column_config.DatetimeColumn("Time", format="ddd D MMM YYYY, HH:mm"),
+    "rep": "Rep",
+    "direction": "Direction",
+    "from": "From",
+    "to": "To",
+    "purpose": "Purpose",
+    "disposition": "Disposition",
+    "note": st.column_config.TextColumn("Note", width="large"),
+    "id": st.column_config.NumberColumn("Call id", format="%d"),
+}
+
+
+# ----- sidebar ----------------------------------------------------------------------------------
+
+
+def _sidebar_filters(users: pd.DataFrame, default_tz: str) -> DashboardFilters:
+    names = user_names(users)
+    if "f_range" not in st.session_state:
+        _filters_from_url(list(names), default_tz)
+
+    sidebar = st.sidebar
+    sidebar.header("Filters")
+    rep_ids = sidebar.multiselect(
+        "Reps",
+        options=list(names),
+        format_func=lambda user_id: names.get(user_id, f"User {user_id}"),
+        key="f_reps",
+        placeholder=f"All reps ({len(names)})",
+        help="Leave empty for every rep.",
+    )
+    tz = sidebar.selectbox(
+        "Time zone",
+        options=_time_zones(default_tz),
+        key="f_tz",
+        help=f"Days, hours and weekdays are counted in this zone. "
+        f"The organisation's default is {default_tz}.",
+    )
+    preset = sidebar.selectbox("Dates", options=PRESETS, key="f_range")
+    if preset == "Custom":
+        picked = sidebar.date_input("From – to", key="f_days", format="YYYY-MM-DD")
+        start, end = _picked_range(picked)
+    else:
+        start, end = preset_range(preset, today_in(tz))
+        # Kept so that switching to Custom starts from the range last shown.
+        st.session_state["f_days"] = (start, end)
+        sidebar.caption(_describe_range(start, end))
+
+    filters = DashboardFilters(
+        rep_ids=tuple(rep_ids) if rep_ids else None, preset=preset, start=start, end=end, tz=tz
+    )
+    _filters_to_url(filters)
+    return filters
+
+
+def _sidebar_controls() -> None:
+    sidebar = st.sidebar
+    left, right = sidebar.columns(2)
+    if left.button("Refresh", icon=":material/refresh:", help="Read today's calls again."):
+        ui_cache.refresh()
+    with right.popover("More", icon=":material/more_horiz:"):
+        st.caption("Closed days are kept in a local store. A full reload reads everything again.")
+        if st.button("Full reload", icon=":material/restart_alt:"):
+            ui_cache.full_reload()
+
+
+def _filters_from_url(known_rep_ids: list[int], default_tz: str) -> None:
+    query = {key: st.query_params.get(key, "") for key in _FILTER_PARAMS}
+    filters = filters_from_query(query, default_tz=default_tz, known_rep_ids=known_rep_ids)
+    st.session_state["f_reps"] = list(filters.rep_ids or [])
+    st.session_state["f_tz"] = filters.tz
+    st.session_state["f_range"] = filters.preset
+    st.session_state["f_days"] = (filters.start, filters.end)
+
+
+def _filters_to_url(filters: DashboardFilters) -> None:
+    # Only our own keys: other pages keep theirs (the lookup's ?id=).
+    wanted = filters.to_query()
+    for key in _FILTER_PARAMS:
+        if key in wanted:
+            if st.query_params.get(key) != wanted[key]:
+                st.query_params[key] = wanted[key]
+        elif key in st.query_params:
+            del st.query_params[key]
+
+
+def _picked_range(picked: object) -> tuple[date, date]:
+    # While a range is being picked the widget holds only its first day.
+    days = list(picked) if isinstance(picked, (tuple, list)) else [picked]
+    days = [day for day in days if isinstance(day, date)]
+    if not days:
+        today = date.today()
+        return today, today
+    return min(days), max(days)
+
+
+def _describe_range(start: date, end: date) -> str:
+    if start == end:
+        return f"{start:%a %d %b %Y}"
+    return f"{start:%d %b} – {end:%d %b %Y} ({(end - start).days + 1} days)"
+
+
+@cache
+def _all_time_zones() -> tuple[str, ...]:
+    return tuple(sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC"))
+
+
+def _time_zones(default_tz: str) -> list[str]:
+    zones = list(_all_time_zones())
+    if default_tz in zones:
+        zones.remove(default_tz)
+    return [default_tz, *zones]

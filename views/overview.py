@@ -1,0 +1,105 @@
+"""Overview page: the team's calls in the chosen days, as cards, charts and tables."""
+
+import streamlit as st
+
+from lib import charts, metrics, ui_cache, ui_frame
+from lib.errors import OutreachError
+from lib.overview import build_overview, calls_csv, metric_cards, selected_dispositions
+from lib.timerange import utc_bounds
+
+filters = ui_frame.current_filters()
+lookups = ui_cache.lookups()
+rep_ids = list(filters.rep_ids) if filters.rep_ids else lookups.users["id"].tolist()
+previous_start, previous_end = metrics.previous_period(filters.start, filters.end)
+
+st.title("Overview")
+st.caption(ui_frame.describe_filters(filters, len(rep_ids)))
+
+try:
+    current = ui_cache.calls(*utc_bounds(filters.start, filters.end, filters.tz), filters.rep_ids)
+    previous = ui_cache.calls(
+        *utc_bounds(previous_start, previous_end, filters.tz), filters.rep_ids
+    )
+except OutreachError as error:
+    ui_frame.show_error(error, "The calls could not be loaded")
+    st.stop()
+
+ui_frame.data_note(min(current.loaded_at, previous.loaded_at), filters.tz)
+overview = build_overview(
+    current.calls, previous.calls, lookups.users, lookups.dispositions, lookups.purposes,
+    rep_ids, filters.start, filters.end, filters.tz,
+)
+
+for column, card in zip(st.columns(5), metric_cards(overview.comparison), strict=True):
+    with column:
+        st.metric(
+            card.label + (" ⚠" if card.few_calls else ""),
+            card.value,
+            card.delta,
+            delta_color=card.delta_color,
+            help=card.help,
+            border=True,
+        )
+        st.caption(card.basis)
+
+if overview.figures.calls == 0:
+    st.info(
+        "No calls in these days for these reps. Try a longer date range or more reps; "
+        "calls logged a moment ago appear after **Refresh**.",
+        icon=":material/phone_disabled:",
+    )
+    st.stop()
+
+per = "day" if overview.frequency == "D" else "week"
+left, right = st.columns(2)
+with left:
+    st.subheader(f"Call volume per {per}")
+    st.altair_chart(charts.volume_chart(overview.volume), width="stretch")
+with right:
+    st.subheader(f"Outbound share per {per}")
+    st.altair_chart(charts.outbound_ratio_chart(overview.volume), width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.subheader("Disposition mix", help="Click a bar to show only those calls in the table below.")
+    mix_event = st.altair_chart(
+        charts.disposition_chart(overview.mix), width="stretch", on_select="rerun", key="mix"
+    )
+with right:
+    st.subheader("When do we reach people?", help=metrics.METRIC_DEFINITIONS["connect_rate"])
+    shade = st.segmented_control(
+        "Shade by", ["Calls", "Connect rate"], default="Calls", key="heat_value"
+    )
+    value = "connect_rate" if shade == "Connect rate" else "calls"
+    st.altair_chart(charts.heatmap_chart(overview.heatmap, value), width="stretch")
+    st.caption(f"Local hours in {filters.tz}.")
+
+st.subheader("Reps")
+st.dataframe(
+    overview.reps.drop(columns=["rep_id", "is_team"]),
+    hide_index=True,
+    width="stretch",
+    column_config=ui_frame.REP_COLUMNS,
+)
+st.caption(
+    f"Rates built on fewer than {metrics.MIN_CALLS_FOR_RATE} calls are marked as few calls: "
+    "too few to rank anyone on."
+)
+
+chosen = selected_dispositions(mix_event)
+shown = overview.calls
+if chosen:
+    shown = shown[shown["disposition"].isin(chosen)]
+st.subheader("Calls")
+st.caption(
+    f"{len(shown):,} of {len(overview.calls):,} calls"
+    + (f" · disposition: {', '.join(chosen)} (click the bar again to show all)" if chosen else "")
+)
+st.dataframe(shown, hide_index=True, width="stretch", column_config=ui_frame.CALL_COLUMNS)
+st.download_button(
+    "Download these calls (CSV)",
+    data=calls_csv(shown),
+    file_name=f"calls_{filters.start}_{filters.end}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)

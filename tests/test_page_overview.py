@@ -1,0 +1,170 @@
+"""The overview page through Streamlit's AppTest, against the sandbox over loopback."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.filters import today_in
+
+ROOT = Path(__file__).resolve().parent.parent
+TZ = "Europe/Berlin"
+
+
+@pytest.fixture
+def app_env(sandbox, monkeypatch, tmp_path) -> dict[str, str]:
+    env = {
+        "OUTREACH_API_BASE": sandbox.base_url,
+        "OUTREACH_ACCESS_TOKEN": sandbox.full_token,
+        "CALLBOARD_TIMEZONE": TZ,
+        "CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
+    }
+    for key in ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+def open_app(query: dict[str, str] | None = None) -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def cli_summary(env: dict[str, str], start: date, end: date, tz: str = TZ,
+                users: tuple[int, ...] = ()) -> dict:
+    args = ["summary", "--start", str(start), "--end", str(end), "--tz", tz]
+    for user in users:
+        args += ["--user", str(user)]
+    result = subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=ROOT,
+                            env={**_base_env(), **env}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _base_env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OUTREACH_", "CALLBOARD_"))}
+
+
+def cards(app: AppTest) -> dict[str, tuple[str, str | None]]:
+    """Metric cards by label (without the few-calls mark): (value, delta)."""
+    return {m.label.removesuffix(" ⚠"): (m.value, m.delta) for m in app.metric}
+
+
+def percent(rate: dict) -> str:
+    return "–" if rate["value"] is None else f"{100 * rate['value']:.1f}%"
+
+
+def assert_cards_match(app: AppTest, summary: dict) -> None:
+    shown = cards(app)
+    deltas = summary["deltas"]
+    assert shown["Calls"][0] == f"{summary['calls']:,}"
+    assert shown["Calls"][1].startswith(f"{deltas['calls']:+,} vs ")
+    assert shown["Outbound share"][0] == percent(summary["outbound_share"])
+    assert shown["Connect rate"][0] == percent(summary["connect_rate"])
+    if deltas["connect_rate"] is not None:
+        assert shown["Connect rate"][1].startswith(f"{deltas['connect_rate']:+.1f} pp")
+    per_rep = summary["calls_per_rep_per_day"]["value"]
+    assert shown["Calls per rep per working day"][0] == f"{per_rep:.1f}"
+    assert shown["No disposition logged"][0] == f"{summary['no_disposition']:,}"
+    # The counts behind the rates are on the page too.
+    captions = [c.value for c in app.caption]
+    rate = summary["connect_rate"]
+    assert f"{rate['numerator']:,} of {rate['denominator']:,} outbound calls" in captions
+
+
+def test_default_view_equals_the_cli_summary(app_env):
+    app = open_app()
+    today = today_in(TZ)
+    summary = cli_summary(app_env, today - timedelta(days=29), today)
+    assert summary["calls"] > 500
+    assert_cards_match(app, summary)
+    assert app.query_params["range"] == "Last 30 days"
+    assert app.query_params["tz"] == TZ
+    assert not app.error
+    assert any("times in Europe/Berlin" in c.value for c in app.sidebar.caption)
+    assert any(c.value.startswith("Data as of ") for c in app.sidebar.caption)
+
+
+def test_choosing_reps_and_dates_changes_the_numbers_and_the_url(app_env):
+    app = open_app()
+    before = cards(app)["Calls"][0]
+    app.session_state["f_reps"] = [2, 4]
+    app.session_state["f_range"] = "Last 7 days"
+    app.run()
+    assert not app.exception
+    today = today_in(TZ)
+    summary = cli_summary(app_env, today - timedelta(days=6), today, users=(2, 4))
+    assert cards(app)["Calls"][0] != before
+    assert_cards_match(app, summary)
+    assert app.query_params["reps"] == "2,4"
+    assert app.query_params["range"] == "Last 7 days"
+    reps_table = app.dataframe[0].value
+    assert list(reps_table["rep"])[-1] == "Team"
+    assert len(reps_table) == 3  # the two reps, then the team row
+    assert list(reps_table["calls"])[-1] == summary["calls"]
+
+
+def test_a_shared_link_reopens_the_same_view(app_env):
+    end = today_in("America/New_York") - timedelta(days=3)
+    start = end - timedelta(days=9)
+    query = {"range": "Custom", "start": str(start), "end": str(end), "reps": "3",
+             "tz": "America/New_York"}
+    app = open_app(query)
+    summary = cli_summary(app_env, start, end, tz="America/New_York", users=(3,))
+    assert summary["calls"] > 0
+    assert_cards_match(app, summary)
+    assert app.session_state["f_tz"] == "America/New_York"
+    assert app.session_state["f_reps"] == [3]
+    rep_name = app.dataframe[0].value["rep"].iloc[0]
+    calls = app.dataframe[1].value
+    assert len(calls) == summary["calls"]
+    assert set(calls["rep"]) == {rep_name}
+    assert calls["time"].iloc[0].tz is not None
+    assert str(calls["time"].iloc[0].tz) == "America/New_York"
+
+
+def test_an_empty_range_shows_a_friendly_empty_state(app_env):
+    start = date(2001, 3, 5)
+    app = open_app({"range": "Custom", "start": str(start), "end": str(start + timedelta(days=6))})
+    assert cards(app)["Calls"][0] == "0"
+    assert any("No calls in these days" in i.value for i in app.info)
+    assert len(app.dataframe) == 0  # no broken charts or tables
+    assert not app.error
+
+
+def test_a_revoked_token_gives_a_sentence_not_a_traceback(sandbox, app_env, monkeypatch):
+    token = sandbox.issue_token(["read_calls", "read_users", "read_call_dispositions",
+                                 "read_call_purposes"], ttl=600)
+    sandbox.revoke(token)
+    monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", token)
+    app = open_app()
+    assert [e.value for e in app.error]
+    message = app.error[0].value
+    assert "did not accept Callboard's credentials" in message
+    assert token not in message
+    assert not app.metric
+
+
+def test_a_token_that_cannot_read_calls_says_which_scope_is_missing(sandbox, app_env,
+                                                                    monkeypatch):
+    token = sandbox.issue_token(["read_users", "read_call_dispositions", "read_call_purposes"],
+                                ttl=600)
+    monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", token)
+    app = open_app()
+    message = app.error[0].value
+    assert "The calls could not be loaded" in message
+    assert "read_calls" in message

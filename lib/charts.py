@@ -7,6 +7,8 @@ from typing import Literal
 import altair as alt
 import pandas as pd
 
+from lib.metrics import MIN_CALLS_FOR_RATE
+
 # One palette for every page, so outbound, answered etc. look the same wherever they appear.
 OUTBOUND_COLOUR = "#1f77b4"
 INBOUND_COLOUR = "#9ecae1"
@@ -47,23 +49,28 @@ def volume_chart(volume: pd.DataFrame) -> alt.Chart:
     )
 
 
-def outbound_ratio_chart(volume: pd.DataFrame) -> alt.Chart:
-    """Outbound share of calls per period, as a line with points (a `volume_over_time` frame)."""
-    return (
-        alt.Chart(volume)
-        .mark_line(point=True, color=OUTBOUND_COLOUR)
-        .encode(
-            x=alt.X("yearmonthdate(period):O", title="Period starting", axis=_PERIOD_AXIS),
-            y=alt.Y(
-                "outbound_ratio:Q",
-                title="Outbound share",
-                axis=alt.Axis(format="%"),
-                scale=alt.Scale(domain=[0, 1]),
-            ),
-            tooltip=_period_tooltip(),
-        )
-        .properties(width="container")
+def outbound_ratio_chart(volume: pd.DataFrame) -> alt.LayerChart:
+    """Outbound share of calls per period (a `volume_over_time` frame): a line, and a point per
+    period sized by its calls; periods with fewer than MIN_CALLS_FOR_RATE calls are pale, so a
+    weekend day of two outbound calls does not read as a 100% day."""
+    base = alt.Chart(volume).encode(
+        x=alt.X("yearmonthdate(period):O", title="Period starting", axis=_PERIOD_AXIS),
+        y=alt.Y(
+            "outbound_ratio:Q",
+            title="Outbound share",
+            axis=alt.Axis(format="%"),
+            scale=alt.Scale(domain=[0, 1]),
+        ),
+        tooltip=_period_tooltip(),
     )
+    line = base.mark_line(color=OUTBOUND_COLOUR)
+    points = base.mark_circle(color=OUTBOUND_COLOUR).encode(
+        size=alt.Size("total:Q", title="Calls", scale=alt.Scale(range=[15, 150])),
+        opacity=alt.condition(
+            alt.datum.total >= MIN_CALLS_FOR_RATE, alt.value(1.0), alt.value(0.3)
+        ),
+    )
+    return alt.layer(line, points).properties(width="container")
 
 
 def disposition_chart(mix: pd.DataFrame) -> alt.Chart:

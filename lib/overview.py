@@ -19,6 +19,7 @@ class Card:
     label: str
     value: str
     delta: str | None
+    compared_with: str  # e.g. "vs 01 Oct – 30 Oct", next to the delta
     delta_color: str  # "normal": up is good; "inverse": up is bad; "off": neutral
     help: str
     basis: str  # e.g. "812 of 1,130 outbound calls", shown under the card
@@ -97,9 +98,7 @@ def summary(overview: Overview, start: date, end: date, tz: str, rep_ids: Sequen
 def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
     """The five headline cards, each with its change against the previous period."""
     now, before, deltas = comparison.current, comparison.previous, comparison.deltas
-    since = (
-        f"vs {comparison.previous_start:%d %b} – {comparison.previous_end:%d %b %Y}"
-    )
+    since = f"vs {comparison.previous_start:%d %b} – {comparison.previous_end:%d %b}"
     definitions = metrics.METRIC_DEFINITIONS
     few = definitions["few_calls"]
 
@@ -109,7 +108,8 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
             key=key,
             label=label,
             value=_percent(rate.value),
-            delta=None if deltas[key] is None else f"{deltas[key]:+.1f} pp {since}",
+            delta=None if deltas[key] is None else f"{deltas[key]:+.1f} pp",
+            compared_with=since,
             delta_color=colour,
             help=help_text,
             basis=f"{rate.numerator:,} of {rate.denominator:,} {of}"
@@ -124,7 +124,8 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
             key="calls",
             label="Calls",
             value=f"{now.calls:,}",
-            delta=f"{deltas['calls']:+,} {since}",
+            delta=f"{deltas['calls']:+,}",
+            compared_with=since,
             delta_color="off",
             help=definitions["calls"] + f" Previous period: {before.calls:,} calls.",
             basis=f"{now.outbound:,} outbound · {now.inbound:,} inbound",
@@ -136,7 +137,8 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
             key="calls_per_rep_per_day",
             label="Calls per rep per working day",
             value="–" if per_rep is None else f"{per_rep:.1f}",
-            delta=None if per_rep_delta is None else f"{per_rep_delta:+.1f} {since}",
+            delta=None if per_rep_delta is None else f"{per_rep_delta:+.1f}",
+            compared_with=since,
             delta_color="normal",
             help=definitions["calls_per_rep_per_day"],
             basis=f"{now.calls:,} calls / ({now.reps} reps × {now.working_days} working days)",
@@ -146,7 +148,8 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
             key="no_disposition",
             label="No disposition logged",
             value=f"{now.no_disposition:,}",
-            delta=f"{deltas['no_disposition']:+,} {since}",
+            delta=f"{deltas['no_disposition']:+,}",
+            compared_with=since,
             delta_color="inverse",
             help=definitions["no_disposition"],
             basis=f"{_percent(now.no_disposition_share.value)} of {now.calls:,} calls",

@@ -118,14 +118,20 @@ def test_volume_chart_embeds_the_frame_as_is():
     ]
 
 
-def test_outbound_ratio_chart_is_a_line_with_points():
+def test_outbound_ratio_chart_is_a_line_with_points_sized_by_calls():
     result = spec(outbound_ratio_chart(VOLUME))
-    assert result["mark"] == {"type": "line", "point": True, "color": OUTBOUND_COLOUR}
-    assert result["encoding"]["x"]["field"] == "period"
-    assert result["encoding"]["y"]["field"] == "outbound_ratio"
-    assert result["encoding"]["y"]["scale"] == {"domain": [0, 1]}
-    assert result["encoding"]["y"]["axis"]["format"] == "%"
-    assert tooltip_titles(result)["outbound_ratio"] == "Outbound share"
+    line, points = result["layer"]
+    assert line["mark"] == {"type": "line", "color": OUTBOUND_COLOUR}
+    assert points["mark"]["type"] == "circle"
+    for layer in (line, points):
+        assert layer["encoding"]["x"]["field"] == "period"
+        assert layer["encoding"]["y"]["field"] == "outbound_ratio"
+        assert layer["encoding"]["y"]["scale"] == {"domain": [0, 1]}
+        assert layer["encoding"]["y"]["axis"]["format"] == "%"
+        assert tooltip_titles(layer)["outbound_ratio"] == "Outbound share"
+    assert points["encoding"]["size"]["field"] == "total"
+    # A period built on few calls is drawn pale.
+    assert points["encoding"]["opacity"]["condition"]["test"] == "(datum.total >= 20)"
     assert result["width"] == "container"
     assert len(data_of(result)) == 2
 

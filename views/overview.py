@@ -37,6 +37,7 @@ for column, card in zip(st.columns(5), metric_cards(overview.comparison), strict
             card.value,
             card.delta,
             delta_color=card.delta_color,
+            delta_description=card.compared_with if card.delta else None,
             help=card.help,
             border=True,
         )

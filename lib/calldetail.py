@@ -1,0 +1,101 @@
+"""Reads the id typed into the call lookup, and lays out one call with names instead of ids."""
+
+# No Streamlit here: pages/lookup.py shows these (label, value) pairs as plain text.
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+_MAX_ID_DIGITS = 18  # Outreach ids are 64-bit integers
+NONE_SHOWN = "—"
+
+
+class BadCallId(ValueError):
+    """The typed id cannot be a call id; the message says what one looks like."""
+
+
+@dataclass(frozen=True)
+class CallDetails:
+    """One call ready to show: (label, text) pairs in reading order, and its note."""
+
+    call_id: int
+    fields: tuple[tuple[str, str], ...]
+    note: str
+
+    def as_dict(self) -> dict[str, str]:
+        return dict(self.fields)
+
+
+def parse_call_id(text: str | None) -> int | None:
+    """The call id typed by the user; None when nothing was typed. Raises BadCallId otherwise."""
+    text = (text or "").strip().removeprefix("#").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()):
+        raise BadCallId("A call id is a number, e.g. 4319081. Check what was typed.")
+    if len(text) > _MAX_ID_DIGITS or int(text) == 0:
+        raise BadCallId("No call can have this id: Outreach ids are whole numbers from 1 up.")
+    return int(text)
+
+
+def call_details(
+    row: Mapping[str, Any],
+    users: pd.DataFrame,
+    dispositions: pd.DataFrame,
+    purposes: pd.DataFrame,
+    tz: str,
+) -> CallDetails:
+    """A parsed call row (lib.schema.parse_call) with reps, purposes and dispositions by name,
+    and its creation time in the zone `tz`."""
+    created = pd.Timestamp(row["created_at"]).tz_convert(tz)
+    disposition_id = _id(row.get("disposition_id"))
+    disposition = _lookup_row(dispositions, disposition_id)
+    outcome = str(disposition.get("outcome") or "").strip() if disposition else ""
+    prospect_id = _id(row.get("prospect_id"))
+    fields = (
+        ("Call id", str(int(row["id"]))),
+        ("Logged", f"{created:%a %d %b %Y, %H:%M:%S} ({tz})"),
+        ("Rep", _name(users, _id(row.get("user_id")), "User")),
+        ("Direction", "Outbound" if row.get("outbound") else "Inbound"),
+        ("From", str(row.get("from_number") or "") or NONE_SHOWN),
+        ("To", str(row.get("to_number") or "") or NONE_SHOWN),
+        ("Prospect id", NONE_SHOWN if prospect_id is None else str(prospect_id)),
+        ("Purpose", _name(purposes, _id(row.get("purpose_id")), "Purpose")),
+        ("Disposition", _name(dispositions, disposition_id, "Disposition")),
+        ("Outcome", outcome or NONE_SHOWN),
+    )
+    return CallDetails(int(row["id"]), fields, str(row.get("note") or ""))
+
+
+def _id(value: Any) -> int | None:
+    # Rows carry pandas' NA for a missing id (nullable Int64); a dict from parse_call carries None.
+    if value is None or value is pd.NA:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    return int(value)
+
+
+def _lookup_row(frame: pd.DataFrame, wanted: int | None) -> dict[str, Any] | None:
+    if wanted is None or frame.empty or "id" not in frame.columns:
+        return None
+    match = frame[frame["id"] == wanted]
+    return None if match.empty else match.iloc[0].to_dict()
+
+
+def _name(frame: pd.DataFrame, wanted: int | None, kind: str) -> str:
+    """The record's name; an id Outreach's list does not know is shown as such, not hidden."""
+    if wanted is None:
+        return NONE_SHOWN
+    record = _lookup_row(frame, wanted)
+    name = str(record.get("name") or "").strip() if record else ""
+    if not name and record:
+        name = str(record.get("email") or "").strip()
+    return name or f"{kind} {wanted} (not in Outreach's list)"

@@ -1,0 +1,226 @@
+"""The log-a-call form's rules and the lookup's layout, on hand-written inputs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import pytest
+
+from lib import callform
+from lib.calldetail import NONE_SHOWN, BadCallId, call_details, parse_call_id
+from lib.callform import (
+    DIRECTION,
+    FROM_NUMBER,
+    NOTE,
+    PROSPECT,
+    TO_NUMBER,
+    CallFormInput,
+    FieldProblem,
+    choices,
+    escape_markdown,
+    form_field_for,
+    normalise_phone,
+    owner_name,
+    parse_form,
+    parse_prospect_id,
+)
+from lib.client import ApiInfo, NewCall
+
+USERS = pd.DataFrame({"id": [1, 2], "first_name": ["Dana", ""], "last_name": ["Whitfield", ""],
+                      "name": ["Dana Whitfield", "rep@example.com"],
+                      "email": ["dana@example.com", "rep@example.com"]})
+DISPOSITIONS = pd.DataFrame({"id": [7, 1], "name": ["Left voicemail", "Meeting booked"],
+                             "order": pd.array([7, 1], dtype="Int64"),
+                             "outcome": ["Not Answered", "Answered"]})
+PURPOSES = pd.DataFrame({"id": [3, 1, 9], "name": ["Discovery", "Prospecting", "Zeta"],
+                         "order": pd.array([3, 1, None], dtype="Int64")})
+
+
+# ----- phone numbers -----
+
+
+@pytest.mark.parametrize(("typed", "e164"), [
+    ("(212) 555-0100", "+12125550100"),
+    ("212.555.0100", "+12125550100"),
+    ("  2125550100 ", "+12125550100"),
+    ("1 212 555 0100", "+12125550100"),
+    ("+1 (212) 555-0100", "+12125550100"),
+    ("+44 20 7946 0958", "+442079460958"),
+    ("+49 30 901820", "+4930901820"),
+])
+def test_numbers_in_any_style_become_e164(typed, e164):
+    assert normalise_phone(typed) == e164
+
+
+def test_an_empty_number_is_no_number():
+    assert normalise_phone("") is None
+    assert normalise_phone("   ") is None
+    assert normalise_phone(None) is None
+
+
+def test_a_number_without_country_code_is_read_in_the_given_region():
+    assert normalise_phone("030 901820", region="DE") == "+4930901820"
+    assert normalise_phone("020 7946 0958", region="GB") == "+442079460958"
+    assert callform.DEFAULT_REGION == "US"
+
+
+@pytest.mark.parametrize(("typed", "says"), [
+    ("hello", "not a phone number"),
+    ("555-0100", "Too few digits"),
+    ("12", "Too few digits"),
+    ("+1 212 555 0100 12345", "Too many digits"),
+    ("212555010012345678", "not a phone number"),
+    ("+999 123 4567", "country code is unknown"),
+    ("(012) 555-0100", "No phone number has this form"),
+])
+def test_text_that_cannot_be_a_number_says_why(typed, says):
+    with pytest.raises(FieldProblem, match=says) as caught:
+        normalise_phone(typed)
+    # Every message shows what to type instead.
+    assert "(201) 555-0123" in str(caught.value)
+
+
+# ----- prospect ids -----
+
+
+def test_prospect_ids_are_digits_only():
+    assert parse_prospect_id(" 200012 ") == 200012
+    assert parse_prospect_id("") is None
+    for bad in ("12a", "-5", "1.5", "١٢", "12 34"):
+        with pytest.raises(FieldProblem, match="digits only"):
+            parse_prospect_id(bad)
+    for impossible in ("0", "9" * 19):
+        with pytest.raises(FieldProblem, match="No prospect"):
+            parse_prospect_id(impossible)
+
+
+# ----- the whole form -----
+
+
+def test_a_complete_form_becomes_the_call_to_send():
+    parsed = parse_form(CallFormInput(
+        direction="Inbound", from_number="(212) 555-0100", to_number="+44 20 7946 0958",
+        purpose_id=3, disposition_id=7, prospect="42", note="  Call back <b>Tuesday</b>\n",
+    ))
+    assert parsed == NewCall(outbound=False, from_number="+12125550100",
+                             to_number="+442079460958", purpose_id=3, disposition_id=7,
+                             prospect_id=42, note="Call back <b>Tuesday</b>")
+    body = parsed.to_body()["data"]["attributes"]
+    assert body["connection"] == {"outbound": False, "from": "+12125550100",
+                                  "to": "+442079460958"}
+
+
+def test_only_the_direction_is_required():
+    assert parse_form(CallFormInput(direction="Outbound")) == NewCall(outbound=True)
+    assert parse_form(CallFormInput(direction="Outbound", note="   ")) == NewCall(outbound=True)
+
+
+def test_every_problem_is_reported_at_once_by_field():
+    problems = parse_form(CallFormInput(direction=None, from_number="abc", to_number="555",
+                                        prospect="p-1", note="x" * (callform.MAX_NOTE + 1)))
+    assert set(problems) == {DIRECTION, FROM_NUMBER, TO_NUMBER, PROSPECT, NOTE}
+    assert "outbound" in problems[DIRECTION]
+    assert "10,000" in problems[NOTE]
+
+
+def test_a_direction_that_is_not_one_of_the_two_is_not_guessed():
+    assert DIRECTION in parse_form(CallFormInput(direction="outbound "))
+
+
+def test_a_note_of_exactly_the_maximum_is_accepted():
+    parsed = parse_form(CallFormInput(direction="Outbound", note="x" * callform.MAX_NOTE))
+    assert isinstance(parsed, NewCall)
+
+
+@pytest.mark.parametrize(("api_field", "form_field"), [
+    ("outbound", DIRECTION), ("connection", DIRECTION), ("from", FROM_NUMBER),
+    ("to", TO_NUMBER), ("purpose", "purpose"), ("disposition", "disposition"),
+    ("prospect", PROSPECT), ("note", NOTE), ("metadata", NOTE), ("To", TO_NUMBER),
+    ("data", None), ("filter[user/id]", None), (None, None), ("", None),
+])
+def test_api_errors_are_placed_next_to_the_field_they_name(api_field, form_field):
+    assert form_field_for(api_field) == form_field
+
+
+def test_choices_follow_the_api_order_and_dispositions_show_their_outcome():
+    assert choices(PURPOSES) == {1: "Prospecting", 3: "Discovery", 9: "Zeta"}
+    assert choices(DISPOSITIONS) == {1: "Meeting booked (Answered)",
+                                     7: "Left voicemail (Not Answered)"}
+    assert choices(PURPOSES.iloc[0:0]) == {}
+    assert list(choices(PURPOSES.drop(columns="order"))) == [3, 1, 9]
+
+
+def test_the_owner_is_named_else_their_email():
+    def info(user_id, email):
+        return ApiInfo(email=email, user_id=user_id, scopes=frozenset(), requests_current=None,
+                       requests_maximum=None)
+
+    assert owner_name(info(1, "dana@example.com"), USERS) == "Dana Whitfield"
+    assert owner_name(info(99, "x@example.com"), USERS) == "x@example.com"
+    assert owner_name(info(None, "x@example.com"), USERS) == "x@example.com"
+    assert owner_name(info(99, None), USERS) == "User 99"
+    assert owner_name(info(None, None), USERS.iloc[0:0]).startswith("the user")
+
+
+def test_markdown_is_escaped_to_show_as_typed():
+    assert escape_markdown("*a* [b](c) $x$ :red[y]") == (
+        r"\*a\* \[b\]\(c\) \$x\$ \:red\[y\]")
+    assert escape_markdown("plain words") == "plain words"
+
+
+# ----- the lookup -----
+
+
+def test_call_ids_are_numbers():
+    assert parse_call_id(" 4319081 ") == 4319081
+    assert parse_call_id("#12") == 12
+    assert parse_call_id("") is None
+    assert parse_call_id(None) is None
+    for bad in ("abc", "12x", "-3", "1e5", "4 5"):
+        with pytest.raises(BadCallId, match="is a number"):
+            parse_call_id(bad)
+    for impossible in ("0", "1" * 19):
+        with pytest.raises(BadCallId, match="No call"):
+            parse_call_id(impossible)
+
+
+def _row(**changes):
+    row = {"id": 9001, "created_at": datetime(2026, 3, 29, 1, 30, tzinfo=UTC), "user_id": 1,
+           "outbound": True, "from_number": "+15550001111", "to_number": "",
+           "purpose_id": 3, "disposition_id": 7, "prospect_id": None,
+           "note": "<script>x</script> **bold**"}
+    row.update(changes)
+    return row
+
+
+def test_details_show_names_and_local_time():
+    details = call_details(_row(), USERS, DISPOSITIONS, PURPOSES, "Europe/Berlin")
+    shown = details.as_dict()
+    assert shown == {
+        "Call id": "9001",
+        # Berlin's clocks went from 02:00 to 03:00 at 01:00 UTC: 01:30 UTC is 03:30 summer time.
+        "Logged": "Sun 29 Mar 2026, 03:30:00 (Europe/Berlin)",
+        "Rep": "Dana Whitfield",
+        "Direction": "Outbound",
+        "From": "+15550001111",
+        "To": NONE_SHOWN,
+        "Prospect id": NONE_SHOWN,
+        "Purpose": "Discovery",
+        "Disposition": "Left voicemail",
+        "Outcome": "Not Answered",
+    }
+    assert details.note == "<script>x</script> **bold**"  # kept exactly: the page shows it as text
+
+
+def test_details_of_unknown_or_missing_ids_say_so():
+    row = _row(user_id=pd.NA, purpose_id=42, disposition_id=None, prospect_id=77, outbound=False,
+               note="")
+    shown = call_details(row, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
+    assert shown["Rep"] == NONE_SHOWN
+    assert shown["Purpose"] == "Purpose 42 (not in Outreach's list)"
+    assert shown["Disposition"] == NONE_SHOWN
+    assert shown["Outcome"] == NONE_SHOWN
+    assert shown["Prospect id"] == "77"
+    assert shown["Direction"] == "Inbound"
+    assert shown["Logged"] == "Sun 29 Mar 2026, 01:30:00 (UTC)"

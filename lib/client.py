@@ -55,7 +55,7 @@ from lib.schema import (
 )
 from lib.timerange import format_api_time, require_utc, widen_window
 
-__all__ = ["ApiInfo", "NewCall", "OutreachClient", "PAGE_SIZE", "token_url_for"]
+__all__ = ["ApiInfo", "CallWindow", "NewCall", "OutreachClient", "PAGE_SIZE", "token_url_for"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,16 @@ class ApiInfo:
     scopes: frozenset[str]
     requests_current: int | None
     requests_maximum: int | None
+
+
+@dataclass(frozen=True)
+class CallWindow:
+    """One query of a multi-window read: the calls with after <= created_at < before, of one
+    user (user_id) or of every user (None). `after` None means from the beginning."""
+
+    after: datetime | None
+    before: datetime
+    user_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -241,6 +251,10 @@ class OutreachClient:
             session.mount("https://", adapter)
         self._session = session
         self._rate_lock = threading.Lock()
+        # Every read has its own pool of max_workers threads; this bounds the requests in flight
+        # across all of them (two dashboard sessions reading at once share one client), so the
+        # API never sees more than max_workers concurrent requests from this client.
+        self._in_flight = threading.BoundedSemaphore(max_workers)
         self.rate_limit_limit: int | None = None
         self.rate_limit_remaining: int | None = None
         self.rate_limit_reset: datetime | None = None
@@ -311,43 +325,74 @@ class OutreachClient:
     ) -> list[dict[str, Any]]:
         """Parsed call rows (lib.schema.parse_call) with after <= created_at < before.
 
-        The building block for list_calls and for a cache that reads one window at a time:
-        rows are filtered exactly, de-duplicated by id and sorted by (created_at, id).
+        Rows are filtered exactly, de-duplicated by id and sorted by (created_at, id).
         """
         before = datetime.now(UTC) if before is None else require_utc(before, "created_before")
-        after = None if after is None else require_utc(after, "created_after")
-        if after is not None and after >= before:
-            return []
         wanted_users = self._user_ids(user_ids)
         if wanted_users == []:
             return []
-
-        wide_after, wide_before = widen_window(after, before, self.bound_margin)
-        base: dict[str, str] = {}
-        if wide_after is not None:
-            base["filter[metadata/created/after]"] = format_api_time(wide_after)
-        if wide_before is not None:
-            base["filter[metadata/created/before]"] = format_api_time(wide_before)
-        if wanted_users is None:
-            queries = [(base, "GET /1.0/calls")]
-        else:
-            # The API takes one user id per filter: one query per user.
-            queries = [({**base, "filter[user/id]": str(uid)}, f"GET /1.0/calls (user {uid})")
-                       for uid in wanted_users]
-
-        pages = self._read_pages("/1.0/calls", queries, on_progress)
+        # The API takes one user id per filter: one window per user.
+        windows = [CallWindow(after, before, uid) for uid in (wanted_users or [None])]
         by_id: dict[int, dict[str, Any]] = {}
-        allowed = None if wanted_users is None else set(wanted_users)
-        for records in pages:
+        for rows in self.calls_in_windows(windows, on_progress):
+            for row in rows:
+                by_id[row["id"]] = row
+        return sorted(by_id.values(), key=lambda row: (row["created_at"], row["id"]))
+
+    def calls_in_windows(
+        self,
+        windows: Sequence[CallWindow],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> list[list[dict[str, Any]]]:
+        """The parsed rows of each window, read side by side: one query per window, and every
+        page of every query on the one bounded pool (the building block of a cache that reads
+        only the windows it lacks).
+
+        Each list holds exactly that window's calls, de-duplicated by id, sorted by
+        (created_at, id). All or nothing: if any page fails, no window is returned.
+        """
+        bounds: list[tuple[datetime | None, datetime]] = []
+        for window in windows:
+            before = require_utc(window.before, "before")
+            after = None if window.after is None else require_utc(window.after, "after")
+            bounds.append((after, before))
+        labelled_by_time = len(set(bounds)) > 1
+        queries: list[tuple[dict[str, str], str]] = []
+        asked: list[int] = []  # index into windows of each query (empty windows ask nothing)
+        for index, (window, (after, before)) in enumerate(zip(windows, bounds, strict=True)):
+            if after is not None and after >= before:
+                continue
+            wide_after, wide_before = widen_window(after, before, self.bound_margin)
+            params: dict[str, str] = {}
+            if wide_after is not None:
+                params["filter[metadata/created/after]"] = format_api_time(wide_after)
+            params["filter[metadata/created/before]"] = format_api_time(wide_before)
+            label = "GET /1.0/calls"
+            if labelled_by_time:
+                since = "" if after is None else format_api_time(after)
+                label += f" [{since}, {format_api_time(before)})"
+            if window.user_id is not None:
+                params["filter[user/id]"] = str(window.user_id)
+                label += f" (user {window.user_id})"
+            queries.append((params, label))
+            asked.append(index)
+
+        results: list[list[dict[str, Any]]] = [[] for _ in windows]
+        pages = self._read_pages("/1.0/calls", queries, on_progress) if queries else []
+        for index, records in zip(asked, pages, strict=True):
+            after, before = bounds[index]
+            user_id = windows[index].user_id
+            by_id: dict[int, dict[str, Any]] = {}
             for record in records:
                 row = parse_call(record)
                 if not (after is None or after <= row["created_at"]) or row["created_at"] >= before:
                     continue
-                if allowed is not None and row["user_id"] not in allowed:
+                if user_id is not None and row["user_id"] != user_id:
                     # A server that ignored the user filter must not leak other reps' calls.
                     continue
                 by_id[row["id"]] = row
-        return sorted(by_id.values(), key=lambda row: (row["created_at"], row["id"]))
+            results[index] = sorted(by_id.values(), key=lambda row: (row["created_at"], row["id"]))
+        return results
 
     def get_call(self, call_id: int | str) -> dict[str, Any]:
         """One call as a parsed row; InvalidInput(field="id") for a non-number, without asking."""
@@ -530,11 +575,12 @@ class OutreachClient:
             retry_at: datetime | None = None
             status: int | None = None
             try:
-                response = self._session.request(
-                    method, url, params=params, json=body, timeout=self.timeout,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
-                             "User-Agent": USER_AGENT},
-                )
+                with self._in_flight:
+                    response = self._session.request(
+                        method, url, params=params, json=body, timeout=self.timeout,
+                        headers={"Authorization": f"Bearer {token}",
+                                 "Accept": "application/json", "User-Agent": USER_AGENT},
+                    )
             except requests.RequestException as exc:
                 problem = _describe(exc)
                 if not idempotent and not _failed_before_sending(exc):

@@ -1,32 +1,76 @@
-"""Chooses where calls come from: the Outreach API when credentials are set, else the sandbox."""
+"""Chooses where calls come from (the Outreach API or the sandbox) and reads them through the
+local store of closed days."""
+
+# How list_calls reads [after, before) (pinned: `before` is at most the moment the read starts):
+#   1. Split the range into UTC days. A day is closed when it ended more than `closed_after`
+#      (an hour: calls are sometimes logged late) before the read started; the rest are open.
+#   2. Closed days stored for this user scope less than `max_age` ago come from the store.
+#      A read of some users also takes a day from an every-user window when one is fresh.
+#   3. The other days are fetched: each run of consecutive missing days is one API query (a
+#      closed day is fetched whole, so that it can be stored; an open day only from `after` to
+#      `before`), and all runs of all users go side by side on the client's bounded pool. One
+#      query per run rather than per day keeps the request count at a plain walk's: each query
+#      ends in a partly filled page, and a rep with 20 calls a day would pay a whole request
+#      per day. The client reads all pages of all queries concurrently once page 1 of each has
+#      told how many there are.
+#   4. The fetched closed days are stored only after every page of the read succeeded (the
+#      client raises IncompleteRead otherwise, and nothing is stored or shown); open days never
+#      are. Everything is trimmed to [after, before), de-duplicated by id and sorted.
+#
+# Whose calls a store holds is part of its key (`store_identity`): the API host and the token's
+# user (asked once from GET /1.0/info), or the sandbox's seed and options in demo mode. A
+# different sign-in therefore never sees another's stored calls.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from lib.auth import RefreshingToken, StaticToken, token_url_for
-from lib.client import OutreachClient
-from lib.settings import Settings
+from lib.callcache import ALL_USERS, CallStore, day_bounds, utc_day
+from lib.client import CallWindow, OutreachClient
+from lib.errors import InvalidInput
+from lib.schema import empty_calls_frame, frame_from_rows, to_id
+from lib.settings import DEFAULT_CACHE_MAX_AGE_HOURS, Settings
+from lib.timerange import require_utc
+
+log = logging.getLogger(__name__)
+
+CLOSED_AFTER = timedelta(hours=1)  # how long after a UTC day's end its calls may still appear
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass
 class DataSource:
-    """An API client and what the user must be told about it (demo data or the real thing)."""
+    """An API client, the local store of closed days, and what the user must be told about the
+    data (demo data or the real thing). Safe to share between threads."""
 
     client: OutreachClient
     demo: bool
     description: str
     # lib.sandbox.Sandbox in demo mode; typed loosely so that the real API never loads it.
     sandbox: object | None = None
+    store: CallStore | None = None  # None: every read goes to the API
+    store_identity: str | None = None  # whose calls; None: asked from /1.0/info on first read
+    max_age: timedelta = timedelta(hours=DEFAULT_CACHE_MAX_AGE_HOURS)
+    closed_after: timedelta = CLOSED_AFTER
+    clock: Callable[[], datetime] = _utc_now  # injectable so tests can age stored windows
+    _identity_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
+                                           repr=False)
 
     def list_calls(
         self,
-        created_after: datetime,
+        created_after: datetime | None,
         created_before: datetime | None,
         user_ids: Sequence[int] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
@@ -34,26 +78,177 @@ class DataSource:
         """Exactly the calls created in [created_after, created_before), as a calls frame.
 
         The one read path of the dashboard and the CLI, so that both see the same calls.
+        `created_before` is pinned to the moment the read starts (None or a later time means
+        "now"), so calls logged during a long read are neither doubled nor half there: they
+        come with the next read. `created_after` None means from the beginning (not stored).
+        `user_ids` None means every user. `on_progress(pages_done, pages_known)` is called in
+        this thread after each page fetched (not at all when the store has everything).
+
+        This is also the manager's "refresh": open days (today, and yesterday within the first
+        hour) are never stored, so every call re-reads them and takes closed days from the
+        store. A read that fails part way raises (IncompleteRead) and stores nothing.
         """
-        return self.client.list_calls(created_after, created_before, user_ids, on_progress)
+        read_at = self.clock()
+        before = read_at if created_before is None else min(
+            require_utc(created_before, "created_before"), read_at)
+        if created_after is None or self.store is None:
+            return self.client.list_calls(created_after, before, user_ids, on_progress)
+        after = require_utc(created_after, "created_after")
+        users = _user_scope(user_ids)
+        if after >= before or users == []:
+            return empty_calls_frame()
+        identity = self._identity()
+        if identity is None or self.store is None:
+            return self.client.list_calls(after, before, users, on_progress)
+        return self._read_through_store(identity, after, before, users, read_at, on_progress)
 
     def clear_cache(self) -> None:
-        """Forget every stored call, so the next read fetches everything again."""
+        """Forget every stored call (the "full reload"), so the next read fetches everything."""
+        if self.store is not None:
+            self.store.clear()
 
     def close(self) -> None:
         if self.sandbox is not None:
             self.sandbox.stop()
 
+    # ----- the read through the store -----
+
+    def _identity(self) -> str | None:
+        with self._identity_lock:
+            if self.store_identity is None and self.store is not None:
+                info = self.client.info()
+                who = info.user_id if info.user_id is not None else info.email
+                if who is None:
+                    log.warning("The API did not say whose token this is; calls are not stored.")
+                    self.store = None
+                    return None
+                self.store_identity = f"{self.client.base_url} user {who}"
+            return self.store_identity
+
+    def _read_through_store(
+        self,
+        identity: str,
+        after: datetime,
+        before: datetime,
+        users: list[int] | None,
+        read_at: datetime,
+        on_progress: Callable[[int, int], None] | None,
+    ) -> pd.DataFrame:
+        store = self.store
+        assert store is not None
+        first, last = utc_day(after), utc_day(before - timedelta(microseconds=1))
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        closed = {day for day in days if day_bounds(day)[1] + self.closed_after <= read_at}
+        fresh_since = read_at - self.max_age
+        scopes = [ALL_USERS] if users is None else users
+
+        frames: list[pd.DataFrame] = []
+        windows: list[CallWindow] = []
+        fetched_runs: list[tuple[int, list[date]]] = []  # (scope, days) of each window
+        try:
+            shared: set[date] = set()
+            if users is not None:
+                shared = closed & store.stored_days(identity, ALL_USERS, first, last, fresh_since)
+                if shared:
+                    frames.append(store.load(identity, ALL_USERS, shared, after, before, users))
+            for scope in scopes:
+                own = (closed & store.stored_days(identity, scope, first, last, fresh_since)
+                       ) - shared
+                if own:
+                    frames.append(store.load(identity, scope, own, after, before))
+                for run in _runs([day for day in days if day not in own and day not in shared]):
+                    start = day_bounds(run[0])[0] if run[0] in closed else max(
+                        after, day_bounds(run[0])[0])
+                    end = day_bounds(run[-1])[1] if run[-1] in closed else before
+                    windows.append(CallWindow(start, end, None if scope == ALL_USERS else scope))
+                    fetched_runs.append((scope, run))
+        except sqlite3.Error as exc:
+            # The store is only a shortcut: when it cannot be read, read everything instead.
+            log.warning("The call store %s could not be read (%s); reading from the API.",
+                        store.path, exc)
+            return self.client.list_calls(after, before, users, on_progress)
+
+        results = self.client.calls_in_windows(windows, on_progress) if windows else []
+
+        fetched_rows = []
+        for (scope, run), rows in zip(fetched_runs, results, strict=True):
+            done = [day for day in run if day in closed]
+            if done:
+                keep = set(done)
+                self._save(identity, scope, done,
+                           [row for row in rows if utc_day(row["created_at"]) in keep], read_at)
+            fetched_rows.extend(row for row in rows if after <= row["created_at"] < before)
+        if fetched_runs and any(day in closed for _, run in fetched_runs for day in run):
+            self._purge(fresh_since)
+
+        frames.append(frame_from_rows(fetched_rows))
+        frames = [frame for frame in frames if len(frame)]
+        if not frames:
+            return empty_calls_frame()
+        frame = pd.concat(frames, ignore_index=True)
+        # Fetched rows come last: where a call is both stored and fetched, the fetch is fresher.
+        frame = frame.drop_duplicates("id", keep="last")
+        return frame.sort_values(["created_at", "id"], kind="stable").reset_index(drop=True)
+
+    def _save(self, identity: str, scope: int, days: list[date], rows: list[dict],
+              read_at: datetime) -> None:
+        assert self.store is not None
+        try:
+            self.store.save(identity, scope, days, rows, fetched_at=read_at)
+        except sqlite3.Error as exc:
+            # The calls were read completely and are shown; only the shortcut is lost.
+            log.warning("Could not store calls in %s (%s).", self.store.path, exc)
+
+    def _purge(self, fresh_since: datetime) -> None:
+        assert self.store is not None
+        try:
+            self.store.purge(fresh_since)
+        except sqlite3.Error as exc:
+            log.warning("Could not remove expired calls from %s (%s).", self.store.path, exc)
+
+
+def _user_scope(user_ids: Sequence[int] | None) -> list[int] | None:
+    """None (every user) or the distinct user ids, in the order given."""
+    if user_ids is None:
+        return None
+    if isinstance(user_ids, (str, bytes, int)):
+        raise TypeError("user_ids is a sequence of user ids, e.g. [5, 7].")
+    unique: list[int] = []
+    for value in user_ids:
+        number = to_id(value)
+        if number is None:
+            raise InvalidInput(f"A user id is a number; got {value!r}.",
+                               field="filter[user/id]", status=None)
+        if number not in unique:
+            unique.append(number)
+    return unique
+
+
+def _runs(days: list[date]) -> list[list[date]]:
+    """Sorted days as runs of consecutive days."""
+    runs: list[list[date]] = []
+    for day in sorted(days):
+        if runs and day == runs[-1][-1] + timedelta(days=1):
+            runs[-1].append(day)
+        else:
+            runs.append([day])
+    return runs
+
 
 def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
-    """A ready client. Without credentials this starts the bundled sandbox on a free local port.
+    """A ready data source. Without credentials this starts the bundled sandbox on a free local
+    port. The store of closed days is settings.cache_db (created on first use; None: no store).
 
     `sandbox_options` go to `lib.sandbox.start_sandbox` (tests use them for small data sets).
     """
+    store = CallStore(settings.cache_db) if settings.cache_db else None
+    max_age = timedelta(hours=settings.cache_max_age_hours)
     if settings.has_credentials:
-        client = OutreachClient(settings.api_base, _auth(settings))
+        client = OutreachClient(settings.api_base, _auth(settings),
+                                max_workers=settings.max_workers)
         description = f"the Outreach API at {settings.api_base}"
-        return DataSource(client, demo=False, description=description)
+        return DataSource(client, demo=False, description=description, store=store,
+                          max_age=max_age)
 
     # Imported here so that a deployment with credentials never loads the sandbox.
     from lib.sandbox import start_sandbox
@@ -61,13 +256,34 @@ def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
     Path(settings.sandbox_db).parent.mkdir(parents=True, exist_ok=True)
     options = {"db_path": settings.sandbox_db, **sandbox_options}
     sandbox = start_sandbox(port=0, **options)
-    client = OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token))
+    client = OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token),
+                            max_workers=settings.max_workers)
     return DataSource(
         client,
         demo=True,
         description=f"the local Outreach sandbox with demo data at {sandbox.base_url}",
         sandbox=sandbox,
+        store=store,
+        store_identity=_sandbox_identity(options),
+        max_age=max_age,
     )
+
+
+def _sandbox_identity(options: dict[str, object]) -> str:
+    """Whose calls a demo store holds: the sandbox's generating options. Its port changes at
+    every start, its data only with these; the start day is included because the seeded history
+    is cut at the moment the sandbox starts."""
+    import inspect
+
+    from lib.sandbox import start_sandbox
+
+    defaults = {name: parameter.default
+                for name, parameter in inspect.signature(start_sandbox).parameters.items()}
+    shown = {name: options.get(name, defaults.get(name))
+             for name in ("seed", "reps", "days", "end", "db_path")}
+    started = datetime.now(UTC).date().isoformat()
+    return "sandbox " + " ".join(f"{name}={value}" for name, value in shown.items()) + \
+        f" started={started}"
 
 
 def _auth(settings: Settings) -> StaticToken | RefreshingToken:

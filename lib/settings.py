@@ -10,6 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 REAL_API_BASE = "https://api.outreach.io"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_SANDBOX_DB = ".callboard/sandbox.sqlite"
+DEFAULT_CACHE_DB = ".callboard/calls.sqlite"
+DEFAULT_CACHE_MAX_AGE_HOURS = 24.0
+# Concurrent requests of one read. The API documents no concurrency limit; 12 is far below what
+# it serves and enough to make a quarter's read an order of magnitude faster than one page at a
+# time (see README, Performance). The hourly request quota is the same whatever this is.
+DEFAULT_MAX_WORKERS = 12
+MAX_WORKERS_LIMIT = 32
+_OFF = {"off", "none", "false", "no", "0"}
 
 _OAUTH_KEYS = ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN")
 
@@ -32,6 +40,9 @@ class Settings:
     refresh_token: str | None = field(default=None, repr=False)
     timezone: str = DEFAULT_TIMEZONE
     sandbox_db: str = DEFAULT_SANDBOX_DB
+    cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
+    cache_max_age_hours: float = DEFAULT_CACHE_MAX_AGE_HOURS
+    max_workers: int = DEFAULT_MAX_WORKERS
 
     @property
     def uses_oauth_refresh(self) -> bool:
@@ -66,6 +77,28 @@ class Settings:
                 "(use an IANA name such as Europe/Berlin)."
             ) from exc
 
+        cache_db: str | None = get("CALLBOARD_CACHE_DB") or DEFAULT_CACHE_DB
+        if cache_db.lower() in _OFF:
+            cache_db = None
+
+        raw_age = get("CALLBOARD_CACHE_MAX_AGE_HOURS")
+        try:
+            max_age = DEFAULT_CACHE_MAX_AGE_HOURS if raw_age is None else float(raw_age)
+        except ValueError:
+            max_age = -1.0
+        if not 0 <= max_age < float("inf"):
+            raise SettingsError("CALLBOARD_CACHE_MAX_AGE_HOURS must be a number of hours, "
+                                "0 or more.")
+
+        raw_workers = get("CALLBOARD_MAX_WORKERS")
+        try:
+            max_workers = DEFAULT_MAX_WORKERS if raw_workers is None else int(raw_workers)
+        except ValueError:
+            max_workers = 0
+        if not 1 <= max_workers <= MAX_WORKERS_LIMIT:
+            raise SettingsError(f"CALLBOARD_MAX_WORKERS must be a whole number from 1 to "
+                                f"{MAX_WORKERS_LIMIT}.")
+
         return cls(
             api_base=(get("OUTREACH_API_BASE") or REAL_API_BASE).rstrip("/"),
             access_token=get("OUTREACH_ACCESS_TOKEN"),
@@ -74,6 +107,9 @@ class Settings:
             refresh_token=oauth["OUTREACH_REFRESH_TOKEN"],
             timezone=timezone,
             sandbox_db=get("CALLBOARD_SANDBOX_DB") or DEFAULT_SANDBOX_DB,
+            cache_db=cache_db,
+            cache_max_age_hours=max_age,
+            max_workers=max_workers,
         )
 
     @classmethod

@@ -1,0 +1,332 @@
+"""Reads through the store against the sandbox over loopback: the same calls as a plain
+sequential read, stored windows not fetched again, expired ones fetched, open days always
+fetched, calls created during a read neither lost nor doubled, and failures never partial."""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from lib.auth import StaticToken
+from lib.callcache import CallStore, day_bounds
+from lib.client import NewCall, OutreachClient
+from lib.datasource import DataSource, open_source
+from lib.errors import IncompleteRead, NotAuthorised
+from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
+from lib.timerange import utc_bounds
+from tests.conftest import no_sleep
+from tests.test_client import ALL_SCOPES, expected, own_token
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def closed_range(first_ago: int = 12, last_ago: int = 3) -> tuple[datetime, datetime]:
+    """Whole UTC days from `first_ago` to `last_ago` days ago: closed at any time of day."""
+    return day_bounds(today() - timedelta(days=first_ago))[0], \
+        day_bounds(today() - timedelta(days=last_ago))[1]
+
+
+class Clock:
+    """The data source's clock: real time plus an offset, remembering each reading (the pin)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self.readings: list[datetime] = []
+
+    def __call__(self) -> datetime:
+        self.readings.append(datetime.now(UTC) + self.offset)
+        return self.readings[-1]
+
+
+def make_source(sandbox, tmp_path, token=None, *, identity: str | None = "test sandbox",
+                workers: int = 4, **options) -> DataSource:
+    client = OutreachClient(sandbox.base_url, StaticToken(token or sandbox.full_token),
+                            sleep=no_sleep, max_workers=workers)
+    return DataSource(client, demo=False, description="the test sandbox",
+                      store=CallStore(tmp_path / "calls.sqlite"), store_identity=identity,
+                      **options)
+
+
+def sequential(sandbox, after, before, users=None):
+    """The reference result: the plain client reading one page at a time, without a store."""
+    with OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
+                        max_workers=1) as client:
+        return client.list_calls(after, before, users)
+
+
+# ----- the same calls as a sequential read -----
+
+
+def test_cold_and_warm_reads_equal_the_sequential_read(sandbox, tmp_path):
+    # Partial days at both ends: closed days are fetched whole and stored, then trimmed.
+    start, end = closed_range()
+    after, before = start + timedelta(hours=5, minutes=17), end - timedelta(hours=7, seconds=3)
+    want = sequential(sandbox, after, before)
+    assert len(want) > 500 and want.equals(expected(sandbox, after, before))
+
+    source = make_source(sandbox, tmp_path)
+    progress: list[tuple[int, int]] = []
+    cold = source.list_calls(after, before, on_progress=lambda d, k: progress.append((d, k)))
+    assert cold.equals(want)
+    assert progress and progress[-1][0] == progress[-1][1]  # pages done out of pages known
+    assert source.store.window_count() == 10  # every whole UTC day touched, partial ones too
+
+    sandbox.reset_request_count()
+    assert source.list_calls(after, before).equals(want)
+    # A new process: a new source on the same file.
+    assert make_source(sandbox, tmp_path).list_calls(after, before).equals(want)
+    assert sandbox.request_count == 0
+
+
+def test_local_time_zone_ranges_are_trimmed_exactly(sandbox, tmp_path):
+    source = make_source(sandbox, tmp_path)
+    first = today() - timedelta(days=9)
+    # A wide warm-up read stores whole UTC days; narrower local ranges are cut from them.
+    source.list_calls(*closed_range(10, 2))
+    for tz in ("America/New_York", "Asia/Kolkata", "Pacific/Auckland"):
+        after, before = utc_bounds(first, first + timedelta(days=3), tz)
+        everyone, rep = sequential(sandbox, after, before), sequential(sandbox, after, before, [3])
+        sandbox.reset_request_count()
+        assert source.list_calls(after, before).equals(everyone)
+        assert source.list_calls(after, before, [3]).equals(rep)
+        assert sandbox.request_count == 0
+
+
+def test_a_read_of_some_users_is_served_from_every_user_windows(sandbox, tmp_path):
+    after, before = closed_range()
+    source = make_source(sandbox, tmp_path)
+    source.list_calls(after, before)
+    sandbox.reset_request_count()
+    frame = source.list_calls(after, before, user_ids=[4, 2, 4])
+    assert sandbox.request_count == 0
+    assert frame.equals(expected(sandbox, after, before, users={2, 4}))
+
+
+def test_per_user_windows_are_stored_per_user(sandbox, tmp_path):
+    after, before = closed_range()
+    source = make_source(sandbox, tmp_path)
+    assert source.list_calls(after, before, [2]).equals(expected(sandbox, after, before, {2}))
+
+    sandbox.reset_request_count()
+    assert source.list_calls(after, before, [2]).equals(expected(sandbox, after, before, {2}))
+    assert sandbox.request_count == 0
+
+    both = source.list_calls(after, before, [2, 3])  # user 3 is fetched, user 2 is not
+    assert both.equals(expected(sandbox, after, before, {2, 3}))
+    user3_pages = math.ceil(len(expected(sandbox, after, before, {3})) / 50)
+    assert sandbox.request_count == user3_pages
+
+    sandbox.reset_request_count()
+    everyone = source.list_calls(after, before)  # per-user windows cannot answer "everyone"
+    assert everyone.equals(expected(sandbox, after, before))
+    assert sandbox.request_count > 0
+
+
+def test_a_cold_read_costs_no_more_requests_than_a_plain_walk(sandbox, tmp_path):
+    after, before = closed_range(20, 1)
+    sandbox.reset_request_count()
+    sequential(sandbox, after, before)
+    walk = sandbox.request_count
+
+    sandbox.reset_request_count()
+    make_source(sandbox, tmp_path).list_calls(after, before)
+    assert sandbox.request_count <= walk
+
+
+# ----- stored, expired, open -----
+
+
+def test_a_stored_window_is_not_fetched_again_and_an_expired_one_is(sandbox, tmp_path):
+    after, before = closed_range(6, 4)
+    clock = Clock()
+    source = make_source(sandbox, tmp_path, clock=clock, max_age=timedelta(hours=24))
+    truth = source.list_calls(after, before)
+
+    # Change a stored disposition behind the API's back: while the window is fresh, the store
+    # answers (the API is not asked); once it has expired, the API's value is back.
+    edited = int(truth["id"].iloc[10])
+    with sqlite3.connect(tmp_path / "calls.sqlite") as db:
+        db.execute("UPDATE calls SET disposition_id = 999 WHERE id = ?", (edited,))
+
+    sandbox.reset_request_count()
+    clock.offset = timedelta(hours=23)
+    stale = source.list_calls(after, before)
+    assert sandbox.request_count == 0
+    assert stale.set_index("id").loc[edited, "disposition_id"] == 999
+
+    clock.offset = timedelta(hours=25)
+    fresh = source.list_calls(after, before)
+    assert sandbox.request_count > 0
+    assert fresh.equals(truth)
+
+    sandbox.reset_request_count()  # stored again, with the new read's time
+    assert source.list_calls(after, before).equals(truth)
+    assert sandbox.request_count == 0
+
+
+def test_open_days_are_always_fetched_and_never_stored(sandbox, tmp_path):
+    clock = Clock()
+    source = make_source(sandbox, tmp_path, clock=clock)
+    after = day_bounds(today() - timedelta(days=3))[0]
+    first = source.list_calls(after, None)
+    assert first.equals(expected(sandbox, after, clock.readings[-1]))
+    open_days = [day for day in (today() - timedelta(days=1), today())
+                 if day_bounds(day)[1] + timedelta(hours=1) > clock.readings[-1]]
+    assert source.store.window_count() == 4 - len(open_days)
+
+    new = source.client.create_call(NewCall(outbound=True, note="logged just now"))
+    sandbox.reset_request_count()
+    refreshed = source.list_calls(after, None)
+    assert refreshed.equals(expected(sandbox, after, clock.readings[-1]))
+    assert list(refreshed["id"]).count(new["id"]) == 1
+    open_start = day_bounds(open_days[0])[0]
+    open_pages = math.ceil(len(expected(sandbox, open_start, clock.readings[-1])) / 50)
+    assert 1 <= sandbox.request_count <= open_pages + 1
+    assert source.store.window_count() == 4 - len(open_days)
+
+
+@pytest.mark.parametrize("stored", [True, False], ids=["with store", "without store"])
+def test_calls_created_during_a_read_are_neither_lost_nor_doubled(sandbox, tmp_path, stored):
+    clock = Clock()
+    source = make_source(sandbox, tmp_path, clock=clock, workers=2)
+    if not stored:
+        source.store = None
+    after = day_bounds(today() - timedelta(days=3))[0]
+    created: list[int] = []
+
+    def log_calls_meanwhile(done: int, known: int) -> None:
+        if done in (1, 3):
+            for n in range(3):
+                created.append(source.client.create_call(
+                    NewCall(outbound=bool(n % 2), note=f"during read {done}.{n}"))["id"])
+
+    during = source.list_calls(after, None, on_progress=log_calls_meanwhile)
+    pinned = clock.readings[-1]
+    assert len(created) == 6
+    assert during["id"].is_unique
+    assert during.equals(expected(sandbox, after, pinned))  # as of the read's start
+    assert not set(created) & set(during["id"])
+
+    after_read = source.list_calls(after, None)
+    assert after_read["id"].is_unique
+    assert after_read.equals(expected(sandbox, after, clock.readings[-1]))
+    assert set(created) <= set(after_read["id"])
+
+
+# ----- failures, clearing, identity, secrets -----
+
+
+def test_a_failure_part_way_raises_and_stores_nothing(sandbox, tmp_path):
+    after, before = closed_range(14, 3)
+    token = own_token(sandbox, ALL_SCOPES)
+    source = make_source(sandbox, tmp_path, token, workers=2)
+
+    def revoke_after_first_page(done: int, known: int) -> None:
+        if done == 1:
+            sandbox.revoke(token)
+
+    with pytest.raises(IncompleteRead) as info:
+        source.list_calls(after, before, on_progress=revoke_after_first_page)
+    assert isinstance(info.value.cause, NotAuthorised)
+    assert source.store.window_count() == 0
+
+
+def test_a_failure_after_stored_days_is_still_an_error(sandbox, tmp_path):
+    # Some days are stored; the rest fail part way: the answer is an error, not the stored part.
+    token = own_token(sandbox, ALL_SCOPES)
+    source = make_source(sandbox, tmp_path, token, workers=2)
+    source.list_calls(*closed_range(6, 3))
+    stored = source.store.window_count()
+
+    def revoke_after_first_page(done: int, known: int) -> None:
+        if done == 1:
+            sandbox.revoke(token)
+
+    with pytest.raises(IncompleteRead):
+        source.list_calls(*closed_range(20, 3), on_progress=revoke_after_first_page)
+    assert source.store.window_count() == stored
+
+
+def test_clear_cache_makes_the_next_read_fetch_everything(sandbox, tmp_path):
+    after, before = closed_range(5, 3)
+    source = make_source(sandbox, tmp_path)
+    want = source.list_calls(after, before)
+    source.clear_cache()
+    assert source.store.window_count() == 0
+    sandbox.reset_request_count()
+    assert source.list_calls(after, before).equals(want)
+    assert sandbox.request_count == math.ceil(len(want) / 50)
+
+
+def test_whose_calls_comes_from_the_api_and_keeps_sign_ins_apart(sandbox, tmp_path):
+    after, before = closed_range(5, 3)
+    source = make_source(sandbox, tmp_path, identity=None)
+    source.list_calls(after, before)
+    assert source.store_identity == f"{sandbox.base_url} user 1"
+
+    sandbox.reset_request_count()
+    other = make_source(sandbox, tmp_path, identity="someone else's org")
+    other.list_calls(after, before)
+    assert sandbox.request_count > 0  # nothing of the first sign-in was served
+
+
+def test_the_store_file_holds_no_token(sandbox, tmp_path):
+    source = make_source(sandbox, tmp_path, identity=None)
+    source.list_calls(*closed_range(4, 3))
+    files = list(tmp_path.iterdir())
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        assert sandbox.full_token.encode() not in data
+        assert sandbox.read_token.encode() not in data
+
+
+# ----- settings and open_source -----
+
+
+def test_store_settings():
+    default = Settings.from_mapping({})
+    assert default.cache_db == DEFAULT_CACHE_DB and default.cache_max_age_hours == 24
+    assert default.max_workers == DEFAULT_MAX_WORKERS
+    tuned = Settings.from_mapping({"CALLBOARD_CACHE_DB": "/tmp/x.sqlite",
+                                   "CALLBOARD_CACHE_MAX_AGE_HOURS": "6.5",
+                                   "CALLBOARD_MAX_WORKERS": "3"})
+    assert (tuned.cache_db, tuned.cache_max_age_hours, tuned.max_workers) == \
+        ("/tmp/x.sqlite", 6.5, 3)
+    assert Settings.from_mapping({"CALLBOARD_CACHE_DB": "off"}).cache_db is None
+    for key, value in (("CALLBOARD_MAX_WORKERS", "0"), ("CALLBOARD_MAX_WORKERS", "many"),
+                       ("CALLBOARD_CACHE_MAX_AGE_HOURS", "-1"),
+                       ("CALLBOARD_CACHE_MAX_AGE_HOURS", "soon")):
+        with pytest.raises(SettingsError, match=key):
+            Settings.from_mapping({key: value})
+
+
+def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path):
+    settings = Settings.from_mapping({"CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
+                                      "CALLBOARD_CACHE_DB": str(tmp_path / "store" / "c.sqlite"),
+                                      "CALLBOARD_MAX_WORKERS": "3"})
+    source = open_source(settings, seed=3, reps=2, days=8, mint_interval=0)
+    try:
+        assert source.demo and source.client.max_workers == 3
+        assert source.store_identity.startswith("sandbox seed=3 reps=2 days=8")
+        after, before = closed_range(6, 3)
+        frame = source.list_calls(after, before)
+        assert frame.equals(expected(source.sandbox, after, before))
+        assert (tmp_path / "store" / "c.sqlite").exists()
+    finally:
+        source.close()
+
+    off = Settings.from_mapping({"CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
+                                 "CALLBOARD_CACHE_DB": "off"})
+    source = open_source(off, seed=3, reps=2, days=8, mint_interval=0)
+    try:
+        assert source.store is None
+        after, before = closed_range(6, 3)
+        assert source.list_calls(after, before).equals(expected(source.sandbox, after, before))
+    finally:
+        source.close()

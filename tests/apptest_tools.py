@@ -1,0 +1,65 @@
+"""Helpers for the page tests: open a page of the app against the sandbox, read what it shows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+TZ = "America/Los_Angeles"
+READ_SCOPES = ["read_calls", "read_users", "read_call_dispositions", "read_call_purposes"]
+
+
+def set_app_env(monkeypatch: pytest.MonkeyPatch, base_url: str, token: str, db: Path) -> None:
+    """Point the app at the sandbox with this token; nothing from the developer's shell leaks in."""
+    for key in ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("OUTREACH_API_BASE", base_url)
+    monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", token)
+    monkeypatch.setenv("CALLBOARD_TIMEZONE", TZ)
+    monkeypatch.setenv("CALLBOARD_SANDBOX_DB", str(db))
+
+
+def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
+    """The app run once (pages register on the first run), then switched to `page`."""
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for key, value in (query or {}).items():
+        app.query_params[key] = value
+    app.run()
+    app.switch_page(page).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def fields_shown(app: AppTest) -> dict[str, str]:
+    """The lookup's fields: each caption in the main area labels the plain text after it."""
+    labels = [caption.value for caption in app.main.caption]
+    values = [text.value for text in app.main.text]
+    assert len(labels) == len(values), (labels, values)
+    return dict(zip(labels, values, strict=True))
+
+
+def element_after(app: AppTest, key: str):
+    """The element drawn right after the widget with this key, in the same container (the place
+    of a message "next to the field"); None when the widget is last there."""
+    def walk(block):
+        kids = [block.children[index] for index in sorted(block.children)]
+        for index, kid in enumerate(kids):
+            if getattr(kid, "key", None) == key:
+                return True, (kids[index + 1] if index + 1 < len(kids) else None)
+            if hasattr(kid, "children"):
+                found, after = walk(kid)
+                if found:
+                    return True, after
+        return False, None
+
+    found, after = walk(app.main)
+    assert found, f"no widget with key {key!r}"
+    return after
+
+
+def messages(app: AppTest) -> list[str]:
+    """Every error and warning on the page."""
+    return [e.value for e in app.error] + [w.value for w in app.warning]

@@ -36,6 +36,13 @@ OUTBOUND = "Outbound"
 INBOUND = "Inbound"
 DIRECTIONS: tuple[str, ...] = (OUTBOUND, INBOUND)
 
+# After a server fault or a timeout the POST was not repeated (a repeat could log the call twice),
+# but Outreach may have stored it before failing: the rep must check before trying again.
+MAYBE_LOGGED = (
+    "Outreach may have stored the call before the failure. Look for it on the dashboard "
+    "before you log it again, so that it is not there twice."
+)
+
 # The sandbox's limit; the live API documents none, and a longer note is surely a paste mistake.
 MAX_NOTE = 10_000
 # Outreach ids are 64-bit integers at most.

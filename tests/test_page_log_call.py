@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lib import callform
 from tests.apptest_tools import (
     READ_SCOPES,
     element_after,
@@ -195,6 +196,8 @@ def test_an_api_failure_is_a_sentence_and_keeps_the_input(sandbox, full_token_ap
     errors = [e.value for e in app.error]
     assert any("The call was not logged" in e and "could not be reached" in e
                for e in errors), errors
+    # The POST is never repeated, so whether Outreach kept it is unknown: the rep is told.
+    assert [w.value for w in app.warning] == [callform.MAYBE_LOGGED]
     assert not app.exception
     assert typed_values(app) == TYPED
     assert not app.success

@@ -13,7 +13,7 @@ from lib.callform import (
     TO_NUMBER,
     CallFormInput,
 )
-from lib.errors import InvalidInput, MissingScope, OutreachError
+from lib.errors import ApiUnavailable, InvalidInput, MissingScope, OutreachError
 from lib.messages import explain
 
 KEYS = {field: f"log_{field}" for field in callform.FIELDS}  # widget keys: input survives reruns
@@ -141,5 +141,7 @@ if submitted:
 failure = st.session_state.get(_FAILURE)
 if failure is not None:
     ui_frame.show_error(failure, "The call was not logged")
+    if isinstance(failure, ApiUnavailable):
+        st.warning(callform.MAYBE_LOGGED, icon=":material/warning:")
 elif st.session_state.get(_PROBLEMS):
     st.error("The call was not logged: see the messages above.", icon=":material/error:")

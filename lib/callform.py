@@ -218,13 +218,3 @@ def _example(region: str) -> str:
     if example is None:
         return "+1 212 555 0100"
     return phonenumbers.format_number(example, PhoneNumberFormat.NATIONAL)
-
-
-# CommonMark's escapable punctuation, plus "$" (Streamlit's LaTeX) and ":" (its emoji and icon
-# shortcodes): messages that quote the API or the user go into st.error, which reads Markdown.
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
-
-
-def escape_markdown(text: str) -> str:
-    """Text that Streamlit's Markdown shows as typed, never as formatting or a link."""
-    return "".join(f"\\{char}" if char in _MARKDOWN_SPECIAL else char for char in text)

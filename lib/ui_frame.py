@@ -12,7 +12,7 @@ import streamlit as st
 from lib import metrics, ui_cache
 from lib.errors import OutreachError
 from lib.filters import PRESETS, DashboardFilters, filters_from_query, preset_range, today_in
-from lib.messages import explain
+from lib.messages import escape_markdown, explain
 from lib.settings import SettingsError
 
 _FILTER_PARAMS = ("tz", "range", "start", "end", "reps")
@@ -46,7 +46,8 @@ def current_filters() -> DashboardFilters:
 
 def show_error(error: Exception, what: str) -> None:
     """An error as a manager reads it: what failed, and what to do next. Never a traceback."""
-    st.error(f"**{what}.** {explain(error)}", icon=":material/error:")
+    # The sentence may quote Outreach, which may quote user input: shown as text, not Markdown.
+    st.error(f"**{what}.** {escape_markdown(explain(error))}", icon=":material/error:")
 
 
 def data_note(loaded_at: datetime, tz: str) -> None:

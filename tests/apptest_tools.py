@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,8 @@ def element_after(app: AppTest, key: str):
 def messages(app: AppTest) -> list[str]:
     """Every error and warning on the page."""
     return [e.value for e in app.error] + [w.value for w in app.warning]
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of an element's Markdown: escaped characters as themselves."""
+    return re.sub(r"\\(.)", r"\1", markdown)

@@ -18,7 +18,6 @@ from lib.callform import (
     CallFormInput,
     FieldProblem,
     choices,
-    escape_markdown,
     form_field_for,
     normalise_phone,
     owner_name,
@@ -26,6 +25,7 @@ from lib.callform import (
     parse_prospect_id,
 )
 from lib.client import ApiInfo, NewCall
+from lib.messages import escape_markdown
 
 USERS = pd.DataFrame({"id": [1, 2], "first_name": ["Dana", ""], "last_name": ["Whitfield", ""],
                       "name": ["Dana Whitfield", "rep@example.com"],

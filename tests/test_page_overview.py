@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.filters import today_in
+from tests.apptest_tools import shown
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = "Europe/Berlin"
@@ -152,8 +153,8 @@ def test_a_revoked_token_gives_a_sentence_not_a_traceback(sandbox, app_env, monk
     sandbox.revoke(token)
     monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", token)
     app = open_app()
-    assert [e.value for e in app.error]
-    message = app.error[0].value
+    assert [shown(e.value) for e in app.error]
+    message = shown(app.error[0].value)
     assert "did not accept Callboard's credentials" in message
     assert token not in message
     assert not app.metric
@@ -165,6 +166,6 @@ def test_a_token_that_cannot_read_calls_says_which_scope_is_missing(sandbox, app
                                 ttl=600)
     monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", token)
     app = open_app()
-    message = app.error[0].value
+    message = shown(app.error[0].value)
     assert "The calls could not be loaded" in message
     assert "read_calls" in message

@@ -14,7 +14,7 @@ from lib.callform import (
     CallFormInput,
 )
 from lib.errors import ApiUnavailable, InvalidInput, MissingScope, OutreachError
-from lib.messages import explain
+from lib.messages import escape_markdown, explain
 
 KEYS = {field: f"log_{field}" for field in callform.FIELDS}  # widget keys: input survives reruns
 _PROBLEMS = "log_problems"  # {field: message} of the last attempt
@@ -63,7 +63,7 @@ def _submit() -> None:
             field = callform.form_field_for(error.field)
             if field is not None:
                 # Outreach's own words, which may quote input: shown as text, not Markdown.
-                state[_PROBLEMS] = {field: callform.escape_markdown(error.detail)}
+                state[_PROBLEMS] = {field: escape_markdown(error.detail)}
             else:
                 state[_FAILURE] = error
         except OutreachError as error:

@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/_env.sh
+# Playwright's Python package never fetches browsers on install; this keeps any tool from trying.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 ensure_venv requirements-dev.txt
 
 # Browser tests drive Debian's Chromium; test tools may not download browsers here.

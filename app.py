@@ -3,8 +3,10 @@
 import streamlit as st
 
 from lib import ui_frame
+from lib.ui_access import require_access
 
 st.set_page_config(page_title="Callboard", page_icon=":material/call:", layout="wide")
+require_access()  # before any page code: with sign-in configured, no data without it
 
 page = st.navigation(
     [

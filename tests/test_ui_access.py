@@ -6,6 +6,8 @@ configurations a deployment can get wrong, which would be slow to start one app 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -17,6 +19,7 @@ AUTH = {
     "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
 }
 PAGE_TEXT = "page code ran"
+REPO = Path(__file__).resolve().parents[1]
 
 
 def gated_page() -> None:
@@ -122,3 +125,24 @@ def test_an_unverified_address_is_refused():
                     "email_verified": False})
     assert PAGE_TEXT not in texts(app)
     assert "may not open Callboard" in texts(app)
+
+
+def test_the_dashboard_reads_nothing_before_sign_in(sandbox, monkeypatch: pytest.MonkeyPatch):
+    """app.py itself is gated: signed out, not one request reaches the API."""
+    monkeypatch.setenv("OUTREACH_API_BASE", sandbox.base_url)
+    monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", sandbox.full_token)
+    app = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    app.secrets["auth"] = AUTH
+    app.secrets["CALLBOARD_ALLOWED_EMAILS"] = "@northwind.example"
+    app.user = {"is_logged_in": False}
+    before = sandbox.request_count
+    app.run()
+    assert not app.exception
+    assert [button.label for button in app.button] == ["Sign in"]
+    assert sandbox.request_count == before
+
+    # A signed-in outsider gets the refusal, and still no request is made.
+    app.user = {"is_logged_in": True, "email": "eve@evil.example"}
+    app.run()
+    assert "may not open Callboard" in texts(app)
+    assert sandbox.request_count == before

@@ -66,7 +66,7 @@ def _start_provider() -> tuple[werkzeug.serving.BaseWSGIServer, threading.Thread
 
 @pytest.fixture(scope="module")
 def gated(apps: Apps, gate_sandbox: Sandbox, secret_scan: SecretScan) -> Iterator[GatedApp]:
-    """The gated app with [auth] in its own secrets file, registered with a local provider."""
+    """The dashboard with [auth] in its own secrets file, registered with a local provider."""
     server, thread = _start_provider()
     provider_url = f"http://127.0.0.1:{server.server_port}"
     port = free_port()
@@ -92,7 +92,6 @@ server_metadata_url = "{provider_url}/.well-known/openid-configuration"
 """
     app = apps.start(
         "gated",
-        script="tests/browser/apps/gated.py",
         port=port,
         secrets_toml=secrets_toml,
         env={"OUTREACH_API_BASE": gate_sandbox.base_url,
@@ -122,10 +121,12 @@ def test_without_signing_in_nobody_reaches_data(
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     expect(page.get_by_text("Sign in with your company account")).to_be_visible()
     snapshot(page, "sign-in-screen", secret_scan)
-    # Deep links and query strings lead to the same screen.
-    page.goto(f"{gated.app.url}/?id=1&reps=2")
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
-    expect(page.get_by_text("Calls in the last 30 days")).to_have_count(0)
+    # Deep links to every page, with their query strings, lead to the same screen.
+    for path in ("/?reps=2&range=Last+7+days", "/lookup?id=1", "/log"):
+        page.goto(f"{gated.app.url}{path}")
+        expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+        expect(page.get_by_role("heading", name="Overview")).to_have_count(0)
+        expect(page.get_by_text("Filters")).to_have_count(0)
     assert gated.sandbox.request_count == 0
 
 
@@ -134,7 +135,8 @@ def test_an_allowed_address_signs_in_and_sees_the_data(
 ) -> None:
     gated.sandbox.reset_request_count()
     sign_in(page, gated.app, "Ann@NorthWind.example")
-    expect(page.get_by_text("Calls in the last 30 days")).to_be_visible()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    expect(page.get_by_test_id("stMetric").first).to_be_visible()
     expect(page.get_by_text("Signed in as")).to_be_visible()
     assert gated.sandbox.request_count > 0
 
@@ -148,7 +150,7 @@ def test_an_address_elsewhere_is_refused_and_reads_no_data(
     expect(page.get_by_text("ann@northwind.example.evil.example")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     snapshot(page, "sign-in-refused", secret_scan)
-    expect(page.get_by_text("Calls in the last 30 days")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Overview")).to_have_count(0)
     assert gated.sandbox.request_count == 0
 
     # Signing out (through the provider's end-session page) leads back to the sign-in screen.
@@ -166,7 +168,7 @@ def test_an_address_the_provider_has_not_verified_is_refused(
     gated.sandbox.reset_request_count()
     sign_in(page, gated.app, "unverified-eve")
     expect(page.get_by_text("which may not open Callboard")).to_be_visible()
-    expect(page.get_by_text("Calls in the last 30 days")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Overview")).to_have_count(0)
     assert gated.sandbox.request_count == 0
 
 

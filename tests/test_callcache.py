@@ -105,7 +105,25 @@ def test_stored_days_leave_out_expired_windows_and_other_scopes(store):
     assert store.purge(now - timedelta(hours=24)) == 1
     assert store.stored_days(ME, ALL_USERS, old, new, now - timedelta(hours=48)) == {new}
     with sqlite3.connect(store.path) as db:  # the expired window's calls went with it
-        assert db.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 5
+        assert db.execute("SELECT SUM(calls) FROM windows").fetchone()[0] == 5
+
+
+def test_a_call_given_twice_is_stored_once(store):
+    rows = day_rows(DAY, 6, 1000)
+    again = dict(rows[2], note="the later copy")
+    store.save(ME, ALL_USERS, [DAY], [*rows, again], fetched_at=datetime.now(UTC))
+    loaded = store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY)).set_index("id")
+    assert len(loaded) == 6 and loaded.loc[1002, "note"] == "the later copy"
+
+
+def test_a_file_of_an_older_layout_is_rebuilt(tmp_path):
+    path = tmp_path / "calls.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE windows (anything)")
+        db.execute("PRAGMA user_version = 1")
+    store = CallStore(path)
+    store.save(ME, ALL_USERS, [DAY], day_rows(DAY, 3, 1000), fetched_at=datetime.now(UTC))
+    assert len(store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY))) == 3
 
 
 def test_a_row_of_another_day_is_refused(store):

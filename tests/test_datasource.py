@@ -5,13 +5,12 @@ fetched, calls created during a read neither lost nor doubled, and failures neve
 from __future__ import annotations
 
 import math
-import sqlite3
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from lib.auth import StaticToken
-from lib.callcache import CallStore, day_bounds
+from lib.callcache import ALL_USERS, CallStore, day_bounds
 from lib.client import NewCall, OutreachClient
 from lib.datasource import DataSource, open_source
 from lib.errors import IncompleteRead, NotAuthorised
@@ -150,8 +149,12 @@ def test_a_stored_window_is_not_fetched_again_and_an_expired_one_is(sandbox, tmp
     # Change a stored disposition behind the API's back: while the window is fresh, the store
     # answers (the API is not asked); once it has expired, the API's value is back.
     edited = int(truth["id"].iloc[10])
-    with sqlite3.connect(tmp_path / "calls.sqlite") as db:
-        db.execute("UPDATE calls SET disposition_id = 999 WHERE id = ?", (edited,))
+    day = truth["created_at"].iloc[10].date()
+    rows = source.client.calls_in_window(*day_bounds(day))
+    for row in rows:
+        if row["id"] == edited:
+            row["disposition_id"] = 999
+    source.store.save("test sandbox", ALL_USERS, [day], rows, fetched_at=clock.readings[-1])
 
     sandbox.reset_request_count()
     clock.offset = timedelta(hours=23)

@@ -300,13 +300,13 @@ def main() -> None:
     finally:
         sandbox.stop()
 
-    print(f"{'measurement':44} {'wall time':>10} {'requests':>9} {'time ratio':>11}  notes")
+    print(f"{'measurement':44} {'wall time':>10} {'requests':>9} {'time ratio':>13}  notes")
     for name, seconds, count, note in rows:
         ratio = base_seconds / seconds if seconds else math.inf
         shown = "1.0×" if name.startswith("1.") else f"{ratio:,.0f}× faster"
-        print(f"{name:44} {seconds:>9.2f}s {count:>9,} {shown:>11}  {note}")
+        print(f"{name:44} {seconds:>9.2f}s {count:>9,} {shown:>13}  {note}")
     print(f"{'5. overview figures + chart specs':44} {metric['seconds']:>9.2f}s {0:>9} "
-          f"{'':>11}  {metric['calls']:,} calls (+{metric['previous']:,} previous period), "
+          f"{'':>13}  {metric['calls']:,} calls (+{metric['previous']:,} previous period), "
           f"peak memory {metric['peak_mb']:,.0f} MB (whole process)")
     cold_ratio = base_seconds / cold_seconds
     print(f"\nCold read: {cold_ratio:.1f}× faster than the baseline with "

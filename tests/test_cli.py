@@ -33,6 +33,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OUTREACH_", "CALLBOARD_"))}
     env["CALLBOARD_SANDBOX_DB"] = str(tmp_path / "sandbox.sqlite")
+    env["CALLBOARD_CACHE_DB"] = str(tmp_path / "calls.sqlite")
     return env
 
 
@@ -100,9 +101,10 @@ def test_export_writes_the_file_whole_or_not_at_all(sandbox, env, tmp_path, conf
     written = target.read_text()
     assert len(written.splitlines()) == len(expected_rows(sandbox, start, end, "UTC")) + 1
 
-    # Every request fails: the read gives up, and the earlier file stays as it was.
+    # Every request fails: the read gives up, and the earlier file stays as it was. An empty
+    # store, so that the days must come from the API rather than from the first run's store.
     configure_sandbox(fault_rate=1.0)
-    env = {**env}
+    env = {**env, "CALLBOARD_CACHE_DB": str(tmp_path / "empty-store.sqlite")}
     failed = run_cli("export", "--start", str(start), "--end", str(end), "--output", str(target),
                      env=env, timeout=300)
     assert failed.returncode == 1

@@ -25,6 +25,7 @@ def app_env(sandbox, monkeypatch, tmp_path) -> dict[str, str]:
         "OUTREACH_ACCESS_TOKEN": sandbox.full_token,
         "CALLBOARD_TIMEZONE": TZ,
         "CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
+        "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite"),
     }
     for key in ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN"):
         monkeypatch.delenv(key, raising=False)

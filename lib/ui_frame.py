@@ -154,11 +154,12 @@ def _sidebar_filters(users: pd.DataFrame, default_tz: str) -> DashboardFilters:
 def _sidebar_controls() -> None:
     sidebar = st.sidebar
     left, right = sidebar.columns(2)
-    if left.button("Refresh", icon=":material/refresh:", help="Read today's calls again."):
+    if left.button("Refresh", icon=":material/refresh:", help="Read today's calls again.",
+                   key="refresh"):
         ui_cache.refresh()
     with right.popover("More", icon=":material/more_horiz:"):
         st.caption("Closed days are kept in a local store. A full reload reads everything again.")
-        if st.button("Full reload", icon=":material/restart_alt:"):
+        if st.button("Full reload", icon=":material/restart_alt:", key="full_reload"):
             ui_cache.full_reload()
 
 

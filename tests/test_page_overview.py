@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.auth import StaticToken
+from lib.client import NewCall, OutreachClient
 from lib.filters import today_in
 from tests.apptest_tools import shown
 
@@ -170,3 +172,29 @@ def test_a_token_that_cannot_read_calls_says_which_scope_is_missing(sandbox, app
     message = shown(app.error[0].value)
     assert "The calls could not be loaded" in message
     assert "read_calls" in message
+
+
+def test_refresh_shows_a_call_logged_elsewhere_and_full_reload_reads_everything(sandbox, app_env):
+    app = open_app({"range": "Last 7 days"})
+    before = cards(app)["Calls"][0]
+
+    # Logged outside Callboard (another tool, another server): the cached figures stay as they
+    # were until the manager asks for fresh data.
+    with OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token)) as client:
+        client.create_call(NewCall(outbound=True, to_number="+14155550142"))
+    app.run()
+    assert cards(app)["Calls"][0] == before
+
+    app.button(key="refresh").click().run()
+    after = int(cards(app)["Calls"][0].replace(",", ""))
+    assert after == int(before.replace(",", "")) + 1
+
+    # Refresh re-reads only what is open (today); a full reload reads the closed days again too.
+    sandbox.reset_request_count()
+    app.button(key="refresh").click().run()
+    refresh_requests = sandbox.request_count
+    sandbox.reset_request_count()
+    app.button(key="full_reload").click().run()
+    assert cards(app)["Calls"][0] == f"{after:,}"
+    assert sandbox.request_count > refresh_requests + 5
+    assert not app.exception

@@ -109,7 +109,8 @@ def heatmap_chart(
     heatmap: pd.DataFrame, value: Literal["calls", "connect_rate"] = "calls"
 ) -> alt.Chart:
     """Weekday × local hour grid (an `hour_weekday_heatmap` frame), shaded by calls or by
-    connect rate; hours with no outbound calls have no connect rate and stay blank."""
+    connect rate; hours with no outbound calls have no connect rate and stay blank, and hours
+    with fewer than MIN_CALLS_FOR_RATE outbound calls are pale."""
     if value == "calls":
         colour = alt.Color("calls:Q", title="Calls", scale=alt.Scale(scheme="blues"))
     elif value == "connect_rate":
@@ -121,10 +122,17 @@ def heatmap_chart(
         )
     else:
         raise ValueError(f"value must be 'calls' or 'connect_rate', not {value!r}.")
+    # A connect rate on few outbound calls is drawn pale, so nobody reads a lucky hour as a trend.
+    opacity = (
+        alt.condition(alt.datum.reliable, alt.value(1.0), alt.value(0.35))
+        if value == "connect_rate"
+        else alt.value(1.0)
+    )
     return (
         alt.Chart(heatmap)
         .mark_rect()
         .encode(
+            opacity=opacity,
             x=alt.X("hour:O", title="Hour (local time)", axis=alt.Axis(labelAngle=0)),
             y=alt.Y(
                 "weekday_name:O",

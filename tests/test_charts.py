@@ -196,6 +196,13 @@ def test_heatmap_chart(value, scheme, domain):
     assert result["width"] == "container"
 
 
+def test_heatmap_connect_rate_on_few_calls_is_pale():
+    by_rate = spec(heatmap_chart(HEATMAP, value="connect_rate"))["encoding"]["opacity"]
+    assert by_rate["condition"] == {"test": "datum.reliable", "value": 1.0}
+    assert by_rate["value"] == 0.35
+    assert spec(heatmap_chart(HEATMAP, value="calls"))["encoding"]["opacity"] == {"value": 1.0}
+
+
 def test_heatmap_chart_rejects_an_unknown_value():
     with pytest.raises(ValueError):
         heatmap_chart(HEATMAP, value="meetings")

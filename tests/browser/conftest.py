@@ -23,6 +23,7 @@ from tests.browser.harness import (
     SecretScan,
     start_app,
 )
+from tests.browser.ui import TZ
 
 # Waits are long because the machine is a shared 2-core box; they end as soon as the page is
 # ready, so a healthy run is not slowed by them.
@@ -105,6 +106,7 @@ def dashboard(apps: Apps, app_sandbox: Sandbox) -> RunningApp:
         env={
             "OUTREACH_API_BASE": app_sandbox.base_url,
             "OUTREACH_ACCESS_TOKEN": app_sandbox.full_token,
+            "CALLBOARD_TIMEZONE": TZ,
         },
     )
 

@@ -149,7 +149,7 @@ def start_app(
         PYTHONPATH=str(REPO),
         PYTHONUNBUFFERED="1",
         CALLBOARD_SANDBOX_DB=str(data / "sandbox.sqlite"),
-        CALLBOARD_CACHE_DIR=str(data / "cache"),
+        CALLBOARD_CACHE_DB=str(data / "calls.sqlite"),
     )
     child_env.update(env)
 

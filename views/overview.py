@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib import charts, metrics, ui_cache, ui_frame
 from lib.errors import OutreachError
+from lib.messages import escape_markdown
 from lib.overview import build_overview, calls_csv, metric_cards, selected_dispositions
 from lib.timerange import utc_bounds
 
@@ -94,7 +95,9 @@ if chosen:
 st.subheader("Calls")
 st.caption(
     f"{len(shown):,} of {len(overview.calls):,} calls"
-    + (f" · disposition: {', '.join(chosen)} (click the bar again to show all)" if chosen else "")
+    # Disposition names are the organisation's own text: shown as text, never as Markdown.
+    + (f" · disposition: {escape_markdown(', '.join(chosen))} (click the bar again to show all)"
+       if chosen else "")
 )
 st.dataframe(shown, hide_index=True, width="stretch", column_config=ui_frame.CALL_COLUMNS)
 st.download_button(

@@ -214,3 +214,20 @@ def test_when_outreach_is_down_the_page_says_so_and_refresh_recovers(sandbox, ap
     app.button(key="refresh").click().run()  # the button the message points to
     assert not app.error
     assert int(cards(app)["Calls"][0].replace(",", "")) > 0
+
+
+def test_a_disposition_chosen_in_the_chart_filters_the_calls_table(app_env):
+    app = open_app()
+    everything = app.dataframe[1].value
+    mix = {name: count for name, count in everything["disposition"].value_counts().items()}
+    # What Streamlit stores when the "No answer" bar is clicked (selection "disposition").
+    app.session_state["mix"] = {"selection": {"disposition": [{"disposition": "No answer"}]}}
+    app.run()
+    assert not app.exception
+    shown_calls = app.dataframe[1].value
+    assert set(shown_calls["disposition"]) == {"No answer"}
+    assert len(shown_calls) == mix["No answer"]
+    assert any(c.value.startswith(f"{mix['No answer']:,} of {len(everything):,} calls")
+               and "No answer" in c.value for c in app.caption)
+    # The cards still describe every call: the chart filters only the table.
+    assert cards(app)["Calls"][0] == f"{len(everything):,}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,14 +129,23 @@ def start_sandbox(
     db_path: str | Path | None = None,
     token_ttl: int = 7200,
     mint_interval: float = 60,
+    user_names: Mapping[int, tuple[str, str]] | None = None,
 ) -> Sandbox:
     """Generate the seeded data and serve it in a daemon thread; port=0 picks a free port.
 
     db_path=None keeps created calls in an in-memory SQLite database (gone on stop).
+    user_names maps user ids to (first name, last name) in place of the seeded ones.
     """
     if not 0 <= fault_rate <= 1:
         raise ValueError("fault_rate must be between 0 and 1")
     seed_data = generate(seed, reps, days, parse_end(end))
+    if user_names:
+        # For tests of hostile input: names an organisation could really give its users.
+        seed_data = replace(seed_data, users=[
+            replace(user, first_name=user_names[user.id][0], last_name=user_names[user.id][1])
+            if user.id in user_names else user
+            for user in seed_data.users
+        ])
     store = CallStore(db_path)
     config = Config(latency_ms=latency_ms, fault_rate=fault_rate, rate_limit=rate_limit,
                     token_ttl=token_ttl, mint_interval=float(mint_interval))

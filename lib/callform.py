@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -18,6 +17,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 from lib.client import ApiInfo, NewCall
+from lib.metrics import display_names
 
 # Where a number typed without "+country code" is taken to be (ISO 3166 region code).
 DEFAULT_REGION = "US"
@@ -200,11 +200,9 @@ def choices(lookup: pd.DataFrame) -> dict[int, str]:
 
 def owner_name(info: ApiInfo, users: pd.DataFrame) -> str:
     """Who a logged call will belong to: the token's user by name, else their e-mail."""
-    names: Mapping[int, str] = {}
-    if not users.empty:
-        names = {int(uid): str(name) for uid, name in zip(users["id"], users["name"], strict=True)}
-    if info.user_id is not None and names.get(info.user_id, "").strip():
-        return names[info.user_id].strip()
+    names = display_names(users) if not users.empty else {}
+    if info.user_id is not None and info.user_id in names:
+        return names[info.user_id]
     if info.email:
         return info.email
     if info.user_id is not None:

@@ -623,6 +623,13 @@ def _unknown_disposition(disposition_id: int) -> str:
     return f"Unknown disposition {disposition_id}"
 
 
+def display_names(users: pd.DataFrame) -> dict[int, str]:
+    """Each user's name as every page shows it: name, else first + last name, else e-mail,
+    else "User <id>"."""
+    named = _with_display_names(users)
+    return dict(zip(named["id"].astype(int).tolist(), named["_display"].tolist(), strict=True))
+
+
 def _with_display_names(users: pd.DataFrame) -> pd.DataFrame:
     """users plus "_display": name, else first + last name, else email, else "User <id>"."""
     users = users.reset_index(drop=True)

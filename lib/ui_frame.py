@@ -63,15 +63,6 @@ def describe_filters(filters: DashboardFilters, reps: int) -> str:
     return f"{_describe_range(filters.start, filters.end)} · {who} · times in {filters.tz}"
 
 
-def user_names(users: pd.DataFrame) -> dict[int, str]:
-    """Display name of each user id, "First Last", falling back to the e-mail, then the id."""
-    names: dict[int, str] = {}
-    for row in users.itertuples(index=False):
-        name = str(getattr(row, "name", "") or "").strip()
-        names[int(row.id)] = name or str(getattr(row, "email", "") or "") or f"User {row.id}"
-    return names
-
-
 _COUNT = st.column_config.NumberColumn
 _SHARE = "percent"
 REP_COLUMNS = {
@@ -114,7 +105,7 @@ CALL_COLUMNS = {
 
 
 def _sidebar_filters(users: pd.DataFrame, default_tz: str) -> DashboardFilters:
-    names = user_names(users)
+    names = metrics.display_names(users)
     if "f_range" not in st.session_state:
         _filters_from_url(list(names), default_tz)
 

@@ -587,3 +587,17 @@ def test_empty_calls_give_zero_filled_frames():
     assert table["rep"].tolist() == ["Ada Lovelace", "Team"]
     assert table["calls"].tolist() == [0, 0]
     assert calls_table(empty, USERS, DISPOSITIONS, PURPOSES, BERLIN).empty
+
+
+def test_display_names_fall_back_from_name_to_first_last_to_email_to_id():
+    from lib.metrics import display_names
+
+    users = pd.DataFrame({
+        "id": [1, 2, 3, 4],
+        "name": ["Dana Whitfield", "", None, ""],
+        "first_name": ["", "Ann", "", ""],
+        "last_name": ["", "Lee", "", ""],
+        "email": ["", "", "x@example.com", ""],
+    })
+    assert display_names(users) == {1: "Dana Whitfield", 2: "Ann Lee", 3: "x@example.com",
+                                    4: "User 4"}

@@ -32,7 +32,7 @@ def render_frame() -> None:
             )
         lookups = ui_cache.lookups()
     except (OutreachError, SettingsError) as error:
-        show_error(error, "Callboard could not start")
+        show_error(error, "Callboard could not read the list of reps from Outreach")
         _sidebar_controls()  # the message says to press Refresh: it must be there
         st.stop()
     default_tz = ui_cache.settings().timezone

@@ -32,7 +32,9 @@ def render_frame() -> None:
             )
         lookups = ui_cache.lookups()
     except (OutreachError, SettingsError) as error:
-        show_error(error, "Callboard could not read the list of reps from Outreach")
+        what = ("Callboard's settings need attention" if isinstance(error, SettingsError)
+                else "Callboard could not read the list of reps from Outreach")
+        show_error(error, what)
         _sidebar_controls()  # the message says to press Refresh: it must be there
         st.stop()
     default_tz = ui_cache.settings().timezone

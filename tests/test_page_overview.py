@@ -231,3 +231,14 @@ def test_a_disposition_chosen_in_the_chart_filters_the_calls_table(app_env):
                and "No answer" in c.value for c in app.caption)
     # The cards still describe every call: the chart filters only the table.
     assert cards(app)["Calls"][0] == f"{len(everything):,}"
+
+
+def test_incomplete_settings_are_named_without_their_values(app_env, monkeypatch):
+    monkeypatch.delenv("OUTREACH_ACCESS_TOKEN")
+    monkeypatch.setenv("OUTREACH_CLIENT_ID", "an-app-id-1234")
+    app = open_app()
+    message = shown(app.error[0].value)
+    assert message.startswith("Callboard's settings need attention.")
+    assert "OUTREACH_CLIENT_SECRET" in message and "OUTREACH_REFRESH_TOKEN" in message
+    assert "an-app-id-1234" not in message
+    assert not app.metric

@@ -238,7 +238,7 @@ def test_incomplete_settings_are_named_without_their_values(app_env, monkeypatch
     monkeypatch.setenv("OUTREACH_CLIENT_ID", "an-app-id-1234")
     app = open_app()
     message = shown(app.error[0].value)
-    assert message.startswith("Callboard's settings need attention.")
+    assert message.startswith("**Callboard's settings need attention.**")
     assert "OUTREACH_CLIENT_SECRET" in message and "OUTREACH_REFRESH_TOKEN" in message
     assert "an-app-id-1234" not in message
     assert not app.metric

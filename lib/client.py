@@ -15,13 +15,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -128,6 +129,22 @@ class NewCall:
         return {"data": {"type": "call", "attributes": attributes}}
 
 
+def rows_in_window(rows: Iterable[dict[str, Any]], after: datetime | None, before: datetime,
+                   user_id: int | None) -> list[dict[str, Any]]:
+    """Exactly the parsed rows with after <= created_at < before (of `user_id` when given),
+    de-duplicated by id and sorted by (created_at, id): what a window read returns whatever the
+    server's filters did at their edges."""
+    by_id: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        if not (after is None or after <= row["created_at"]) or row["created_at"] >= before:
+            continue
+        if user_id is not None and row["user_id"] != user_id:
+            # A server that ignored the user filter must not leak other reps' calls.
+            continue
+        by_id[row["id"]] = row
+    return sorted(by_id.values(), key=lambda row: (row["created_at"], row["id"]))
+
+
 def _route_scope(method: str, path: str) -> str | None:
     """The scope a route needs, per the reference; used when a 403 does not name it."""
     if path.startswith("/1.0/calls"):
@@ -213,6 +230,9 @@ class OutreachClient:
     so tests never wait; `throttle_below` (default 2 * max_workers) is how few remaining
     requests make the client wait for the rate window's reset.
     """
+
+    media_type = "application/json"  # of request bodies and the answers asked for
+    scope_pattern = _SCOPE_IN_TEXT  # how a 403's text names the missing scope
 
     def __init__(
         self,
@@ -381,17 +401,8 @@ class OutreachClient:
         pages = self._read_pages("/1.0/calls", queries, on_progress) if queries else []
         for index, records in zip(asked, pages, strict=True):
             after, before = bounds[index]
-            user_id = windows[index].user_id
-            by_id: dict[int, dict[str, Any]] = {}
-            for record in records:
-                row = parse_call(record)
-                if not (after is None or after <= row["created_at"]) or row["created_at"] >= before:
-                    continue
-                if user_id is not None and row["user_id"] != user_id:
-                    # A server that ignored the user filter must not leak other reps' calls.
-                    continue
-                by_id[row["id"]] = row
-            results[index] = sorted(by_id.values(), key=lambda row: (row["created_at"], row["id"]))
+            results[index] = rows_in_window(map(parse_call, records), after, before,
+                                            windows[index].user_id)
         return results
 
     def get_call(self, call_id: int | str) -> dict[str, Any]:
@@ -576,10 +587,14 @@ class OutreachClient:
             status: int | None = None
             try:
                 with self._in_flight:
+                    headers = {"Authorization": f"Bearer {token}",
+                               "Accept": self.media_type, "User-Agent": USER_AGENT}
+                    if body is not None:
+                        headers["Content-Type"] = self.media_type
                     response = self._session.request(
-                        method, url, params=params, json=body, timeout=self.timeout,
-                        headers={"Authorization": f"Bearer {token}",
-                                 "Accept": "application/json", "User-Agent": USER_AGENT},
+                        method, url, params=params,
+                        data=None if body is None else json.dumps(body).encode(),
+                        timeout=self.timeout, headers=headers,
                     )
             except requests.RequestException as exc:
                 problem = _describe(exc)
@@ -648,8 +663,8 @@ class OutreachClient:
         detail = error.get("detail") or error.get("title") or f"HTTP {status}"
         detail = str(detail)
         if status == 403:
-            named = _SCOPE_IN_TEXT.search(f"{error.get('detail', '')} {error.get('title', '')}")
-            scope = named.group(1) if named else _route_scope(method, path)
+            named = self.scope_pattern.search(f"{error.get('detail', '')} {error.get('title', '')}")
+            scope = named.group(1) if named else self._route_scope(method, path)
             lacks = f"the token lacks the scope {scope}" if scope else "the token lacks a scope"
             return MissingScope(f"{what} was refused (HTTP 403): {lacks}.", scope=scope)
         if status == 404:
@@ -657,6 +672,10 @@ class OutreachClient:
         if status in (400, 422):
             return InvalidInput(detail, field=_field_of(error), status=status)
         return OutreachError(f"{what} was refused (HTTP {status}): {detail}", status=status)
+
+    @staticmethod
+    def _route_scope(method: str, path: str) -> str | None:
+        return _route_scope(method, path)
 
     # ----- waiting -----
 

@@ -23,6 +23,7 @@ local store of closed days."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -36,6 +37,7 @@ import pandas as pd
 from lib.auth import RefreshingToken, StaticToken, token_url_for
 from lib.callcache import ALL_USERS, CallStore, day_bounds, utc_day
 from lib.client import CallWindow, OutreachClient
+from lib.client_v2 import OutreachClientV2
 from lib.errors import InvalidInput
 from lib.schema import empty_calls_frame, frame_from_rows, to_id
 from lib.settings import DEFAULT_CACHE_MAX_AGE_HOURS, Settings
@@ -243,12 +245,13 @@ def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
     """
     store = CallStore(settings.cache_db) if settings.cache_db else None
     max_age = timedelta(hours=settings.cache_max_age_hours)
+    client_class = OutreachClientV2 if settings.api_version == "2" else OutreachClient
     if settings.has_credentials:
-        client = OutreachClient(settings.api_base, _auth(settings),
-                                max_workers=settings.max_workers)
-        description = f"the Outreach API at {settings.api_base}"
+        client = client_class(settings.api_base, _auth(settings),
+                              max_workers=settings.max_workers)
+        description = f"the Outreach API {settings.api_version} at {settings.api_base}"
         return DataSource(client, demo=False, description=description, store=store,
-                          max_age=max_age)
+                          store_identity=_v2_identity(settings), max_age=max_age)
 
     # Imported here so that a deployment with credentials never loads the sandbox.
     from lib.sandbox import start_sandbox
@@ -256,17 +259,28 @@ def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
     Path(settings.sandbox_db).parent.mkdir(parents=True, exist_ok=True)
     options = {"db_path": settings.sandbox_db, **sandbox_options}
     sandbox = start_sandbox(port=0, **options)
-    client = OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token),
-                            max_workers=settings.max_workers)
+    client = client_class(sandbox.base_url, StaticToken(sandbox.full_token),
+                          max_workers=settings.max_workers)
     return DataSource(
         client,
         demo=True,
         description=f"the local Outreach sandbox with demo data at {sandbox.base_url}",
         sandbox=sandbox,
         store=store,
-        store_identity=_sandbox_identity(options),
+        store_identity=_sandbox_identity(options) + f" api={settings.api_version}",
         max_age=max_age,
     )
+
+
+def _v2_identity(settings: Settings) -> str | None:
+    """Whose calls a v2 store holds. v2 has no route naming the token's user (1.0 asks
+    /1.0/info), so the OAuth app, or a hash of a pasted token, stands for the organisation.
+    None on 1.0: the identity comes from /1.0/info on first read."""
+    if settings.api_version != "2":
+        return None
+    credential = settings.client_id or settings.access_token or ""
+    # A hash: the store file must never hold a secret.
+    return f"{settings.api_base} v2 {hashlib.sha256(credential.encode()).hexdigest()[:16]}"
 
 
 def _sandbox_identity(options: dict[str, object]) -> str:

@@ -23,6 +23,12 @@ _SCOPE_NEEDS = {
     "read_users": "read the list of reps",
     "read_call_dispositions": "read call dispositions",
     "read_call_purposes": "read call purposes",
+    # API v2's names for the same permissions
+    "calls.read": "read calls",
+    "calls.write": "log calls",
+    "users.read": "read the list of reps",
+    "callDispositions.read": "read call dispositions",
+    "callPurposes.read": "read call purposes",
 }
 
 

@@ -22,6 +22,9 @@ _OFF = {"off", "none", "false", "no", "0"}
 _OAUTH_KEYS = ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN")
 
 
+API_VERSIONS = {"1.0": "1.0", "1": "1.0", "2": "2", "2.0": "2"}
+
+
 class SettingsError(ValueError):
     """Settings that cannot work together; the message names the setting, never its value."""
 
@@ -43,6 +46,7 @@ class Settings:
     cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
     cache_max_age_hours: float = DEFAULT_CACHE_MAX_AGE_HOURS
     max_workers: int = DEFAULT_MAX_WORKERS
+    api_version: str = "1.0"  # "1.0" or "2"
 
     @property
     def uses_oauth_refresh(self) -> bool:
@@ -99,6 +103,11 @@ class Settings:
             raise SettingsError(f"CALLBOARD_MAX_WORKERS must be a whole number from 1 to "
                                 f"{MAX_WORKERS_LIMIT}.")
 
+        raw_version = (get("OUTREACH_API_VERSION") or "1.0").lower().removeprefix("v")
+        api_version = API_VERSIONS.get(raw_version)
+        if api_version is None:
+            raise SettingsError("OUTREACH_API_VERSION must be 1.0 or 2.")
+
         return cls(
             api_base=(get("OUTREACH_API_BASE") or REAL_API_BASE).rstrip("/"),
             access_token=get("OUTREACH_ACCESS_TOKEN"),
@@ -110,6 +119,7 @@ class Settings:
             cache_db=cache_db,
             cache_max_age_hours=max_age,
             max_workers=max_workers,
+            api_version=api_version,
         )
 
     @classmethod

@@ -160,6 +160,7 @@ def _fingerprint(current: Settings) -> str:
             current.client_secret,
             current.refresh_token,
             current.sandbox_db,
+            current.api_version,
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]

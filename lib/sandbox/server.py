@@ -15,6 +15,22 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from .data import CallRow, User
 from .state import ALL_SCOPES, RATE_WINDOW_S, RateStatus, SandboxState, Token, format_ms
+from .v2 import (
+    V2_CONTENT_TYPE,
+    V2_SCOPES,
+    V2Error,
+    call_record_v2,
+    check_known,
+    created_range,
+    decode_cursor,
+    disposition_record_v2,
+    encode_cursor,
+    page_size,
+    parse_new_call_v2,
+    purpose_record_v2,
+    user_filter,
+    user_record_v2,
+)
 from .validation import parse_new_call
 
 MAX_PAGE_SIZE = 50
@@ -240,6 +256,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self._oauth(method, path, query, body)
             elif path == "/1.0" or path.startswith("/1.0/"):
                 self._api(method, path, split.query, query, body)
+            elif path.startswith("/api/v2/"):
+                self._api(method, path, split.query, query, body, v2=True)
             else:
                 self._send_json(404, {"errors": [{"id": "notFound", "title": "Not Found",
                                                   "detail": f"No route {path}."}]})
@@ -256,7 +274,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         }
 
     def _api(self, method: str, path: str, raw_query: str, query: dict[str, str],
-             body: bytes) -> None:
+             body: bytes, v2: bool = False) -> None:
         state = self.state
         state.count_request()
         auth = self.headers.get("Authorization", "")
@@ -301,18 +319,100 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._send(502, _HTML_502, "text/html")
             return
 
+        content_type = V2_CONTENT_TYPE if v2 else "application/json; charset=utf-8"
         try:
-            status, payload = self._route(method, path, raw_query, query, body, info)
-        except ApiError as error:
-            headers.update(error.headers)
-            self._send_json(error.status, {"errors": error.errors}, headers)
+            if v2:
+                status, payload = self._route_v2(method, path, query, body, info)
+            else:
+                status, payload = self._route(method, path, raw_query, query, body, info)
+        except (ApiError, V2Error) as error:
+            headers.update(getattr(error, "headers", {}))
+            self._send(error.status, json.dumps({"errors": error.errors}).encode(),
+                       content_type, headers)
             return
         data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         if fault == "truncated" and status == 200:
-            self._send(200, data[: max(1, len(data) * 3 // 5)],
-                       "application/json; charset=utf-8", headers)
+            self._send(200, data[: max(1, len(data) * 3 // 5)], content_type, headers)
             return
-        self._send(status, data, "application/json; charset=utf-8", headers)
+        self._send(status, data, content_type, headers)
+
+    # -- the v2 API (JSON:API; records and rules in .v2) --
+
+    def _route_v2(self, method: str, path: str, query: dict[str, str], body: bytes,
+                  info: Token) -> tuple[int, object]:
+        parts = path.split("/")[3:]
+        resource = parts[0] if parts else ""
+        state = self.state
+        if len(parts) == 1 and resource == "calls" and method == "POST":
+            self._need_v2(info, "calls.write")
+            return self._create_call_v2(body, info.user_id)
+        if method != "GET":
+            raise V2Error(405, "Method Not Allowed", f"{method} is not supported on {path}.")
+        if len(parts) == 1 and resource == "calls":
+            self._need_v2(info, "calls.read")
+            check_known(query, {"filter[createdAt]", "filter[user][id]", "page[size]",
+                                "page[after]"})
+            low, high = created_range(query)
+            user_id = user_filter(query)
+            size, offset = page_size(query), decode_cursor(query)
+            rows, total = state.list_calls(user_id, low, high, offset, size)
+            return 200, self._v2_page([call_record_v2(r) for r in rows], offset, size, total,
+                                      query)
+        if len(parts) == 2 and resource == "calls":
+            self._need_v2(info, "calls.read")
+            row = state.get_call(_id_from_path(parts[1])) if parts[1].isdigit() else None
+            if row is None:
+                raise V2Error(404, "Not Found", f"No call has the id {parts[1]}.")
+            return 200, {"data": call_record_v2(row)}
+        lookups = {
+            "users": ("users.read", lambda: [user_record_v2(u) for u in state.users]),
+            "callDispositions": ("callDispositions.read",
+                                 lambda: [disposition_record_v2(d) for d in state.dispositions]),
+            "callPurposes": ("callPurposes.read",
+                             lambda: [purpose_record_v2(p) for p in state.purposes]),
+        }
+        if len(parts) == 1 and resource in lookups:
+            scope, records = lookups[resource]
+            self._need_v2(info, scope)
+            check_known(query, {"page[size]", "page[after]"})
+            size, offset = page_size(query), decode_cursor(query)
+            everything = records()
+            return 200, self._v2_page(everything[offset : offset + size], offset, size,
+                                      len(everything), query)
+        raise V2Error(404, "Not Found", f"No route {path}.")
+
+    @staticmethod
+    def _need_v2(info: Token, scope: str) -> None:
+        if V2_SCOPES[scope] not in info.scopes:
+            raise V2Error(403, "Forbidden", f"This token is missing the scope {scope}.")
+
+    def _v2_page(self, data: list[dict], offset: int, size: int, total: int,
+                 query: dict[str, str]) -> dict:
+        # No count (count=false is what clients ask); only a next link while more remain.
+        links: dict[str, str] = {}
+        if offset + size < total:
+            split = urlsplit(self.path)
+            kept = [(k, v) for k, v in parse_qsl(split.query, keep_blank_values=True)
+                    if k != "page[after]"]
+            pairs = [*kept, ("page[after]", encode_cursor(offset + size))]
+            links["next"] = (f"{self._base_url()}{split.path}?"
+                             + urlencode(pairs, safe="[]/:", quote_via=quote))
+        return {"data": data, "links": links, "meta": {}}
+
+    def _create_call_v2(self, body: bytes, user_id: int) -> tuple[int, object]:
+        content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != V2_CONTENT_TYPE:
+            raise V2Error(415, "Unsupported Media Type", f"Send the body as {V2_CONTENT_TYPE}.")
+        try:
+            parsed = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise V2Error(400, "Bad Request", "The body is not valid JSON.") from None
+        new = parse_new_call_v2(parsed, self.state.purpose_ids, self.state.disposition_ids)
+        row = self.state.create_call(
+            user_id, new.outbound, new.from_number, new.to_number, new.purpose_id,
+            new.disposition_id, new.prospect_id, new.note,
+        )
+        return 201, {"data": call_record_v2(row)}
 
     def _route(self, method: str, path: str, raw_query: str, query: dict[str, str],
                body: bytes, info: Token) -> tuple[int, object]:

@@ -1,0 +1,197 @@
+"""API v2: the sandbox's v2 routes over loopback, and a v2 client that reads what 1.0 reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import requests
+
+from lib import overview
+from lib.auth import StaticToken
+from lib.client import CallWindow, NewCall, OutreachClient
+from lib.client_v2 import OutreachClientV2
+from lib.datasource import open_source
+from lib.errors import (
+    ApiUnavailable,
+    InvalidInput,
+    MissingScope,
+    NotAuthorised,
+    NotFound,
+)
+from lib.sandbox.state import ALL_SCOPES
+from lib.settings import Settings, SettingsError
+from lib.timerange import utc_bounds
+from tests.conftest import no_sleep
+
+V2_TYPE = "application/vnd.api+json"
+
+
+def clients(sandbox, token: str | None = None) -> tuple[OutreachClient, OutreachClientV2]:
+    auth = StaticToken(token or sandbox.full_token)
+    return (OutreachClient(sandbox.base_url, auth, sleep=no_sleep),
+            OutreachClientV2(sandbox.base_url, auth, sleep=no_sleep))
+
+
+def since(days: int) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days)
+
+
+# ----- the sandbox's v2 -----
+
+
+def test_v2_pages_with_a_cursor_and_filters_by_created_and_user(sandbox):
+    headers = {"Authorization": f"Bearer {sandbox.full_token}"}
+    low = since(12).strftime("%Y-%m-%dT%H:%M:%SZ")
+    params = {"filter[createdAt]": f"{low}..inf", "filter[user][id]": "3", "page[size]": "25",
+              "count": "false"}
+    url, seen, pages = f"{sandbox.base_url}/api/v2/calls", [], 0
+    while url:
+        answer = requests.get(url, params=params if pages == 0 else None, headers=headers,
+                              timeout=10)
+        assert answer.status_code == 200
+        assert answer.headers["Content-Type"] == V2_TYPE
+        body = answer.json()
+        seen += body["data"]
+        pages += 1
+        url = body["links"].get("next")
+    expected = [c for c in sandbox.all_calls() if c["attributes"]["user"]["id"] == 3
+                and c["attributes"]["metadata"]["created"] >= low]
+    assert [c["id"] for c in seen] == [c["id"] for c in expected]
+    assert pages == len(expected) // 25 + 1
+    first = seen[0]
+    assert first["relationships"]["user"]["data"] == {"type": "user", "id": 3}
+    assert first["attributes"]["direction"] in ("inbound", "outbound")
+    assert first["attributes"]["completedAt"] == first["attributes"]["createdAt"]
+
+
+def test_v2_rules_content_type_scopes_sizes_and_status_codes(sandbox):
+    headers = {"Authorization": f"Bearer {sandbox.full_token}"}
+    calls = f"{sandbox.base_url}/api/v2/calls"
+    body = {"data": {"type": "call", "attributes": {"direction": "outbound"}}}
+    assert requests.post(calls, json=body, headers=headers, timeout=10).status_code == 415
+    created = requests.post(calls, data=requests.compat.json.dumps(body),
+                            headers={**headers, "Content-Type": V2_TYPE}, timeout=10)
+    assert created.status_code == 201
+    read_only = {"Authorization": f"Bearer {sandbox.read_token}", "Content-Type": V2_TYPE}
+    refused = requests.post(calls, data="{}", headers=read_only, timeout=10)
+    assert refused.status_code == 403 and "calls.write" in refused.text
+    too_big = requests.get(calls, params={"page[size]": "1001"}, headers=headers, timeout=10)
+    assert too_big.status_code == 400
+    assert requests.get(f"{calls}/5", headers=headers, timeout=10).status_code == 404
+    assert requests.get(calls, timeout=10).status_code == 401
+
+
+# ----- the v2 client against the 1.0 client, same sandbox -----
+
+
+def test_the_v2_client_reads_exactly_what_the_1_0_client_reads_in_far_fewer_requests(sandbox):
+    v1, v2 = clients(sandbox)
+    sandbox.reset_request_count()
+    by_v1 = v1.list_calls(since(25), None)
+    v1_requests = sandbox.request_count
+    sandbox.reset_request_count()
+    by_v2 = v2.list_calls(since(25), None)
+    assert sandbox.request_count * 10 < v1_requests  # 1000-call pages against 50-call pages
+    assert len(by_v1) > 1000
+    assert by_v2.equals(by_v1)
+    assert v2.list_calls(since(25), None, user_ids=[2, 4]).equals(
+        v1.list_calls(since(25), None, user_ids=[2, 4]))
+    windows = [CallWindow(since(10), since(9), None), CallWindow(since(9), since(8), 5)]
+    assert v2.calls_in_windows(windows) == v1.calls_in_windows(windows)
+    for lookup in ("list_users", "list_dispositions", "list_purposes"):
+        assert getattr(v2, lookup)().equals(getattr(v1, lookup)())
+
+
+def test_create_with_v2_then_fetch_with_both(sandbox):
+    v1, v2 = clients(sandbox)
+    row = v2.create_call(NewCall(outbound=False, from_number="+14155550142", purpose_id=3,
+                                 disposition_id=2, prospect_id=200012, note="asked for v2"))
+    assert (row["outbound"], row["purpose_id"], row["disposition_id"], row["prospect_id"],
+            row["note"]) == (False, 3, 2, 200012, "asked for v2")
+    assert v2.get_call(row["id"]) == v1.get_call(row["id"]) == row
+
+
+def test_v2_errors_are_the_same_typed_errors(sandbox, configure_sandbox):
+    _, v2 = clients(sandbox)
+    with pytest.raises(InvalidInput) as bad:
+        v2.create_call(NewCall(outbound=True, to_number="12"))
+    assert bad.value.field == "to"
+    with pytest.raises(InvalidInput) as bad_purpose:
+        v2.create_call(NewCall(outbound=True, purpose_id=99))
+    assert bad_purpose.value.field == "purpose"
+    with pytest.raises(NotFound):
+        v2.get_call(5)
+    _, read_only = clients(sandbox, sandbox.read_token)
+    with pytest.raises(MissingScope) as scope:
+        read_only.create_call(NewCall(outbound=True))
+    assert scope.value.scope == "calls.write"
+    revoked = sandbox.issue_token(list(ALL_SCOPES), ttl=600)
+    sandbox.revoke(revoked)
+    with pytest.raises(NotAuthorised):
+        clients(sandbox, revoked)[1].list_users()
+
+    configure_sandbox(fault_rate=0.3)
+    v1, v2 = clients(sandbox, sandbox.issue_token(list(ALL_SCOPES), ttl=600))
+    assert v2.list_calls(since(6), since(1)).equals(v1.list_calls(since(6), since(1)))
+    configure_sandbox(fault_rate=1.0)
+    with pytest.raises(ApiUnavailable):
+        v2.list_calls(since(6), since(1))
+
+
+# ----- chosen by a setting; the overview agrees -----
+
+
+def test_the_api_version_setting():
+    assert Settings.from_mapping({}).api_version == "1.0"
+    assert Settings.from_mapping({"OUTREACH_API_VERSION": "v2"}).api_version == "2"
+    assert Settings.from_mapping({"OUTREACH_API_VERSION": "2"}).api_version == "2"
+    with pytest.raises(SettingsError, match="OUTREACH_API_VERSION"):
+        Settings.from_mapping({"OUTREACH_API_VERSION": "3"})
+
+
+def test_the_overview_is_the_same_on_both_versions(sandbox, tmp_path):
+    summaries = []
+    for version in ("1.0", "2"):
+        settings = Settings.from_mapping({
+            "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_ACCESS_TOKEN": sandbox.full_token,
+            "OUTREACH_API_VERSION": version,
+            "CALLBOARD_CACHE_DB": str(tmp_path / f"calls-{version}.sqlite"),
+        })
+        source = open_source(settings)
+        assert isinstance(source.client, OutreachClientV2) == (version == "2")
+        end = date.today() - timedelta(days=3)  # closed days only: the store keeps them
+        start, tz = end - timedelta(days=13), "America/Chicago"
+        previous = overview.metrics.previous_period(start, end)
+        client = source.client
+        users = client.list_users()
+        built = overview.build_overview(
+            source.list_calls(*utc_bounds(start, end, tz)),
+            source.list_calls(*utc_bounds(*previous, tz)),
+            users, client.list_dispositions(), client.list_purposes(),
+            users["id"].tolist(), start, end, tz)
+        summaries.append(overview.summary(built, start, end, tz, users["id"].tolist()))
+        # A second read comes from the store on v2 too: closed days are not asked again.
+        sandbox.reset_request_count()
+        source.list_calls(*utc_bounds(start, end, tz))
+        assert sandbox.request_count == 0
+        source.close()
+    assert summaries[0]["calls"] > 500
+    assert summaries[1] == summaries[0]
+
+
+def test_the_dashboard_shows_the_same_cards_on_both_versions(sandbox, monkeypatch, tmp_path):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.apptest_tools import ROOT, set_app_env
+
+    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "sandbox.sqlite")
+    shown = {}
+    for version in ("1.0", "2"):
+        monkeypatch.setenv("OUTREACH_API_VERSION", version)
+        app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        app.run()
+        assert not app.exception and not app.error
+        shown[version] = [(m.label, m.value, m.delta) for m in app.metric]
+    assert len(shown["2"]) == 5
+    assert shown["2"] == shown["1.0"]

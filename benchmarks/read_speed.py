@@ -5,7 +5,7 @@
 
 Prints figures, not a pass/fail: wall time and API requests of
   1. the baseline: one page[number] after another over the whole range, as public sync tools do;
-  2. Callboard's cold read of the same range (empty store);
+  2. Callboard's cold read of the same range (empty store), over API 1.0 and over API v2;
   3. the warm read of the same range in a new process (closed days only, then up to now);
   4. the refresh (read again) after 100 calls were logged today;
   5. every overview figure, table and chart spec from synthetic calls, with peak memory;
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from lib.auth import StaticToken  # noqa: E402
 from lib.callcache import CallStore, day_bounds  # noqa: E402
 from lib.client import NewCall, OutreachClient  # noqa: E402
+from lib.client_v2 import OutreachClientV2  # noqa: E402
 from lib.datasource import CLOSED_AFTER, DataSource  # noqa: E402
 from lib.settings import DEFAULT_MAX_WORKERS  # noqa: E402
 from lib.timerange import format_api_time  # noqa: E402
@@ -101,8 +102,9 @@ def baseline_walk(base_url: str, token: str, after: datetime, before: datetime) 
         page += 1
 
 
-def make_source(base_url: str, token: str, store: Path, workers: int) -> DataSource:
-    client = OutreachClient(base_url, StaticToken(token), max_workers=workers)
+def make_source(base_url: str, token: str, store: Path, workers: int,
+                client_class: type[OutreachClient] = OutreachClient) -> DataSource:
+    client = client_class(base_url, StaticToken(token), max_workers=workers)
     return DataSource(client, demo=True, description="benchmark", store=CallStore(store),
                       store_identity=IDENTITY)
 
@@ -266,6 +268,18 @@ def main() -> None:
         rows.append(("2. cold read (empty store)", cold_seconds, sandbox.requests(),
                      f"{len(cold):,} calls, identical to the baseline"
                      if baseline_ids is not None else f"{len(cold):,} calls"))
+
+        # 2b. The same cold read over API v2 (1000 calls a page, cursor paging).
+        source_v2 = make_source(sandbox.base_url, sandbox.token, work / "calls-v2.sqlite",
+                                args.workers, OutreachClientV2)
+        sandbox.reset()
+        started = time.perf_counter()
+        cold_v2 = source_v2.list_calls(after, now)
+        rows.append(("2b. cold read over API v2 (empty store)", time.perf_counter() - started,
+                     sandbox.requests(),
+                     f"{len(cold_v2):,} calls, "
+                     + ("identical to 1.0" if set(cold_v2["id"]) == set(cold["id"])
+                        else "DIFFERENT from 1.0")))
 
         # 3. Warm reads in a new process.
         seconds, count, calls = run_warm(sandbox, store, after, closed_before.isoformat(),

@@ -233,6 +233,7 @@ class OutreachClient:
 
     media_type = "application/json"  # of request bodies and the answers asked for
     scope_pattern = _SCOPE_IN_TEXT  # how a 403's text names the missing scope
+    pages_in_parallel = True  # page[number] paging: a query's pages are read side by side
 
     def __init__(
         self,

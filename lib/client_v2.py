@@ -89,6 +89,7 @@ class OutreachClientV2(OutreachClient):
 
     media_type = "application/vnd.api+json"
     scope_pattern = _V2_SCOPE
+    pages_in_parallel = False  # cursor paging: each query's pages come one after another
 
     def info(self) -> ApiInfo:
         """v2 has no "who am I" route: the token's user and scopes are unknown (None, empty)."""

@@ -158,7 +158,12 @@ class DataSource:
                        ) - shared
                 if own:
                     frames.append(store.load(identity, scope, own, after, before))
-                for run in _runs([day for day in days if day not in own and day not in shared]):
+                runs = _runs([day for day in days if day not in own and day not in shared])
+                if not self.client.pages_in_parallel:
+                    # A cursor is walked one page after another: one day a query, so that the
+                    # days go side by side instead.
+                    runs = [[day] for run in runs for day in run]
+                for run in runs:
                     start = day_bounds(run[0])[0] if run[0] in closed else max(
                         after, day_bounds(run[0])[0])
                     end = day_bounds(run[-1])[1] if run[-1] in closed else before

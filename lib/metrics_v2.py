@@ -1,0 +1,122 @@
+"""v2-only call metrics: talk time per rep and per disposition, answer rate by outcome (pure).
+
+API v2 records carry `outcome`, `answeredAt` and `completedAt` (no duration field: talk time is
+completedAt - answeredAt, per docs section 4 of the reference). 1.0 has none of these, so every
+function here takes a frame of v2 extras (see V2_COLUMNS) and `has_v2_fields` says whether the
+cards can be drawn at all: on 1.0 they are absent, never shown as zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from lib.schema import parse_timestamp, to_id
+
+# One row per call. Times are aware UTC (NaT when absent); outcome is "Answered",
+# "Not Answered" or None.
+V2_COLUMNS = ("id", "user_id", "disposition_id", "direction", "outcome", "state",
+              "dialed_at", "answered_at", "completed_at")
+_TIME_COLUMNS = ("dialed_at", "answered_at", "completed_at")
+
+
+def _time(value: Any) -> pd.Timestamp:
+    # Defensive: a missing or unreadable time means "unknown", which drops the call from talk
+    # time rather than failing the whole read.
+    if value is None:
+        return pd.NaT
+    try:
+        return pd.Timestamp(parse_timestamp(value))
+    except (TypeError, ValueError):
+        return pd.NaT
+
+
+def _related_id(record: Mapping[str, Any], name: str) -> int | None:
+    relation = (record.get("relationships") or {}).get(name) or {}
+    data = relation.get("data") if isinstance(relation, Mapping) else None
+    if not isinstance(data, Mapping):
+        return None
+    try:
+        return to_id(data.get("id"))
+    except (TypeError, ValueError):
+        return None
+
+
+def v2_extras_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """The v2-only fields of raw v2 call records, one row per call, columns V2_COLUMNS."""
+    rows = []
+    for record in records:
+        attributes = record.get("attributes") or {}
+        rows.append({
+            "id": to_id(record.get("id")),
+            "user_id": _related_id(record, "user"),
+            "disposition_id": _related_id(record, "callDisposition"),
+            "direction": attributes.get("direction"),
+            "outcome": attributes.get("outcome"),
+            "state": attributes.get("state"),
+            **{column: _time(attributes.get(key)) for column, key in
+               zip(_TIME_COLUMNS, ("dialedAt", "answeredAt", "completedAt"), strict=True)},
+        })
+    frame = pd.DataFrame(rows, columns=list(V2_COLUMNS))
+    for column in ("id", "user_id", "disposition_id"):
+        frame[column] = frame[column].astype("Int64")
+    for column in _TIME_COLUMNS:
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def has_v2_fields(frame: pd.DataFrame) -> bool:
+    """True when the frame carries v2 extras with at least one known outcome or answer time;
+    False for 1.0 data, whose cards must be left out, not drawn as zero."""
+    if not {"outcome", "answered_at", "completed_at"} <= set(frame.columns):
+        return False
+    return bool(frame["outcome"].notna().any() or frame["answered_at"].notna().any())
+
+
+def talk_seconds(frame: pd.DataFrame) -> pd.Series:
+    """completedAt - answeredAt in seconds; NaN for unanswered calls, unknown times, or a
+    completion before the answer (bad data is left out, not counted as negative talk)."""
+    seconds = (frame["completed_at"] - frame["answered_at"]).dt.total_seconds()
+    return seconds.where(seconds >= 0)
+
+
+def talk_time_by(frame: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Talk time grouped by `key` ("user_id" per rep, "disposition_id" per disposition).
+
+    Columns: key, talked (calls with a talk time), total_s, mean_s, median_s; only groups with
+    at least one talked call, sorted by total_s descending then key.
+    """
+    seconds = talk_seconds(frame)
+    talked = frame.assign(_talk=seconds)[seconds.notna() & frame[key].notna()]
+    columns = [key, "talked", "total_s", "mean_s", "median_s"]
+    if talked.empty:
+        return pd.DataFrame(columns=columns)
+    grouped = talked.groupby(key)["_talk"].agg(["count", "sum", "mean", "median"]).reset_index()
+    grouped.columns = columns
+    return grouped.sort_values(["total_s", key], ascending=[False, True]).reset_index(drop=True)
+
+
+def answer_rate_by_outcome(frame: pd.DataFrame) -> pd.DataFrame:
+    """Calls per outcome and their share of calls with a known outcome.
+
+    Columns: outcome, calls, share (0..1); rows "Answered" then "Not Answered" (both always
+    present when any outcome is known, so a zero is a real zero); calls without an outcome
+    are not in the denominator. Empty when no call has an outcome.
+    """
+    known = frame["outcome"].dropna()
+    if known.empty:
+        return pd.DataFrame(columns=["outcome", "calls", "share"])
+    order = ["Answered", "Not Answered"]
+    # Any other outcome the live API may send is kept after the two documented ones.
+    order += sorted(set(known) - set(order))
+    counts = known.value_counts().reindex(order, fill_value=0)
+    return pd.DataFrame({"outcome": order, "calls": counts.to_numpy(),
+                         "share": (counts / len(known)).to_numpy()})
+
+
+def answer_rate(frame: pd.DataFrame) -> float | None:
+    """Answered / calls with a known outcome; None (no card) when no outcome is known."""
+    known = frame["outcome"].dropna()
+    return None if known.empty else float((known == "Answered").mean())

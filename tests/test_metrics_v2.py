@@ -1,0 +1,113 @@
+"""v2-only metrics: hand-computed talk time and answer rates; the sandbox's v2 records read raw."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import requests
+
+from lib import metrics_v2
+from lib.sandbox.data import ANSWERED_IDS
+
+
+def record(call_id, user, disposition, outcome, answered, completed, direction="outbound"):
+    def rel(kind, value):
+        return {"data": None if value is None else {"type": kind, "id": value}}
+
+    return {"type": "call", "id": call_id,
+            "attributes": {"direction": direction, "outcome": outcome, "state": "completed",
+                           "dialedAt": "2026-11-02T10:00:00.000Z", "answeredAt": answered,
+                           "completedAt": completed},
+            "relationships": {"user": rel("user", user),
+                              "callDisposition": rel("callDisposition", disposition)}}
+
+
+RECORDS = [
+    # rep 1: 60 s + 120 s; rep 2: 30 s; one unanswered, one with completion before answer (bad)
+    record(1, 1, 7, "Answered", "2026-11-02T10:00:10Z", "2026-11-02T10:01:10Z"),
+    record(2, 1, 8, "Answered", "2026-11-02T11:00:00.000Z", "2026-11-02T11:02:00.000Z"),
+    record("3", "2", 7, "Answered", "2026-11-02T12:00:00+00:00", "2026-11-02T12:00:30+00:00"),
+    record(4, 2, 9, "Not Answered", None, "2026-11-02T13:00:00Z"),
+    record(5, 3, 7, "Answered", "2026-11-02T14:00:00Z", "2026-11-02T13:59:00Z"),
+    record(6, 3, None, None, None, None, direction="inbound"),
+]
+
+
+def test_extras_frame_reads_ids_as_numbers_or_text_and_times_as_utc():
+    frame = metrics_v2.v2_extras_frame(RECORDS)
+    assert list(frame.columns) == list(metrics_v2.V2_COLUMNS)
+    assert frame["id"].tolist() == [1, 2, 3, 4, 5, 6]
+    assert frame["user_id"].tolist() == [1, 1, 2, 2, 3, 3]
+    assert frame["disposition_id"].isna().tolist() == [False] * 5 + [True]
+    assert str(frame["answered_at"].dt.tz) == "UTC"
+    assert frame["answered_at"].isna().tolist() == [False, False, False, True, False, True]
+
+
+def test_talk_time_per_rep_and_per_disposition():
+    frame = metrics_v2.v2_extras_frame(RECORDS)
+    seconds = metrics_v2.talk_seconds(frame)
+    assert seconds.iloc[:3].tolist() == [60.0, 120.0, 30.0]
+    assert seconds.iloc[3:].isna().all()  # unanswered, negative, unknown
+    per_rep = metrics_v2.talk_time_by(frame, "user_id")
+    assert per_rep["user_id"].tolist() == [1, 2]
+    assert per_rep["talked"].tolist() == [2, 1]
+    assert per_rep["total_s"].tolist() == [180.0, 30.0]
+    assert per_rep["mean_s"].tolist() == [90.0, 30.0]
+    assert per_rep["median_s"].tolist() == [90.0, 30.0]
+    per_disposition = metrics_v2.talk_time_by(frame, "disposition_id")
+    assert per_disposition["disposition_id"].tolist() == [8, 7]
+    assert per_disposition["total_s"].tolist() == [120.0, 90.0]
+    assert per_disposition["talked"].tolist() == [1, 2]
+
+
+def test_answer_rate_by_outcome_counts_only_known_outcomes():
+    frame = metrics_v2.v2_extras_frame(RECORDS)
+    rates = metrics_v2.answer_rate_by_outcome(frame)
+    assert rates["outcome"].tolist() == ["Answered", "Not Answered"]
+    assert rates["calls"].tolist() == [4, 1]
+    assert rates["share"].tolist() == [0.8, 0.2]
+    assert metrics_v2.answer_rate(frame) == 0.8
+    none_answered = metrics_v2.v2_extras_frame([RECORDS[3]])
+    assert metrics_v2.answer_rate_by_outcome(none_answered)["calls"].tolist() == [0, 1]
+
+
+def test_on_1_0_data_the_cards_are_absent_not_zero():
+    # A 1.0 calls frame has none of the v2 columns; v2 records without outcomes have nothing.
+    assert not metrics_v2.has_v2_fields(pd.DataFrame({"id": [1], "user_id": [1]}))
+    empty = metrics_v2.v2_extras_frame([RECORDS[5]])
+    assert not metrics_v2.has_v2_fields(empty)
+    assert metrics_v2.answer_rate(empty) is None
+    assert metrics_v2.answer_rate_by_outcome(empty).empty
+    assert metrics_v2.talk_time_by(empty, "user_id").empty
+    assert metrics_v2.has_v2_fields(metrics_v2.v2_extras_frame(RECORDS))
+
+
+def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
+    headers = {"Authorization": f"Bearer {sandbox.full_token}"}
+    low = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    url = f"{sandbox.base_url}/api/v2/calls"
+    params: dict | None = {"filter[createdAt]": f"{low}..inf", "page[size]": "1000",
+                           "count": "false"}
+    records: list[dict] = []
+    while url:
+        answer = requests.get(url, params=params, headers=headers, timeout=10)
+        assert answer.status_code == 200
+        body = answer.json()
+        records += body["data"]
+        url, params = body["links"].get("next"), None
+    assert records
+    frame = metrics_v2.v2_extras_frame(records)
+    assert metrics_v2.has_v2_fields(frame)
+    answered = frame["disposition_id"].isin(list(ANSWERED_IDS)).fillna(False)
+    # The sandbox answers exactly the calls whose disposition is an answered one, and those
+    # (and only those) have a talk time.
+    assert (frame.loc[answered, "outcome"] == "Answered").all()
+    assert metrics_v2.talk_seconds(frame).notna().tolist() == answered.tolist()
+    per_rep = metrics_v2.talk_time_by(frame, "user_id")
+    assert per_rep["talked"].sum() == int(answered.sum())
+    assert math.isclose(per_rep["total_s"].sum(), metrics_v2.talk_seconds(frame).sum())
+    rates = metrics_v2.answer_rate_by_outcome(frame)
+    assert rates["calls"].sum() == frame["outcome"].notna().sum()
+    assert math.isclose(rates["share"].sum(), 1.0)

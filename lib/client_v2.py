@@ -102,6 +102,30 @@ class OutreachClientV2(OutreachClient):
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list[list[dict[str, Any]]]:
         """As OutreachClient.calls_in_windows: each window's exact rows, all or nothing."""
+        return [rows for rows, _records in self._read_windows(windows, on_progress)]
+
+    def call_extras_in_windows(
+        self,
+        windows: Sequence[CallWindow],
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> list[pd.DataFrame]:
+        """Each window's v2-only fields (lib.metrics_v2.V2_COLUMNS), for exactly the calls
+        calls_in_windows returns for it: the 1.0-shaped calls frame has no room for them."""
+        # Imported here: metrics_v2 is pandas-only analysis, not needed by plain reads.
+        from lib.metrics_v2 import v2_extras_frame
+
+        frames = []
+        for rows, records in self._read_windows(windows, on_progress):
+            kept = {row["id"] for row in rows}
+            frames.append(v2_extras_frame(r for r in records if to_id(r.get("id")) in kept))
+        return frames
+
+    def _read_windows(
+        self,
+        windows: Sequence[CallWindow],
+        on_progress: Callable[[int, int], None] | None,
+    ) -> list[tuple[list[dict[str, Any]], list[Any]]]:
+        """Per window: its exact parsed rows and the raw v2 records of the widened query."""
         queries: list[tuple[dict[str, str], str]] = []
         asked: list[int] = []
         bounds: list[tuple[datetime | None, datetime]] = []
@@ -121,12 +145,13 @@ class OutreachClientV2(OutreachClient):
                 label += f" (user {window.user_id})"
             queries.append((params, label))
             asked.append(index)
-        results: list[list[dict[str, Any]]] = [[] for _ in windows]
+        results: list[tuple[list[dict[str, Any]], list[Any]]] = [([], []) for _ in windows]
         pages = self._walk_cursors("/api/v2/calls", queries, on_progress) if queries else []
         for index, records in zip(asked, pages, strict=True):
             after, before = bounds[index]
             rows = (parse_call(call_as_v1(record)) for record in records)
-            results[index] = rows_in_window(rows, after, before, windows[index].user_id)
+            results[index] = (rows_in_window(rows, after, before, windows[index].user_id),
+                              records)
         return results
 
     def get_call(self, call_id: int | str) -> dict[str, Any]:

@@ -9,7 +9,11 @@ import pandas as pd
 import requests
 
 from lib import metrics_v2
+from lib.auth import StaticToken
+from lib.client import CallWindow
+from lib.client_v2 import OutreachClientV2
 from lib.sandbox.data import ANSWERED_IDS
+from tests.conftest import no_sleep
 
 
 def record(call_id, user, disposition, outcome, answered, completed, direction="outbound"):
@@ -111,3 +115,18 @@ def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
     rates = metrics_v2.answer_rate_by_outcome(frame)
     assert rates["calls"].sum() == frame["outcome"].notna().sum()
     assert math.isclose(rates["share"].sum(), 1.0)
+
+
+def test_the_v2_client_reads_the_extras_of_exactly_the_calls_it_reads(sandbox):
+    client = OutreachClientV2(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep)
+    now = datetime.now(UTC)
+    windows = [CallWindow(now - timedelta(days=8), now - timedelta(days=4)),
+               CallWindow(now - timedelta(days=4), now, user_id=3)]
+    rows = client.calls_in_windows(windows)
+    extras = client.call_extras_in_windows(windows)
+    assert rows[0] and rows[1]
+    for window_rows, frame in zip(rows, extras, strict=True):
+        assert frame["id"].tolist() == [row["id"] for row in window_rows]
+        assert frame["user_id"].tolist() == [row["user_id"] for row in window_rows]
+    assert set(extras[1]["user_id"]) == {3}
+    assert metrics_v2.has_v2_fields(extras[0])

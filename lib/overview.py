@@ -8,7 +8,7 @@ from datetime import date
 
 import pandas as pd
 
-from lib import charts, metrics
+from lib import charts, metrics, metrics_v2
 
 
 @dataclass(frozen=True)
@@ -184,3 +184,20 @@ def _get(container: object, key: str) -> object:
     if isinstance(container, Mapping):
         return container.get(key)
     return getattr(container, key, None)
+
+
+def talk_time_table(
+    extras: pd.DataFrame, key: str, lookup: pd.DataFrame | dict[int, str], label: str
+) -> pd.DataFrame:
+    """API v2's talk time per rep (key "user_id") or disposition ("disposition_id"), by name,
+    in minutes: label, calls talked, total, mean and median minutes."""
+    table = metrics_v2.talk_time_by(extras, key)
+    names = lookup if isinstance(lookup, dict) else dict(
+        zip(lookup["id"].tolist(), lookup["name"].tolist(), strict=True))
+    return pd.DataFrame({
+        label: [names.get(int(i), f"{label} {int(i)}") for i in table[key]],
+        "Calls talked": table["talked"].astype(int).to_numpy(),
+        "Total minutes": (table["total_s"] / 60).round(1).to_numpy(),
+        "Mean minutes": (table["mean_s"] / 60).round(1).to_numpy(),
+        "Median minutes": (table["median_s"] / 60).round(1).to_numpy(),
+    })

@@ -185,18 +185,34 @@ def test_the_overview_is_the_same_on_both_versions(sandbox, tmp_path):
     assert cold_requests[1] <= 15 < cold_requests[0]
 
 
-def test_the_dashboard_shows_the_same_cards_on_both_versions(sandbox, monkeypatch, tmp_path):
+def test_the_dashboard_shows_the_same_cards_on_both_versions_and_answers_only_on_v2(
+        sandbox, monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from tests.apptest_tools import ROOT, set_app_env
+    from lib.filters import today_in
+    from lib.sandbox.data import ANSWERED_IDS
+    from lib.schema import calls_frame
+    from tests.apptest_tools import ROOT, TZ, set_app_env
 
     set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "sandbox.sqlite")
-    shown = {}
+    shown, captions = {}, {}
     for version in ("1.0", "2"):
         monkeypatch.setenv("OUTREACH_API_VERSION", version)
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
         app.run()
         assert not app.exception and not app.error
-        shown[version] = [(m.label, m.value, m.delta) for m in app.metric]
-    assert len(shown["2"]) == 5
+        shown[version] = {m.label: (m.value, m.delta) for m in app.metric}
+        captions[version] = [c.value for c in app.caption]
+    assert "Answer rate" not in shown["1.0"]  # absent on 1.0, not zero
+    answer = shown["2"].pop("Answer rate")
     assert shown["2"] == shown["1.0"]
+
+    # By hand from the sandbox's records: the outcome follows the disposition's.
+    calls = calls_frame(sandbox.all_calls())
+    day = calls["created_at"].dt.tz_convert(TZ).dt.date
+    today = today_in(TZ)
+    current = calls[(day >= today - timedelta(days=29)) & (day <= today)]
+    known = current["disposition_id"].dropna()
+    answered = int(known.isin(ANSWERED_IDS).sum())
+    assert answer[0] == f"{100 * answered / len(known):.1f}%"
+    assert f"{answered:,} Answered · {len(known) - answered:,} Not Answered" in captions["2"]

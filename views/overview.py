@@ -5,7 +5,14 @@ import streamlit as st
 from lib import charts, metrics, ui_cache, ui_frame
 from lib.errors import OutreachError
 from lib.messages import escape_markdown
-from lib.overview import build_overview, calls_csv, metric_cards, selected_dispositions
+from lib.metrics_v2 import answer_rate, answer_rate_by_outcome, has_v2_fields
+from lib.overview import (
+    build_overview,
+    calls_csv,
+    metric_cards,
+    selected_dispositions,
+    talk_time_table,
+)
 from lib.timerange import utc_bounds
 
 filters = ui_frame.current_filters()
@@ -87,6 +94,32 @@ st.caption(
     f"Rates built on fewer than {metrics.MIN_CALLS_FOR_RATE} calls are marked as few calls: "
     "too few to rank anyone on."
 )
+
+# API v2 only: answers and talk time from the calls' own times. On 1.0 the section is absent.
+try:
+    extras = ui_cache.call_extras(
+        *utc_bounds(filters.start, filters.end, filters.tz), filters.rep_ids
+    )
+except OutreachError as error:
+    ui_frame.show_error(error, "Talk times could not be loaded")
+    extras = None
+if extras is not None and has_v2_fields(extras):
+    st.subheader("Answers and talk time", help="From API v2's own call times and outcomes.")
+    by_outcome = answer_rate_by_outcome(extras)
+    rate = answer_rate(extras)
+    left, middle, right = st.columns([1, 2, 2])
+    with left:
+        st.metric("Answer rate", "–" if rate is None else f"{100 * rate:.1f}%", border=True,
+                  help="Calls whose outcome is Answered, of calls with a known outcome.")
+        st.caption(" · ".join(f"{row.calls:,} {row.outcome}"
+                              for row in by_outcome.itertuples(index=False)))
+    with middle:
+        st.dataframe(talk_time_table(extras, "user_id", metrics.display_names(lookups.users),
+                                     "Rep"), hide_index=True, width="stretch")
+    with right:
+        st.dataframe(talk_time_table(extras, "disposition_id", lookups.dispositions,
+                                     "Disposition"), hide_index=True, width="stretch")
+    st.caption("Talk time is completed minus answered; unanswered calls have none.")
 
 chosen = selected_dispositions(mix_event)
 shown = overview.calls

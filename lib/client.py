@@ -129,6 +129,24 @@ class NewCall:
         return {"data": {"type": "call", "attributes": attributes}}
 
 
+def distinct_user_ids(user_ids: Sequence[int] | None) -> list[int] | None:
+    """None (every user) or the distinct user ids, in the order given; InvalidInput for an id
+    that is not a number, before anything is asked."""
+    if user_ids is None:
+        return None
+    if isinstance(user_ids, (str, bytes, int)):
+        raise TypeError("user_ids is a sequence of user ids, e.g. [5, 7].")
+    unique: list[int] = []
+    for value in user_ids:
+        number = to_id(value)
+        if number is None:
+            raise InvalidInput(f"A user id is a number; got {value!r}.",
+                               field="filter[user/id]", status=None)
+        if number not in unique:
+            unique.append(number)
+    return unique
+
+
 def rows_in_window(rows: Iterable[dict[str, Any]], after: datetime | None, before: datetime,
                    user_id: int | None) -> list[dict[str, Any]]:
     """Exactly the parsed rows with after <= created_at < before (of `user_id` when given),
@@ -349,7 +367,7 @@ class OutreachClient:
         Rows are filtered exactly, de-duplicated by id and sorted by (created_at, id).
         """
         before = datetime.now(UTC) if before is None else require_utc(before, "created_before")
-        wanted_users = self._user_ids(user_ids)
+        wanted_users = distinct_user_ids(user_ids)
         if wanted_users == []:
             return []
         # The API takes one user id per filter: one window per user.
@@ -445,22 +463,6 @@ class OutreachClient:
         return purposes_frame(self._read_pages("/1.0/call_purposes", query)[0])
 
     # ----- paging -----
-
-    @staticmethod
-    def _user_ids(user_ids: Sequence[int] | None) -> list[int] | None:
-        if user_ids is None:
-            return None
-        if isinstance(user_ids, (str, bytes, int)):
-            raise TypeError("user_ids is a sequence of user ids, e.g. [5, 7].")
-        unique: list[int] = []
-        for value in user_ids:
-            number = to_id(value)
-            if number is None:
-                raise InvalidInput(f"A user id is a number; got {value!r}.",
-                                   field="filter[user/id]", status=None)
-            if number not in unique:
-                unique.append(number)
-        return unique
 
     def _read_pages(
         self,

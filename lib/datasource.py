@@ -36,10 +36,9 @@ import pandas as pd
 
 from lib.auth import RefreshingToken, StaticToken, token_url_for
 from lib.callcache import ALL_USERS, CallStore, day_bounds, utc_day
-from lib.client import CallWindow, OutreachClient
+from lib.client import CallWindow, OutreachClient, distinct_user_ids
 from lib.client_v2 import OutreachClientV2
-from lib.errors import InvalidInput
-from lib.schema import empty_calls_frame, frame_from_rows, to_id
+from lib.schema import empty_calls_frame, frame_from_rows
 from lib.settings import DEFAULT_CACHE_MAX_AGE_HOURS, Settings
 from lib.timerange import require_utc
 
@@ -96,7 +95,7 @@ class DataSource:
         if created_after is None or self.store is None:
             return self.client.list_calls(created_after, before, user_ids, on_progress)
         after = require_utc(created_after, "created_after")
-        users = _user_scope(user_ids)
+        users = distinct_user_ids(user_ids)
         if after >= before or users == []:
             return empty_calls_frame()
         identity = self._identity()
@@ -212,23 +211,6 @@ class DataSource:
             self.store.purge(fresh_since)
         except sqlite3.Error as exc:
             log.warning("Could not remove expired calls from %s (%s).", self.store.path, exc)
-
-
-def _user_scope(user_ids: Sequence[int] | None) -> list[int] | None:
-    """None (every user) or the distinct user ids, in the order given."""
-    if user_ids is None:
-        return None
-    if isinstance(user_ids, (str, bytes, int)):
-        raise TypeError("user_ids is a sequence of user ids, e.g. [5, 7].")
-    unique: list[int] = []
-    for value in user_ids:
-        number = to_id(value)
-        if number is None:
-            raise InvalidInput(f"A user id is a number; got {value!r}.",
-                               field="filter[user/id]", status=None)
-        if number not in unique:
-            unique.append(number)
-    return unique
 
 
 def _runs(days: list[date]) -> list[list[date]]:

@@ -91,6 +91,14 @@ class OutreachClientV2(OutreachClient):
     scope_pattern = _V2_SCOPE
     pages_in_parallel = False  # cursor paging: each query's pages come one after another
 
+    def __init__(self, *args: Any, page_size: int = V2_PAGE_SIZE, **options: Any) -> None:
+        """As OutreachClient, plus `page_size`: records a page, 1 to 1000 (v2's maximum and
+        the default; smaller pages only cost more requests)."""
+        if not 1 <= page_size <= V2_PAGE_SIZE:
+            raise ValueError(f"page_size must be from 1 to {V2_PAGE_SIZE}.")
+        super().__init__(*args, **options)
+        self.page_size = page_size
+
     def info(self) -> ApiInfo:
         """v2 has no "who am I" route: the token's user and scopes are unknown (None, empty)."""
         return ApiInfo(email=None, user_id=None, scopes=frozenset(), requests_current=None,
@@ -138,7 +146,7 @@ class OutreachClientV2(OutreachClient):
             wide_after, wide_before = widen_window(after, before, self.bound_margin)
             low = "neginf" if wide_after is None else _iso(wide_after)
             params = {"filter[createdAt]": f"{low}..{_iso(wide_before)}",
-                      "page[size]": str(V2_PAGE_SIZE), "count": "false"}
+                      "page[size]": str(self.page_size), "count": "false"}
             label = "GET /api/v2/calls"
             if window.user_id is not None:
                 params["filter[user][id]"] = str(window.user_id)
@@ -202,9 +210,9 @@ class OutreachClientV2(OutreachClient):
 
     # ----- v2 specifics -----
 
-    @staticmethod
-    def _lookup_query(resource: str) -> tuple[dict[str, str], str]:
-        return {"page[size]": str(V2_PAGE_SIZE), "count": "false"}, f"GET /api/v2/{resource}"
+    def _lookup_query(self, resource: str) -> tuple[dict[str, str], str]:
+        return ({"page[size]": str(self.page_size), "count": "false"},
+                f"GET /api/v2/{resource}")
 
     @staticmethod
     def _route_scope(method: str, path: str) -> str | None:

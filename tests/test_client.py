@@ -1,4 +1,8 @@
-"""The client over real loopback HTTP: paging, filters, creating, every error path, retries."""
+"""The client over real loopback HTTP: paging, filters, creating, every error path, retries.
+
+Every test that talks to an API runs twice, against the sandbox's 1.0 and its v2 (the `api`
+fixture): both clients must give the same answers and the same typed errors.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 import re
 import socket
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,6 +18,7 @@ import pytest
 
 from lib.auth import StaticToken
 from lib.client import ApiInfo, NewCall, OutreachClient
+from lib.client_v2 import OutreachClientV2
 from lib.errors import (
     ApiUnavailable,
     IncompleteRead,
@@ -24,6 +30,7 @@ from lib.errors import (
     UnexpectedResponse,
 )
 from lib.sandbox import start_sandbox
+from lib.sandbox.v2 import V2_SCOPES
 from lib.schema import calls_frame, frame_from_rows, parse_call
 from lib.timerange import utc_bounds
 from tests.conftest import no_sleep
@@ -42,9 +49,47 @@ def expected(sandbox, after=None, before=None, users=None):
     return frame_from_rows(rows)
 
 
-def fresh_client(sandbox, token=None, **options) -> OutreachClient:
+@dataclass(frozen=True)
+class Api:
+    """What differs between the two versions, as far as these tests need to know."""
+
+    version: str
+    client_class: type[OutreachClient]
+    purposes_path: str  # the route of list_purposes, a one-request read on both versions
+    page_size: int  # the client's default records a page
+    scope_names: dict[str, str] = field(default_factory=dict)  # 1.0 name -> this version's
+    # Client options that make a read take one request per 50 calls, as 1.0 always does:
+    # tests of faults and rate limits need many requests from a small read.
+    pages_of_50: dict[str, int] = field(default_factory=dict)
+
+    def scope(self, v1_name: str) -> str:
+        return self.scope_names.get(v1_name, v1_name)
+
+    def pages(self, calls: int) -> int:
+        return max(1, -(-calls // self.page_size))
+
+
+API_1_0 = Api("1.0", OutreachClient, "/1.0/call_purposes", 50)
+API_2 = Api("2", OutreachClientV2, "/api/v2/callPurposes", 1000,
+            {v1: v2 for v2, v1 in V2_SCOPES.items()}, {"page_size": 50})
+
+
+@pytest.fixture(params=[API_1_0, API_2], ids=["v1.0", "v2"])
+def api(request) -> Api:
+    return request.param
+
+
+@pytest.fixture
+def client(sandbox, api) -> OutreachClient:
+    """This module's client speaks the version under test."""
+    with fresh_client(sandbox, api) as made:
+        yield made
+
+
+def fresh_client(sandbox, api: Api, token=None, **options) -> OutreachClient:
     options.setdefault("sleep", no_sleep)
-    return OutreachClient(sandbox.base_url, StaticToken(token or sandbox.full_token), **options)
+    return api.client_class(sandbox.base_url, StaticToken(token or sandbox.full_token),
+                            **options)
 
 
 def own_token(sandbox, scopes=ALL_SCOPES, ttl=3600) -> str:
@@ -55,15 +100,20 @@ def own_token(sandbox, scopes=ALL_SCOPES, ttl=3600) -> str:
 # ----- reading -----
 
 
-def test_info(client):
+def test_info(sandbox, client, api):
+    sandbox.reset_request_count()
     info = client.info()
     assert isinstance(info, ApiInfo)
-    assert info.user_id == 1 and info.email and "@" in info.email
-    assert info.scopes == frozenset(ALL_SCOPES)
-    assert info.requests_maximum == 10_000 and info.requests_current >= 1
+    if api.version == "1.0":
+        assert info.user_id == 1 and info.email and "@" in info.email
+        assert info.scopes == frozenset(ALL_SCOPES)
+        assert info.requests_maximum == 10_000 and info.requests_current >= 1
+    else:  # v2 has no "who am I" route: nothing is known, and nothing is asked
+        assert info == ApiInfo(None, None, frozenset(), None, None)
+        assert sandbox.request_count == 0
 
 
-def test_all_calls_across_many_pages(sandbox, client):
+def test_all_calls_across_many_pages(sandbox, client, api):
     progress: list[tuple[int, int]] = []
     before = datetime.now(UTC)
     sandbox.reset_request_count()
@@ -72,7 +122,8 @@ def test_all_calls_across_many_pages(sandbox, client):
     want = expected(sandbox, before=before)
     assert len(want) > 40 * 50  # really many pages
     assert frame.equals(want)
-    pages = -(-len(want) // 50)
+    pages = api.pages(len(want))
+    assert pages > 1
     assert progress[-1] == (pages, pages)
     assert [done for done, _ in progress] == list(range(1, pages + 1))
     assert sandbox.request_count == pages  # one request a page, nothing re-read
@@ -158,7 +209,7 @@ def test_calls_in_window_gives_sorted_parsed_rows(sandbox, client):
         ("2026-04-05T12:00:00", date(2026, 3, 29), 23),
     ],
 )
-def test_berlin_days_around_dst_hold_exactly_their_local_calls(end, dst_day, hours):
+def test_berlin_days_around_dst_hold_exactly_their_local_calls(api, end, dst_day, hours):
     # DST changes on a Sunday, which has few calls; the weekdays around it have calls right up
     # to local midnight (west-coast reps' evenings), so a wrong offset would move calls between
     # days and show here.
@@ -166,7 +217,7 @@ def test_berlin_days_around_dst_hold_exactly_their_local_calls(end, dst_day, hou
     start, stop = utc_bounds(dst_day, dst_day, "Europe/Berlin")
     assert stop - start == timedelta(hours=hours)
     with start_sandbox(port=0, seed=11, reps=8, days=14, end=end) as box:
-        client = fresh_client(box)
+        client = fresh_client(box, api)
         rows = [parse_call(r) for r in box.all_calls()]
         days = [dst_day + timedelta(days=n) for n in range(-2, 3)]
         seen = 0
@@ -224,36 +275,36 @@ def test_unknown_id_is_not_found(client):
         client.get_call(999_999_999_999)
 
 
-def test_unknown_token_is_not_authorised(sandbox):
+def test_unknown_token_is_not_authorised(sandbox, api):
     token = "not-a-real-token-0123456789"
     with pytest.raises(NotAuthorised) as info:
-        fresh_client(sandbox, token).list_calls(None, None)
+        fresh_client(sandbox, api, token).list_calls(None, None)
     assert info.value.status == 401 and token not in str(info.value)
 
 
-def test_revoked_token_is_not_authorised(sandbox):
+def test_revoked_token_is_not_authorised(sandbox, api):
     token = own_token(sandbox)
-    client = fresh_client(sandbox, token)
-    assert client.info().user_id == 1
+    client = fresh_client(sandbox, api, token)
+    assert len(client.list_purposes()) == 5
     sandbox.revoke(token)
     with pytest.raises(NotAuthorised) as info:
         client.get_call(1)
     assert token not in info.value.detail
 
 
-def test_read_only_token_creating_lacks_create_calls(sandbox):
-    client = fresh_client(sandbox, sandbox.read_token)
+def test_read_only_token_creating_lacks_create_calls(sandbox, api):
+    client = fresh_client(sandbox, api, sandbox.read_token)
     with pytest.raises(MissingScope) as info:
         client.create_call(NewCall(outbound=True))
-    assert info.value.scope == "create_calls" and info.value.status == 403
+    assert info.value.scope == api.scope("create_calls") and info.value.status == 403
     assert sandbox.read_token not in str(info.value)
 
 
-def test_missing_read_scope_is_named(sandbox):
-    client = fresh_client(sandbox, own_token(sandbox, ["read_calls"]))
+def test_missing_read_scope_is_named(sandbox, api):
+    client = fresh_client(sandbox, api, own_token(sandbox, ["read_calls"]))
     with pytest.raises(MissingScope) as info:
         client.list_users()
-    assert info.value.scope == "read_users"
+    assert info.value.scope == api.scope("read_users")
 
 
 @pytest.mark.parametrize(
@@ -282,16 +333,21 @@ def test_client_side_validation_sends_nothing(sandbox, client):
     assert sandbox.request_count == 0
 
 
-def test_bad_parameter_is_invalid_input_with_the_parameter(client):
+@pytest.mark.parametrize(("api", "path", "parameter", "value"), [
+    (API_1_0, "/1.0/calls", "page[number]", "0"),
+    (API_2, "/api/v2/calls", "page[size]", "1001"),
+    (API_2, "/api/v2/calls", "page[after]", "not-a-cursor"),
+], ids=["v1.0", "v2-size", "v2-cursor"])
+def test_bad_parameter_is_invalid_input_with_the_parameter(client, path, parameter, value):
     with pytest.raises(InvalidInput) as info:
-        client._request("GET", "/1.0/calls", params={"page[number]": "0"})
-    assert info.value.status == 400 and info.value.field == "page[number]"
+        client._request("GET", path, params={parameter: value})
+    assert info.value.status == 400 and info.value.field == parameter
 
 
 # ----- rate limits -----
 
 
-def test_429_waits_retry_after_then_succeeds(sandbox, configure_sandbox):
+def test_429_waits_retry_after_then_succeeds(sandbox, configure_sandbox, api):
     configure_sandbox(rate_limit=3)
     slept: list[float] = []
     expected_wait: list[float] = []
@@ -300,53 +356,53 @@ def test_429_waits_retry_after_then_succeeds(sandbox, configure_sandbox):
         slept.append(seconds)
         sandbox.reset_rate_limits()  # the hour passes
 
-    client = fresh_client(sandbox, own_token(sandbox), sleep=sleep, max_backoff=7200,
+    client = fresh_client(sandbox, api, own_token(sandbox), sleep=sleep, max_backoff=7200,
                           throttle_below=0)
     for _ in range(3):
-        client.info()
+        client.list_purposes()
     assert client.rate_limit_remaining == 0
     expected_wait.append(client.rate_limit_reset.timestamp() - time.time())
-    assert client.info().user_id == 1  # a 429, one wait, then success
+    assert len(client.list_purposes()) == 5  # a 429, one wait, then success
     assert len(slept) == 1
     # Retry-After is whole seconds to the reset; it was honoured, not replaced by backoff.
     assert abs(slept[0] - expected_wait[0]) <= 2 and slept[0] > 3000
 
 
-def test_rate_limit_far_away_raises_with_retry_at(sandbox, configure_sandbox):
+def test_rate_limit_far_away_raises_with_retry_at(sandbox, configure_sandbox, api):
     configure_sandbox(rate_limit=2)
     slept: list[float] = []
-    client = fresh_client(sandbox, own_token(sandbox), sleep=slept.append)
-    client.info()
-    client.info()
+    client = fresh_client(sandbox, api, own_token(sandbox), sleep=slept.append)
+    client.list_purposes()
+    client.list_purposes()
     with pytest.raises(RateLimited) as info:
-        client.info()
+        client.list_purposes()
     assert slept == []  # an hour is too long to wait inside a page load
     retry_at = info.value.retry_at
     assert retry_at is not None
     assert timedelta(minutes=55) < retry_at - datetime.now(UTC) <= timedelta(hours=1, seconds=2)
 
 
-def test_rate_limit_outlasting_retries_raises_rate_limited(sandbox, configure_sandbox):
+def test_rate_limit_outlasting_retries_raises_rate_limited(sandbox, configure_sandbox, api):
     configure_sandbox(rate_limit=1)
     slept: list[float] = []
-    client = fresh_client(sandbox, own_token(sandbox), sleep=slept.append, max_backoff=7200,
-                          max_retries=2, throttle_below=0)
-    client.info()
+    client = fresh_client(sandbox, api, own_token(sandbox), sleep=slept.append,
+                          max_backoff=7200, max_retries=2, throttle_below=0)
+    client.list_purposes()
     with pytest.raises(RateLimited) as info:
-        client.info()
+        client.list_purposes()
     assert "failed after 3 tries: HTTP 429" in info.value.detail
     assert len(slept) == 2 and info.value.retry_at is not None
 
 
-def test_rate_limit_mid_read_is_an_incomplete_read(sandbox, configure_sandbox):
+def test_rate_limit_mid_read_is_an_incomplete_read(sandbox, configure_sandbox, api):
     configure_sandbox(rate_limit=5)
-    client = fresh_client(sandbox, own_token(sandbox), max_workers=2)
+    client = fresh_client(sandbox, api, own_token(sandbox), max_workers=2, **api.pages_of_50)
     with pytest.raises(IncompleteRead) as info:
         client.list_calls(None, None)
     assert isinstance(info.value.cause, RateLimited)
 
 
-def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox):
+def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox, api):
     configure_sandbox(rate_limit=10)
     client: OutreachClient
     remaining_when_slept: list[int | None] = []
@@ -355,8 +411,8 @@ def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox):
         remaining_when_slept.append(client.rate_limit_remaining)
         sandbox.reset_rate_limits()
 
-    client = fresh_client(sandbox, own_token(sandbox), sleep=sleep, max_backoff=7200,
-                          max_workers=1)
+    client = fresh_client(sandbox, api, own_token(sandbox), sleep=sleep, max_backoff=7200,
+                          max_workers=1, **api.pages_of_50)
     after = datetime.now(UTC) - timedelta(days=12)
     frame = client.list_calls(after, None)
     assert frame.equals(expected(sandbox, after, datetime.now(UTC)))
@@ -368,10 +424,11 @@ def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox):
 # ----- faults and retries -----
 
 
-def test_faults_are_retried_and_the_result_is_exact(sandbox, configure_sandbox):
+def test_faults_are_retried_and_the_result_is_exact(sandbox, configure_sandbox, api):
     configure_sandbox(fault_rate=0.3)
     slept: list[float] = []
-    client = fresh_client(sandbox, own_token(sandbox), sleep=slept.append, max_retries=12)
+    client = fresh_client(sandbox, api, own_token(sandbox), sleep=slept.append, max_retries=12,
+                          **api.pages_of_50)
     before = datetime.now(UTC)
     after = before - timedelta(days=20)
     frame = client.list_calls(after, before, user_ids=[2, 4])
@@ -381,19 +438,20 @@ def test_faults_are_retried_and_the_result_is_exact(sandbox, configure_sandbox):
     assert all(0 < s <= client.max_backoff for s in slept)
 
 
-def test_persistent_faults_name_what_failed(sandbox, configure_sandbox):
+def test_persistent_faults_name_what_failed(sandbox, configure_sandbox, api):
     configure_sandbox(fault_rate=1.0)
-    client = fresh_client(sandbox, own_token(sandbox), max_retries=2)
+    client = fresh_client(sandbox, api, own_token(sandbox), max_retries=2)
     with pytest.raises(ApiUnavailable) as info:
-        client.info()
+        client.list_purposes()
     # The last try's fault is named: a 5xx, or a 200 whose body was cut off (not JSON).
-    assert re.match(r"GET /1\.0/info failed after 3 tries: HTTP (5\d\d|200 with a body that is "
-                    r"not JSON)", info.value.detail), info.value.detail
+    assert re.match(rf"GET {re.escape(api.purposes_path)} page 1 failed after 3 tries: "
+                    r"HTTP (5\d\d|200 with a body that is not JSON)", info.value.detail
+                    ), info.value.detail
 
 
-def test_create_is_not_repeated_after_a_server_fault(sandbox, configure_sandbox):
+def test_create_is_not_repeated_after_a_server_fault(sandbox, configure_sandbox, api):
     configure_sandbox(fault_rate=1.0)
-    client = fresh_client(sandbox, own_token(sandbox))
+    client = fresh_client(sandbox, api, own_token(sandbox))
     sandbox.reset_request_count()
     with pytest.raises(ApiUnavailable) as info:
         client.create_call(NewCall(outbound=True, note="only once"))
@@ -401,11 +459,12 @@ def test_create_is_not_repeated_after_a_server_fault(sandbox, configure_sandbox)
     assert "may have been created" in info.value.detail
 
 
-def test_read_timeouts_are_retried_but_a_create_is_not(sandbox, configure_sandbox):
+def test_read_timeouts_are_retried_but_a_create_is_not(sandbox, configure_sandbox, api):
     configure_sandbox(latency_ms=400)
-    client = fresh_client(sandbox, own_token(sandbox), timeout=(3.05, 0.1), max_retries=1)
-    with pytest.raises(ApiUnavailable, match="GET /1.0/info failed after 2 tries: timed out"):
-        client.info()
+    client = fresh_client(sandbox, api, own_token(sandbox), timeout=(3.05, 0.1), max_retries=1)
+    with pytest.raises(ApiUnavailable,
+                       match=f"GET {api.purposes_path} page 1 failed after 2 tries: timed out"):
+        client.list_purposes()
     time.sleep(0.5)  # the server counts a request after its latency: let those finish first
     sandbox.reset_request_count()
     with pytest.raises(ApiUnavailable, match="may have been created"):
@@ -414,9 +473,9 @@ def test_read_timeouts_are_retried_but_a_create_is_not(sandbox, configure_sandbo
     assert sandbox.request_count == 1
 
 
-def test_failure_part_way_is_incomplete_never_partial(sandbox):
+def test_failure_part_way_is_incomplete_never_partial(sandbox, api):
     token = own_token(sandbox)
-    client = fresh_client(sandbox, token, max_workers=2)
+    client = fresh_client(sandbox, api, token, max_workers=2)
 
     def revoke_after_first_page(done: int, known: int) -> None:
         if done == 1:
@@ -428,9 +487,10 @@ def test_failure_part_way_is_incomplete_never_partial(sandbox):
     assert "page" in info.value.detail
 
 
-def test_first_page_failure_is_the_plain_error(sandbox):
-    with pytest.raises(MissingScope):
-        fresh_client(sandbox, own_token(sandbox, ["read_users"])).list_calls(None, None)
+def test_first_page_failure_is_the_plain_error(sandbox, api):
+    with pytest.raises(MissingScope) as info:
+        fresh_client(sandbox, api, own_token(sandbox, ["read_users"])).list_calls(None, None)
+    assert info.value.scope == api.scope("read_calls")
 
 
 def _closed_port() -> int:
@@ -439,12 +499,12 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_connection_refused_is_retried_then_unavailable():
+def test_connection_refused_is_retried_then_unavailable(api):
     slept: list[float] = []
-    client = OutreachClient(f"http://127.0.0.1:{_closed_port()}", StaticToken("t"),
-                            sleep=slept.append, max_retries=2)
+    client = api.client_class(f"http://127.0.0.1:{_closed_port()}", StaticToken("t"),
+                              sleep=slept.append, max_retries=2)
     with pytest.raises(ApiUnavailable, match="failed after 3 tries: connection failed"):
-        client.info()
+        client.list_purposes()
     # Nothing reached a server, so even a create may be retried.
     with pytest.raises(ApiUnavailable, match="failed after 3 tries"):
         client.create_call(NewCall(outbound=True))
@@ -472,6 +532,21 @@ def jsonapi_call(call_id: int, minute: int) -> dict:
     }
 
 
+def empty_list(api: Api) -> dict:
+    """A last, empty page of a list in the version's envelope."""
+    return ({"data": [], "meta": {"page": {"maximum": 1}}} if api.version == "1.0"
+            else {"data": [], "links": {}})
+
+
+def one_call(api: Api) -> dict:
+    """A single inbound call in the version's record shape."""
+    if api.version == "1.0":
+        return {"data": {"id": 1, "attributes": {"connection": {"outbound": False},
+                                                 "metadata": {"created": "2026-11-02T17:03:00Z"}}}}
+    return {"data": {"id": "1", "type": "call", "attributes": {
+        "direction": "inbound", "createdAt": "2026-11-02T17:03:00.000Z"}}}
+
+
 def test_other_record_forms_and_links_only_paging(scripted):
     pages = {1: [jsonapi_call(i, i % 60) for i in range(1, 51)],
              2: [jsonapi_call(i, i % 60) for i in range(51, 61)]}
@@ -492,62 +567,111 @@ def test_other_record_forms_and_links_only_paging(scripted):
     assert server.requests[0][3]["User-Agent"] == "callboard/0.1"
 
 
-def test_non_json_200_is_retried_and_two_number_remaining_header(scripted):
+def v2_call(call_id: int, minute: int) -> dict:
+    # String ids, as JSON:API writes them, and relationships that may be null.
+    return {
+        "id": str(call_id), "type": "call",
+        "attributes": {"createdAt": f"2026-11-02T17:{minute:02d}:00.000Z",
+                       "direction": "outbound", "outcome": None},
+        "relationships": {"user": {"data": {"type": "user", "id": "5"}},
+                          "prospect": {"data": {"type": "prospect", "id": "9"}},
+                          "callDisposition": {"data": None}},
+    }
+
+
+def test_v2_cursor_paging_follows_links_next_on_our_host_only(scripted):
+    server = None
+
+    def answer(method, path, query, headers):
+        if "page[after]" not in query:
+            calls = [v2_call(i, i % 60) for i in range(1, 1001)]
+            link = f"{server.base_url}/api/v2/calls?page[after]=abc&page[size]=1000&count=false"
+            return 200, JSON, _json({"data": calls, "links": {"next": link}})
+        return 200, JSON, _json({"data": [v2_call(i, i % 60) for i in range(1001, 1011)]})
+
+    server = scripted(answer)
+    client = OutreachClientV2(server.base_url, StaticToken("t"), sleep=no_sleep)
+    frame = client.list_calls(None, datetime(2026, 11, 3, tzinfo=UTC))
+    assert sorted(frame["id"]) == list(range(1, 1011))
+    assert set(frame["user_id"]) == {5} and frame["disposition_id"].isna().all()
+    first, second = server.requests[0][2], server.requests[1][2]
+    assert first == {"filter[createdAt]": "neginf..2026-11-03T00:01:00.000Z",
+                     "page[size]": "1000", "count": "false"}
+    assert second == {"page[after]": "abc", "page[size]": "1000", "count": "false"}
+    assert server.requests[0][3]["Accept"] == "application/vnd.api+json"
+
+    # A next link to another host would carry the token there: refused, nothing is sent.
+    def elsewhere(method, path, query, headers):
+        return 200, JSON, _json({"data": [v2_call(1, 1)],
+                                 "links": {"next": "https://evil.example/api/v2/calls?x=1"}})
+
+    other = scripted(elsewhere)
+    with pytest.raises(UnexpectedResponse, match="elsewhere"):
+        OutreachClientV2(other.base_url, StaticToken("t"), sleep=no_sleep).list_calls(
+            None, datetime(2026, 11, 3, tzinfo=UTC))
+    assert len(other.requests) == 1
+
+
+def test_non_json_200_is_retried_and_two_number_remaining_header(scripted, api):
     answers = iter([
         (200, {"Content-Type": "text/html"}, b"<html>oops</html>"),
         (429, {}, b""),  # no headers at all: plain backoff
         (200, {**JSON, "X-RateLimit-Remaining": "9999, 19988", "X-RateLimit-Limit": "10000"},
-         _json({"meta": {"user": {"id": "7", "email": "a@b.example"},
-                         "api": {"permissions": "read_calls read_users",
-                                 "requests": {"current": 1, "maximum": 10000}}}})),
+         _json(one_call(api))),
     ])
     server = scripted(lambda *a: next(answers))
     slept: list[float] = []
-    client = OutreachClient(server.base_url, StaticToken("t"), sleep=slept.append)
-    info = client.info()
-    assert info.user_id == 7 and info.scopes == {"read_calls", "read_users"}
+    client = api.client_class(server.base_url, StaticToken("t"), sleep=slept.append)
+    assert client.get_call(1)["outbound"] is False
     assert client.rate_limit_remaining == 9999 and client.rate_limit_limit == 10000
     assert len(slept) == 2 and all(0 < s <= 30 for s in slept)
 
 
-def test_retry_after_seconds_honoured(scripted):
+def test_info_reads_string_ids_and_space_separated_permissions(scripted):
+    info_body = {"meta": {"user": {"id": "7", "email": "a@b.example"},
+                          "api": {"permissions": "read_calls read_users",
+                                  "requests": {"current": 1, "maximum": 10000}}}}
+    server = scripted(lambda *a: (200, JSON, _json(info_body)))
+    info = OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep).info()
+    assert info == ApiInfo("a@b.example", 7, frozenset({"read_calls", "read_users"}), 1, 10000)
+
+
+def test_retry_after_seconds_honoured(scripted, api):
     answers = iter([(429, {"Retry-After": "7"}, b"{}"),
                     (503, {}, b"busy"),
-                    (200, JSON, _json({"data": {"id": 1, "attributes": {
-                        "connection": {"outbound": False},
-                        "metadata": {"created": "2026-11-02T17:03:00Z"}}}}))])
+                    (200, JSON, _json(one_call(api)))])
     server = scripted(lambda *a: next(answers))
     slept: list[float] = []
-    client = OutreachClient(server.base_url, StaticToken("t"), sleep=slept.append)
+    client = api.client_class(server.base_url, StaticToken("t"), sleep=slept.append)
     assert client.get_call(1)["outbound"] is False
     assert slept[0] == 7 and 0.5 <= slept[1] <= 1.0  # second try: 0.5 * 2, jittered
 
 
-def test_429_without_retry_after_waits_for_the_reset_header(scripted):
+def test_429_without_retry_after_waits_for_the_reset_header(scripted, api):
     reset = int(time.time()) + 6
     answers = iter([(429, {"X-RateLimit-Reset": str(reset), "X-RateLimit-Remaining": "0"}, b""),
-                    (200, JSON, _json({"data": [], "meta": {"page": {"maximum": 1}}}))])
+                    (200, JSON, _json(empty_list(api)))])
     server = scripted(lambda *a: next(answers))
     slept: list[float] = []
-    client = OutreachClient(server.base_url, StaticToken("t"), sleep=slept.append,
-                            throttle_below=0)
+    client = api.client_class(server.base_url, StaticToken("t"), sleep=slept.append,
+                              throttle_below=0)
     assert len(client.list_purposes()) == 0
     assert len(slept) == 1 and 4 <= slept[0] <= 6
 
 
-def test_json_of_the_wrong_shape_is_unexpected(scripted):
+def test_json_of_the_wrong_shape_is_unexpected(scripted, api):
     server = scripted(lambda *a: (200, JSON, _json({"data": {"id": 1, "attributes": {}}})))
-    client = OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep)
+    client = api.client_class(server.base_url, StaticToken("t"), sleep=no_sleep)
     with pytest.raises(UnexpectedResponse):
         client.get_call(1)
     server2 = scripted(lambda *a: (200, JSON, _json({"data": "nope"})))
     with pytest.raises(UnexpectedResponse):
-        OutreachClient(server2.base_url, StaticToken("t")).list_purposes()
+        api.client_class(server2.base_url, StaticToken("t")).list_purposes()
 
 
-def test_403_without_a_scope_in_the_text_uses_the_routes_scope(scripted):
+def test_403_without_a_scope_in_the_text_uses_the_routes_scope(scripted, api):
     server = scripted(lambda *a: (403, JSON, _json({"errors": [{"id": "forbidden"}]})))
-    client = OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep)
+    client = api.client_class(server.base_url, StaticToken("t"), sleep=no_sleep)
     with pytest.raises(MissingScope) as info:
         client.list_dispositions()
-    assert info.value.scope == "read_call_dispositions"
+    assert info.value.scope == api.scope("read_call_dispositions")

@@ -8,12 +8,17 @@
 #
 # Layout (PRAGMA user_version = SCHEMA_VERSION; another version is dropped and rebuilt):
 #   sources  (id, identity)                                            one row per identity
-#   windows  (source, scope, day, fetched_at, calls, numbers, texts)   one row per stored window
+#   windows  (source, scope, day, fetched_at, calls, numbers, texts,   one row per stored window
+#             v2_numbers, v2_texts)
 # `day` counts UTC days since 1970-01-01. A window's calls are stored column-wise in two
 # values: `numbers`, the little-endian int64 matrix of NUMBER_COLUMNS (one row of the matrix
 # per column, NULL as INT64_NA; created_us is microseconds since the epoch), and `texts`, a JSON
 # array of the TEXT_COLUMNS lists. A quarter of a 25-rep team is ~65,000 calls in 90 windows:
 # read as rows through sqlite3 that took 0.2 s of Python tuples, as columns it is ~90 blobs.
+# Calls read from API v2 carry more (lib.schema.V2_CALL_DTYPES): `v2_numbers` holds V2_NUMBER_
+# COLUMNS the same way and `v2_texts` the JSON of V2_TEXT_COLUMNS (null kept: unknown); both are
+# NULL for 1.0 calls. A load has the v2 columns only when every window with calls has them, so
+# a frame never claims v2 facts for some calls and leaves them out for others.
 # Each call sits in the window of its own creation day, once (save de-duplicates by id), so the
 # store can serve a call neither for another day nor twice; load trims to [after, before).
 #
@@ -38,14 +43,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.schema import CALL_DTYPES
+from lib.schema import CALL_DTYPES, V2_CALL_DTYPES
 
 __all__ = ["ALL_USERS", "CallStore", "day_bounds", "utc_day"]
 
 log = logging.getLogger(__name__)
 
 ALL_USERS = -1  # the scope of a read of every user (Outreach user ids are positive)
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = _EPOCH.date()
 _MICROSECOND = timedelta(microseconds=1)
@@ -63,6 +68,8 @@ CREATE TABLE IF NOT EXISTS windows (
     calls INTEGER NOT NULL,
     numbers BLOB NOT NULL,
     texts TEXT NOT NULL,
+    v2_numbers BLOB,
+    v2_texts TEXT,
     PRIMARY KEY (source, scope, day)
 ) WITHOUT ROWID;
 """
@@ -70,6 +77,8 @@ CREATE TABLE IF NOT EXISTS windows (
 NUMBER_COLUMNS = ("id", "created_us", "user_id", "outbound", "purpose_id", "disposition_id",
                   "prospect_id")
 TEXT_COLUMNS = ("from_number", "to_number", "note")
+V2_NUMBER_COLUMNS = ("dialed_at", "answered_at", "completed_at")  # as epoch microseconds
+V2_TEXT_COLUMNS = ("outcome", "state")
 INT64_NA = np.iinfo(np.int64).min  # no Outreach id or epoch time comes near it
 _INT64 = np.dtype("<i8")
 
@@ -188,22 +197,19 @@ class CallStore:
         Ask only for days that `stored_days` reported: a day that is not stored gives no rows.
         """
         wanted = {_day_number(day) for day in days}
-        numbers: list[np.ndarray] = []
-        texts: list[list[list[str]]] = []
+        windows: list[tuple[int, bytes, str, bytes | None, str | None]] = []
         with self._connect() as connection:
             source = self._source_id(connection, identity, create=False)
             if source is not None and wanted:
                 # One snapshot for all runs, so a concurrent writer cannot split the answer.
                 connection.execute("BEGIN")
                 for first, last in _runs(wanted):
-                    for blob, text in connection.execute(
-                            "SELECT numbers, texts FROM windows WHERE source = ? AND scope = ?"
-                            " AND day BETWEEN ? AND ?", (source, scope, first, last)):
-                        numbers.append(np.frombuffer(blob, dtype=_INT64).reshape(
-                            len(NUMBER_COLUMNS), -1))
-                        texts.append(json.loads(text))
+                    windows.extend(connection.execute(
+                        "SELECT calls, numbers, texts, v2_numbers, v2_texts FROM windows"
+                        " WHERE source = ? AND scope = ? AND day BETWEEN ? AND ? AND calls > 0",
+                        (source, scope, first, last)))
                 connection.execute("COMMIT")
-        frame = _frame(numbers, texts)
+        frame = _frame(windows)
         keep = ((frame["created_at"] >= after) & (frame["created_at"] < before)).to_numpy()
         if user_ids is not None:
             keep = keep & frame["user_id"].isin(list(user_ids)).to_numpy(dtype=bool, na_value=False)
@@ -238,7 +244,7 @@ class CallStore:
                 source = self._source_id(connection, identity, create=True)
                 connection.executemany(
                     "INSERT OR REPLACE INTO windows (source, scope, day, fetched_at, calls,"
-                    " numbers, texts) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    " numbers, texts, v2_numbers, v2_texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(source, scope, *record) for record in records])
                 connection.execute("COMMIT")
             except BaseException:
@@ -274,30 +280,48 @@ class CallStore:
             return int(connection.execute("SELECT COUNT(*) FROM windows").fetchone()[0])
 
 
-def _pack(rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, str]:
-    """One window's rows as (numbers blob, texts JSON); see the layout above."""
+def _int64_matrix(columns: Sequence[Sequence[int]], rows: int) -> bytes:
+    return np.array(columns, dtype=_INT64).reshape(len(columns), rows).tobytes()
+
+
+def _pack(rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, str, bytes | None, str | None]:
+    """One window's rows as (numbers, texts, v2_numbers, v2_texts); see the layout above."""
     def number(value: Any) -> int:
         return INT64_NA if value is None else int(value)
 
+    def micros(value: Any) -> int:
+        return INT64_NA if value is None or pd.isna(value) else _micros(value)
+
     columns = [[_micros(row["created_at"]) for row in rows] if name == "created_us"
                else [number(row[name]) for row in rows] for name in NUMBER_COLUMNS]
-    matrix = np.array(columns, dtype=_INT64).reshape(len(NUMBER_COLUMNS), len(rows))
     texts = [[row[name] or "" for row in rows] for name in TEXT_COLUMNS]
-    return matrix.tobytes(), json.dumps(texts, ensure_ascii=False)
+    packed = (_int64_matrix(columns, len(rows)), json.dumps(texts, ensure_ascii=False))
+    if not rows or not all(V2_CALL_DTYPES.keys() <= row.keys() for row in rows):
+        return (*packed, None, None)
+    v2_columns = [[micros(row[name]) for row in rows] for name in V2_NUMBER_COLUMNS]
+    v2_texts = [[row[name] for row in rows] for name in V2_TEXT_COLUMNS]
+    return (*packed, _int64_matrix(v2_columns, len(rows)),
+            json.dumps(v2_texts, ensure_ascii=False))
 
 
-def _frame(numbers: Sequence[np.ndarray], texts: Sequence[list[list[str]]]) -> pd.DataFrame:
-    """A calls frame (lib.schema.CALL_DTYPES) from stored windows, built column by column."""
-    if numbers:
-        matrix = np.concatenate(numbers, axis=1)
+def _matrix(blob: bytes, rows: int) -> np.ndarray:
+    return np.frombuffer(blob, dtype=_INT64).reshape(rows, -1)
+
+
+def _frame(windows: Sequence[tuple[int, bytes, str, bytes | None, str | None]]) -> pd.DataFrame:
+    """A calls frame (lib.schema dtypes) from stored windows with calls, column by column; with
+    the v2 columns when every window has them."""
+    if windows:
+        matrix = np.concatenate([_matrix(blob, len(NUMBER_COLUMNS))
+                                 for _calls, blob, *_rest in windows], axis=1)
     else:
         matrix = np.empty((len(NUMBER_COLUMNS), 0), dtype=_INT64)
+    texts = [json.loads(text) for _calls, _blob, text, *_rest in windows]
     by_name = dict(zip(NUMBER_COLUMNS, matrix, strict=True))
     data: dict[str, Any] = {}
     for name, dtype in CALL_DTYPES.items():
         if name == "created_at":
-            created = pd.to_datetime(by_name["created_us"], unit="us", utc=True)
-            data[name] = pd.Series(created).astype(dtype)
+            data[name] = _times(by_name["created_us"], dtype)
         elif name == "outbound":
             data[name] = pd.Series(by_name[name].astype(bool))
         elif name in TEXT_COLUMNS:
@@ -309,4 +333,24 @@ def _frame(numbers: Sequence[np.ndarray], texts: Sequence[list[list[str]]]) -> p
             data[name] = pd.Series(pd.arrays.IntegerArray(values.copy(), values == INT64_NA))
         else:
             data[name] = pd.Series(by_name[name].astype(dtype))
+    if windows and all(v2_blob is not None for *_base, v2_blob, _v2_text in windows):
+        v2_matrix = np.concatenate([_matrix(v2_blob, len(V2_NUMBER_COLUMNS))
+                                    for *_base, v2_blob, _v2_text in windows], axis=1)
+        v2_texts = [json.loads(text) for *_base, text in windows]
+        for name, dtype in V2_CALL_DTYPES.items():  # in the order lib.schema gives them
+            if name in V2_NUMBER_COLUMNS:
+                data[name] = _times(v2_matrix[V2_NUMBER_COLUMNS.index(name)], dtype)
+            else:
+                index = V2_TEXT_COLUMNS.index(name)
+                data[name] = pd.Series([value for window in v2_texts for value in window[index]],
+                                       dtype=object)
     return pd.DataFrame(data)
+
+
+def _times(micros: np.ndarray, dtype: str) -> pd.Series:
+    """Epoch microseconds (INT64_NA: unknown) as aware UTC times of `dtype`."""
+    missing = micros == INT64_NA
+    if not missing.any():
+        return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(dtype)
+    times = pd.Series(pd.to_datetime(np.where(missing, 0, micros), unit="us", utc=True))
+    return times.where(~missing).astype(dtype)

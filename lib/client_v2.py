@@ -3,8 +3,9 @@
 # Only the wire format differs: paths, filters, cursor paging, the media type and record shapes.
 # Retries, backoff, rate limits, token refresh and typed errors are OutreachClient's. Each v2
 # record is translated into the 1.0 shape, so lib.schema parses both versions into the same
-# frames. A cursor walk is sequential by nature, so concurrency comes from reading windows (days,
-# users) side by side; with 1000-call pages a quarter of a 25-rep team is ~70 requests, not 1,300.
+# frames; a v2 call row also carries v2's own fields (lib.schema.V2_CALL_DTYPES). A cursor walk
+# is sequential by nature, so concurrency comes from reading windows (days, users) side by
+# side; with 1000-call pages a quarter of a 25-rep team is ~70 requests, not 1,300.
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from lib.client import ApiInfo, CallWindow, NewCall, OutreachClient, rows_in_win
 from lib.errors import IncompleteRead, InvalidInput, OutreachError, UnexpectedResponse
 from lib.schema import (
     dispositions_frame,
+    frame_from_rows,
     parse_call,
+    parse_timestamp,
     purposes_frame,
     to_id,
     users_frame,
@@ -74,6 +77,41 @@ def call_as_v1(record: Any) -> dict[str, Any]:
     }
 
 
+def _time_or_none(value: Any) -> datetime | None:
+    # A missing or unreadable v2-only time means "unknown": the call then has no talk time,
+    # rather than failing a whole read over a field 1.0 does without.
+    if value is None:
+        return None
+    try:
+        return parse_timestamp(value)
+    except (TypeError, ValueError, UnexpectedResponse):
+        return None
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def call_row(record: Any) -> dict[str, Any]:
+    """A v2 call record as a parsed row: lib.schema.parse_call's columns and V2_CALL_DTYPES'."""
+    row = parse_call(call_as_v1(record))
+    attributes = record.get("attributes")
+    attributes = attributes if isinstance(attributes, Mapping) else {}
+    row.update(
+        outcome=_text_or_none(attributes.get("outcome")),
+        state=_text_or_none(attributes.get("state")),
+        dialed_at=_time_or_none(attributes.get("dialedAt")),
+        answered_at=_time_or_none(attributes.get("answeredAt")),
+        completed_at=_time_or_none(attributes.get("completedAt")),
+    )
+    return row
+
+
+def calls_frame_v2(records: Any) -> pd.DataFrame:
+    """The calls frame of raw v2 call records, with the v2 columns."""
+    return frame_from_rows(call_row(record) for record in records)
+
+
 def _user_as_v1(record: Any) -> Any:
     if not isinstance(record, Mapping):
         return record
@@ -109,31 +147,8 @@ class OutreachClientV2(OutreachClient):
         windows: Sequence[CallWindow],
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list[list[dict[str, Any]]]:
-        """As OutreachClient.calls_in_windows: each window's exact rows, all or nothing."""
-        return [rows for rows, _records in self._read_windows(windows, on_progress)]
-
-    def call_extras_in_windows(
-        self,
-        windows: Sequence[CallWindow],
-        on_progress: Callable[[int, int], None] | None = None,
-    ) -> list[pd.DataFrame]:
-        """Each window's v2-only fields (lib.metrics_v2.V2_COLUMNS), for exactly the calls
-        calls_in_windows returns for it: the 1.0-shaped calls frame has no room for them."""
-        # Imported here: metrics_v2 is pandas-only analysis, not needed by plain reads.
-        from lib.metrics_v2 import v2_extras_frame
-
-        frames = []
-        for rows, records in self._read_windows(windows, on_progress):
-            kept = {row["id"] for row in rows}
-            frames.append(v2_extras_frame(r for r in records if to_id(r.get("id")) in kept))
-        return frames
-
-    def _read_windows(
-        self,
-        windows: Sequence[CallWindow],
-        on_progress: Callable[[int, int], None] | None,
-    ) -> list[tuple[list[dict[str, Any]], list[Any]]]:
-        """Per window: its exact parsed rows and the raw v2 records of the widened query."""
+        """As OutreachClient.calls_in_windows: each window's exact rows (with v2's own fields),
+        all or nothing."""
         queries: list[tuple[dict[str, str], str]] = []
         asked: list[int] = []
         bounds: list[tuple[datetime | None, datetime]] = []
@@ -153,13 +168,12 @@ class OutreachClientV2(OutreachClient):
                 label += f" (user {window.user_id})"
             queries.append((params, label))
             asked.append(index)
-        results: list[tuple[list[dict[str, Any]], list[Any]]] = [([], []) for _ in windows]
+        results: list[list[dict[str, Any]]] = [[] for _ in windows]
         pages = self._walk_cursors("/api/v2/calls", queries, on_progress) if queries else []
         for index, records in zip(asked, pages, strict=True):
             after, before = bounds[index]
-            rows = (parse_call(call_as_v1(record)) for record in records)
-            results[index] = (rows_in_window(rows, after, before, windows[index].user_id),
-                              records)
+            results[index] = rows_in_window(map(call_row, records), after, before,
+                                            windows[index].user_id)
         return results
 
     def get_call(self, call_id: int | str) -> dict[str, Any]:
@@ -170,7 +184,7 @@ class OutreachClientV2(OutreachClient):
         data = body.get("data")
         if not isinstance(data, Mapping):
             raise UnexpectedResponse(f"GET /api/v2/calls/{number} answered without a data object.")
-        return parse_call(call_as_v1(data))
+        return call_row(data)
 
     def create_call(self, new: NewCall) -> dict[str, Any]:
         """Log a call (201); never repeated once the server may have received it."""
@@ -194,7 +208,7 @@ class OutreachClientV2(OutreachClient):
         data = answer.get("data")
         if not isinstance(data, Mapping):
             raise UnexpectedResponse("POST /api/v2/calls answered without a data object.")
-        return parse_call(call_as_v1(data))
+        return call_row(data)
 
     def list_users(self) -> pd.DataFrame:
         records = self._walk_cursors("/api/v2/users", [self._lookup_query("users")])[0]

@@ -1,70 +1,14 @@
 """v2-only call metrics: talk time per rep and per disposition, answer rate by outcome (pure).
 
 API v2 records carry `outcome`, `answeredAt` and `completedAt` (no duration field: talk time is
-completedAt - answeredAt, per docs section 4 of the reference). 1.0 has none of these, so every
-function here takes a frame of v2 extras (see V2_COLUMNS) and `has_v2_fields` says whether the
-cards can be drawn at all: on 1.0 they are absent, never shown as zero.
+completedAt - answeredAt, per section 4 of the API reference). A calls frame read from v2 has
+them as columns (lib.schema.V2_CALL_DTYPES); one read from 1.0 has not, and `has_v2_fields`
+says whether the cards can be drawn at all: on 1.0 they are absent, never shown as zero.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
-
 import pandas as pd
-
-from lib.schema import parse_timestamp, to_id
-
-# One row per call. Times are aware UTC (NaT when absent); outcome is "Answered",
-# "Not Answered" or None.
-V2_COLUMNS = ("id", "user_id", "disposition_id", "direction", "outcome", "state",
-              "dialed_at", "answered_at", "completed_at")
-_TIME_COLUMNS = ("dialed_at", "answered_at", "completed_at")
-
-
-def _time(value: Any) -> pd.Timestamp:
-    # Defensive: a missing or unreadable time means "unknown", which drops the call from talk
-    # time rather than failing the whole read.
-    if value is None:
-        return pd.NaT
-    try:
-        return pd.Timestamp(parse_timestamp(value))
-    except (TypeError, ValueError):
-        return pd.NaT
-
-
-def _related_id(record: Mapping[str, Any], name: str) -> int | None:
-    relation = (record.get("relationships") or {}).get(name) or {}
-    data = relation.get("data") if isinstance(relation, Mapping) else None
-    if not isinstance(data, Mapping):
-        return None
-    try:
-        return to_id(data.get("id"))
-    except (TypeError, ValueError):
-        return None
-
-
-def v2_extras_frame(records: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """The v2-only fields of raw v2 call records, one row per call, columns V2_COLUMNS."""
-    rows = []
-    for record in records:
-        attributes = record.get("attributes") or {}
-        rows.append({
-            "id": to_id(record.get("id")),
-            "user_id": _related_id(record, "user"),
-            "disposition_id": _related_id(record, "callDisposition"),
-            "direction": attributes.get("direction"),
-            "outcome": attributes.get("outcome"),
-            "state": attributes.get("state"),
-            **{column: _time(attributes.get(key)) for column, key in
-               zip(_TIME_COLUMNS, ("dialedAt", "answeredAt", "completedAt"), strict=True)},
-        })
-    frame = pd.DataFrame(rows, columns=list(V2_COLUMNS))
-    for column in ("id", "user_id", "disposition_id"):
-        frame[column] = frame[column].astype("Int64")
-    for column in _TIME_COLUMNS:
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame
 
 
 def has_v2_fields(frame: pd.DataFrame) -> bool:

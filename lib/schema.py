@@ -14,6 +14,15 @@
 #   prospect_id     Int64                 attributes.prospect.id / relationships.prospect.data.id
 #   note            object (str, "")      attributes.metadata.note, else attributes.note
 #
+# API v2 records carry more (lib.client_v2 reads them); a frame of v2 calls has these columns too,
+# a frame of 1.0 calls never has them (absent, not empty: 1.0 does not know these facts):
+#
+#   outcome         object (str or None)  attributes.outcome: "Answered", "Not Answered", None
+#   state           object (str or None)  attributes.state
+#   dialed_at       datetime64[ns, UTC]   attributes.dialedAt (NaT when absent)
+#   answered_at     datetime64[ns, UTC]   attributes.answeredAt (NaT: not answered or unknown)
+#   completed_at    datetime64[ns, UTC]   attributes.completedAt
+#
 # Text columns are plain `object` columns of Python str (never missing: "" when absent), as
 # ARCHITECTURE.md specifies. pandas 3 would otherwise infer its `str` dtype, so every dtype here
 # is set explicitly rather than inferred.
@@ -56,6 +65,14 @@ CALL_DTYPES: dict[str, str] = {
     "disposition_id": "Int64",
     "prospect_id": "Int64",
     "note": "object",
+}
+
+V2_CALL_DTYPES: dict[str, str] = {
+    "outcome": "object",
+    "state": "object",
+    "dialed_at": "datetime64[ns, UTC]",
+    "answered_at": "datetime64[ns, UTC]",
+    "completed_at": "datetime64[ns, UTC]",
 }
 
 USER_COLUMNS: tuple[str, ...] = ("id", "first_name", "last_name", "name", "email")
@@ -197,20 +214,26 @@ def empty_calls_frame() -> pd.DataFrame:
 def frame_from_rows(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """A calls frame from already parsed rows (parse_call output): typed, de-duplicated, sorted.
 
-    When an id repeats, the last row wins (a later page of a read is the fresher copy).
+    When an id repeats, the last row wins (a later page of a read is the fresher copy). The v2
+    columns (V2_CALL_DTYPES) are included when every row carries them.
     """
     rows = list(rows)
     if not rows:
         return empty_calls_frame()
+    dtypes = dict(CALL_DTYPES)
+    if all(V2_CALL_DTYPES.keys() <= row.keys() for row in rows):
+        dtypes.update(V2_CALL_DTYPES)
     columns: dict[str, pd.Series] = {}
-    for name, dtype in CALL_DTYPES.items():
+    for name, dtype in dtypes.items():
         values = [row[name] for row in rows]
-        if name == "created_at":
+        if dtype.startswith("datetime64"):
             series = pd.Series(pd.to_datetime(values, utc=True)).astype(dtype)
         elif name in _NULLABLE_INT_COLUMNS:
             series = pd.Series(values, dtype=dtype)
         elif name in _TEXT_COLUMNS:
             series = pd.Series(["" if v is None else v for v in values], dtype=object)
+        elif dtype == "object":  # v2's outcome and state: None means unknown, kept as None
+            series = pd.Series(values, dtype=object)
         else:
             series = pd.Series(values, dtype=dtype)
         columns[name] = series

@@ -11,10 +11,8 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from lib.client import ApiInfo, CallWindow, NewCall
-from lib.client_v2 import OutreachClientV2
+from lib.client import ApiInfo, NewCall
 from lib.datasource import DataSource, open_source
-from lib.metrics_v2 import v2_extras_frame
 from lib.settings import Settings
 
 # Calls change all day (new calls, edited dispositions): keep them briefly. The lists of reps,
@@ -76,18 +74,6 @@ def calls(after: datetime, before: datetime, user_ids: Sequence[int] | None) -> 
     return _calls(source_key(), data_source(), after, before, users)
 
 
-def call_extras(
-    after: datetime, before: datetime, user_ids: Sequence[int] | None
-) -> pd.DataFrame | None:
-    """API v2's extra call fields (lib.metrics_v2.V2_COLUMNS) for the same calls as `calls`;
-    None on API 1.0, which has no such fields (their cards are then left out)."""
-    source = data_source()
-    if not isinstance(source.client, OutreachClientV2):
-        return None
-    users = None if user_ids is None else tuple(sorted(set(user_ids)))
-    return _call_extras(source_key(), source, after, before, users)
-
-
 def get_call(call_id: int | str) -> dict:
     """One call, always fresh from Outreach (a lookup is for checking what is there now)."""
     return data_source().client.get_call(call_id)
@@ -97,14 +83,12 @@ def create_call(new: NewCall) -> dict:
     """Log a call, then forget cached calls so every page shows it at once."""
     created = data_source().client.create_call(new)
     _calls.clear()
-    _call_extras.clear()
     return created
 
 
 def refresh() -> None:
     """Forget calls read into memory; closed days stay in the local store, today is re-read."""
     _calls.clear()
-    _call_extras.clear()
     _lookups.clear()
     _token_owner.clear()
 
@@ -163,23 +147,6 @@ def _calls(
     finally:
         bar.empty()
     return LoadedCalls(frame, datetime.now(UTC))
-
-
-@st.cache_data(ttl=CALLS_TTL, max_entries=CALLS_MAX_ENTRIES,
-               show_spinner="Loading talk times from Outreach…")
-def _call_extras(
-    key: str,
-    _source: DataSource,
-    after: datetime,
-    before: datetime,
-    user_ids: tuple[int, ...] | None,
-) -> pd.DataFrame:
-    del key
-    windows = [CallWindow(after, before, user) for user in (user_ids or (None,))]
-    frames = [frame for frame in _source.client.call_extras_in_windows(windows) if len(frame)]
-    if not frames:
-        return v2_extras_frame([])
-    return pd.concat(frames, ignore_index=True).drop_duplicates("id")
 
 
 def _fingerprint(current: Settings) -> str:

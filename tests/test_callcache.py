@@ -55,6 +55,50 @@ def test_what_is_saved_loads_back_exactly(store):
     assert ordered.equals(frame_from_rows(rows))  # every value and dtype, microseconds kept
 
 
+def v2_day_rows(day: date, count: int, first_id: int) -> list[dict]:
+    """Rows as API v2 reads them: with outcome, state and the call's times (some unknown)."""
+    rows = day_rows(day, count, first_id)
+    for n, values in enumerate(rows):
+        answered = n % 3 != 0
+        created = values["created_at"]
+        values.update(
+            outcome=None if n % 7 == 0 else ("Answered" if answered else "Not Answered"),
+            state=None if n % 11 == 0 else "completed",
+            dialed_at=None if n % 13 == 0 else created - timedelta(seconds=90, microseconds=7),
+            answered_at=created - timedelta(seconds=60) if answered else None,
+            completed_at=created,
+        )
+    return rows
+
+
+def test_v2_columns_are_stored_and_load_back_exactly(store):
+    days = [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
+    rows = v2_day_rows(days[0], 40, 1000) + v2_day_rows(days[1], 30, 2000)  # days[2]: none
+    store.save(ME, ALL_USERS, days, rows, fetched_at=datetime.now(UTC))
+    loaded = store.load(ME, ALL_USERS, set(days), day_bounds(days[0])[0],
+                        day_bounds(days[2])[1])
+    ordered = loaded.sort_values(["created_at", "id"]).reset_index(drop=True)
+    want = frame_from_rows(rows)
+    assert "answered_at" in want and want["outcome"].isna().any()
+    assert want["dialed_at"].isna().any() and want["answered_at"].isna().any()
+    assert ordered.equals(want)
+
+
+def test_v2_columns_are_left_out_unless_every_window_with_calls_has_them(store):
+    now = datetime.now(UTC)
+    store.save(ME, ALL_USERS, [DAY], v2_day_rows(DAY, 10, 1000), fetched_at=now)
+    store.save(ME, ALL_USERS, [DAY + timedelta(days=1)], day_rows(DAY + timedelta(days=1), 10,
+                                                                   2000), fetched_at=now)
+    both = store.load(ME, ALL_USERS, {DAY, DAY + timedelta(days=1)}, *_two_days())
+    assert len(both) == 20 and "outcome" not in both  # never v2 facts for only some calls
+    alone = store.load(ME, ALL_USERS, {DAY}, *_two_days())
+    assert len(alone) == 10 and "outcome" in alone
+
+
+def _two_days() -> tuple[datetime, datetime]:
+    return day_bounds(DAY)[0], day_bounds(DAY + timedelta(days=1))[1]
+
+
 def test_load_serves_only_the_range_the_users_and_the_days_asked(store):
     rows = day_rows(DAY, 48, 1000)
     store.save(ME, ALL_USERS, [DAY], rows, fetched_at=datetime.now(UTC))

@@ -18,7 +18,7 @@ import pytest
 
 from lib.auth import StaticToken
 from lib.client import ApiInfo, NewCall, OutreachClient
-from lib.client_v2 import OutreachClientV2
+from lib.client_v2 import OutreachClientV2, call_row
 from lib.errors import (
     ApiUnavailable,
     IncompleteRead,
@@ -39,9 +39,11 @@ ALL_SCOPES = ["read_calls", "create_calls", "read_users", "read_call_disposition
               "read_call_purposes"]
 
 
-def expected(sandbox, after=None, before=None, users=None):
-    """The sandbox's calls in [after, before) of those users, computed without the client."""
-    rows = [parse_call(record) for record in sandbox.all_calls()]
+def expected(sandbox, after=None, before=None, users=None, version="1.0"):
+    """The sandbox's calls in [after, before) of those users, from its own records of that
+    version (v2's with their extra columns), computed without the client's reading."""
+    parse = call_row if version == "2" else parse_call
+    rows = [parse(record) for record in sandbox.all_calls(version)]
     rows = [row for row in rows
             if (after is None or row["created_at"] >= after)
             and (before is None or row["created_at"] < before)
@@ -64,6 +66,9 @@ class Api:
 
     def scope(self, v1_name: str) -> str:
         return self.scope_names.get(v1_name, v1_name)
+
+    def expected(self, sandbox, after=None, before=None, users=None):
+        return expected(sandbox, after, before, users, self.version)
 
     def pages(self, calls: int) -> int:
         return max(1, -(-calls // self.page_size))
@@ -119,7 +124,7 @@ def test_all_calls_across_many_pages(sandbox, client, api):
     sandbox.reset_request_count()
     frame = client.list_calls(None, before, on_progress=lambda d, k: progress.append((d, k)))
 
-    want = expected(sandbox, before=before)
+    want = api.expected(sandbox, before=before)
     assert len(want) > 40 * 50  # really many pages
     assert frame.equals(want)
     pages = api.pages(len(want))
@@ -130,48 +135,48 @@ def test_all_calls_across_many_pages(sandbox, client, api):
     assert client.rate_limit_limit == 10_000 and client.rate_limit_remaining is not None
 
 
-def test_before_none_pins_now(sandbox, client):
+def test_before_none_pins_now(sandbox, client, api):
     frame = client.list_calls(None, None)
-    assert frame.equals(expected(sandbox, before=datetime.now(UTC)))
+    assert frame.equals(api.expected(sandbox, before=datetime.now(UTC)))
 
 
-def test_window_filters_exactly_despite_minute_filters(sandbox, client):
+def test_window_filters_exactly_despite_minute_filters(sandbox, client, api):
     records = calls_frame(sandbox.all_calls())
     # Bounds with seconds and milliseconds, which the API's minute filters cannot express.
     after = records["created_at"].iloc[1000].to_pydatetime() + timedelta(milliseconds=1)
     before = records["created_at"].iloc[1600].to_pydatetime()
     frame = client.list_calls(after, before)
-    assert frame.equals(expected(sandbox, after, before))
+    assert frame.equals(api.expected(sandbox, after, before))
     assert frame["created_at"].min() >= after and frame["created_at"].max() < before
 
     # A window of one millisecond holds exactly the calls of that instant.
     moment = records["created_at"].iloc[500].to_pydatetime()
     single = client.list_calls(moment, moment + timedelta(milliseconds=1))
-    assert single.equals(expected(sandbox, moment, moment + timedelta(milliseconds=1)))
+    assert single.equals(api.expected(sandbox, moment, moment + timedelta(milliseconds=1)))
     assert records["id"].iloc[500] in set(single["id"])
 
 
-def test_after_only_and_empty_windows(sandbox, client):
+def test_after_only_and_empty_windows(sandbox, client, api):
     after = datetime.now(UTC) - timedelta(days=3)
     assert client.list_calls(after, None).equals(
-        expected(sandbox, after=after, before=datetime.now(UTC)))
+        api.expected(sandbox, after=after, before=datetime.now(UTC)))
     future = datetime.now(UTC) + timedelta(days=400)
     empty = client.list_calls(future, future + timedelta(days=1))
     assert len(empty) == 0 and list(empty.dtypes) == list(calls_frame([]).dtypes)
     assert len(client.list_calls(future, future - timedelta(days=1))) == 0
 
 
-def test_one_user_and_several_users(sandbox, client):
+def test_one_user_and_several_users(sandbox, client, api):
     after = datetime.now(UTC) - timedelta(days=10)
     before = datetime.now(UTC) - timedelta(days=2)
     one = client.list_calls(after, before, user_ids=[3])
     assert len(one) > 0 and set(one["user_id"]) == {3}
-    assert one.equals(expected(sandbox, after, before, users={3}))
+    assert one.equals(api.expected(sandbox, after, before, users={3}))
 
     progress: list[tuple[int, int]] = []
     several = client.list_calls(after, before, user_ids=[2, "5", 3, 2],
                                 on_progress=lambda d, k: progress.append((d, k)))
-    assert several.equals(expected(sandbox, after, before, users={2, 3, 5}))
+    assert several.equals(api.expected(sandbox, after, before, users={2, 3, 5}))
     assert progress[-1][0] == progress[-1][1]
     assert len(client.list_calls(after, before, user_ids=[])) == 0
     assert len(client.list_calls(after, before, user_ids=[999])) == 0
@@ -189,11 +194,11 @@ def test_lookups(client):
     assert list(client.list_purposes()["order"]) == [1, 2, 3, 4, 5]
 
 
-def test_calls_in_window_gives_sorted_parsed_rows(sandbox, client):
+def test_calls_in_window_gives_sorted_parsed_rows(sandbox, client, api):
     after = datetime.now(UTC) - timedelta(days=2)
     before = datetime.now(UTC) - timedelta(days=1)
     rows = client.calls_in_window(after, before)
-    assert frame_from_rows(rows).equals(expected(sandbox, after, before))
+    assert frame_from_rows(rows).equals(api.expected(sandbox, after, before))
     assert all(after <= row["created_at"] < before for row in rows)
     assert [(r["created_at"], r["id"]) for r in rows] == sorted(
         (r["created_at"], r["id"]) for r in rows)
@@ -415,7 +420,7 @@ def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox, api):
                           max_workers=1, **api.pages_of_50)
     after = datetime.now(UTC) - timedelta(days=12)
     frame = client.list_calls(after, None)
-    assert frame.equals(expected(sandbox, after, datetime.now(UTC)))
+    assert frame.equals(api.expected(sandbox, after, datetime.now(UTC)))
     assert len(remaining_when_slept) >= 2
     # It slowed down while requests were left, never after a 429 (which reports 0 left).
     assert all(remaining and remaining > 0 for remaining in remaining_when_slept)
@@ -433,7 +438,7 @@ def test_faults_are_retried_and_the_result_is_exact(sandbox, configure_sandbox, 
     after = before - timedelta(days=20)
     frame = client.list_calls(after, before, user_ids=[2, 4])
     configure_sandbox(fault_rate=0.0)
-    assert frame.equals(expected(sandbox, after, before, users={2, 4}))
+    assert frame.equals(api.expected(sandbox, after, before, users={2, 4}))
     assert len(slept) > 3  # faults really happened and were retried
     assert all(0 < s <= client.max_backoff for s in slept)
 

@@ -12,6 +12,7 @@ from lib.auth import StaticToken
 from lib.client import CallWindow, NewCall, OutreachClient
 from lib.client_v2 import OutreachClientV2
 from lib.datasource import open_source
+from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES
 from lib.settings import Settings, SettingsError
 from lib.timerange import utc_bounds
 from tests.conftest import no_sleep
@@ -23,6 +24,10 @@ def clients(sandbox, token: str | None = None) -> tuple[OutreachClient, Outreach
     auth = StaticToken(token or sandbox.full_token)
     return (OutreachClient(sandbox.base_url, auth, sleep=no_sleep),
             OutreachClientV2(sandbox.base_url, auth, sleep=no_sleep))
+
+
+def v1_columns(row: dict) -> dict:
+    return {name: row[name] for name in CALL_COLUMNS}
 
 
 def since(days: int) -> datetime:
@@ -86,11 +91,15 @@ def test_the_v2_client_reads_exactly_what_the_1_0_client_reads_in_far_fewer_requ
     by_v2 = v2.list_calls(since(25), None)
     assert sandbox.request_count * 10 < v1_requests  # 1000-call pages against 50-call pages
     assert len(by_v1) > 1000
-    assert by_v2.equals(by_v1)
-    assert v2.list_calls(since(25), None, user_ids=[2, 4]).equals(
+    # The same frame, and v2's own facts besides.
+    assert list(by_v2.columns) == [*CALL_COLUMNS, *V2_CALL_DTYPES]
+    assert by_v2[list(CALL_COLUMNS)].equals(by_v1)
+    assert "outbound" in by_v1 and "outcome" not in by_v1
+    assert v2.list_calls(since(25), None, user_ids=[2, 4])[list(CALL_COLUMNS)].equals(
         v1.list_calls(since(25), None, user_ids=[2, 4]))
     windows = [CallWindow(since(10), since(9), None), CallWindow(since(9), since(8), 5)]
-    assert v2.calls_in_windows(windows) == v1.calls_in_windows(windows)
+    assert [[v1_columns(row) for row in rows] for rows in v2.calls_in_windows(windows)] == \
+        v1.calls_in_windows(windows)
     for lookup in ("list_users", "list_dispositions", "list_purposes"):
         assert getattr(v2, lookup)().equals(getattr(v1, lookup)())
 
@@ -101,7 +110,9 @@ def test_create_with_v2_then_fetch_with_both(sandbox):
                                  disposition_id=2, prospect_id=200012, note="asked for v2"))
     assert (row["outbound"], row["purpose_id"], row["disposition_id"], row["prospect_id"],
             row["note"]) == (False, 3, 2, 200012, "asked for v2")
-    assert v2.get_call(row["id"]) == v1.get_call(row["id"]) == row
+    assert v2.get_call(row["id"]) == row
+    assert v1.get_call(row["id"]) == v1_columns(row)
+    assert row["outcome"] == "Answered" and row["state"] is not None  # disposition 2 answers
 
 
 # ----- chosen by a setting; the overview agrees -----
@@ -141,8 +152,10 @@ def test_the_overview_is_the_same_on_both_versions(sandbox, tmp_path):
         summaries.append(overview.summary(built, start, end, tz, users["id"].tolist()))
         # A second read comes from the store on v2 too: closed days are not asked again.
         sandbox.reset_request_count()
-        source.list_calls(*utc_bounds(start, end, tz))
+        warm = source.list_calls(*utc_bounds(start, end, tz))
         assert sandbox.request_count == 0
+        # With everything it was read with, v2's own columns too.
+        assert warm.equals(current) and ("answered_at" in warm) == (version == "2")
         source.close()
     assert summaries[0]["calls"] > 500
     assert summaries[1] == summaries[0]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
-import pandas as pd
 import requests
 
 from lib import metrics_v2
 from lib.auth import StaticToken
 from lib.client import CallWindow
-from lib.client_v2 import OutreachClientV2
+from lib.client_v2 import OutreachClientV2, calls_frame_v2
 from lib.sandbox.data import ANSWERED_IDS
+from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES, calls_frame, frame_from_rows
 from tests.conftest import no_sleep
 
 
@@ -20,8 +20,11 @@ def record(call_id, user, disposition, outcome, answered, completed, direction="
     def rel(kind, value):
         return {"data": None if value is None else {"type": kind, "id": value}}
 
+    # Created in the order of the ids, so the frame (sorted by creation) keeps this order.
+    created = f"2026-11-02T09:{int(call_id):02d}:00.000Z"
     return {"type": "call", "id": call_id,
             "attributes": {"direction": direction, "outcome": outcome, "state": "completed",
+                           "createdAt": created,
                            "dialedAt": "2026-11-02T10:00:00.000Z", "answeredAt": answered,
                            "completedAt": completed},
             "relationships": {"user": rel("user", user),
@@ -40,8 +43,10 @@ RECORDS = [
 
 
 def test_extras_frame_reads_ids_as_numbers_or_text_and_times_as_utc():
-    frame = metrics_v2.v2_extras_frame(RECORDS)
-    assert list(frame.columns) == list(metrics_v2.V2_COLUMNS)
+    frame = calls_frame_v2(RECORDS)
+    assert list(frame.columns) == [*CALL_COLUMNS, *V2_CALL_DTYPES]
+    assert frame["outbound"].tolist() == [True] * 5 + [False]
+    assert frame["outcome"].tolist() == ["Answered"] * 3 + ["Not Answered", "Answered", None]
     assert frame["id"].tolist() == [1, 2, 3, 4, 5, 6]
     assert frame["user_id"].tolist() == [1, 1, 2, 2, 3, 3]
     assert frame["disposition_id"].isna().tolist() == [False] * 5 + [True]
@@ -50,7 +55,7 @@ def test_extras_frame_reads_ids_as_numbers_or_text_and_times_as_utc():
 
 
 def test_talk_time_per_rep_and_per_disposition():
-    frame = metrics_v2.v2_extras_frame(RECORDS)
+    frame = calls_frame_v2(RECORDS)
     seconds = metrics_v2.talk_seconds(frame)
     assert seconds.iloc[:3].tolist() == [60.0, 120.0, 30.0]
     assert seconds.iloc[3:].isna().all()  # unanswered, negative, unknown
@@ -67,25 +72,25 @@ def test_talk_time_per_rep_and_per_disposition():
 
 
 def test_answer_rate_by_outcome_counts_only_known_outcomes():
-    frame = metrics_v2.v2_extras_frame(RECORDS)
+    frame = calls_frame_v2(RECORDS)
     rates = metrics_v2.answer_rate_by_outcome(frame)
     assert rates["outcome"].tolist() == ["Answered", "Not Answered"]
     assert rates["calls"].tolist() == [4, 1]
     assert rates["share"].tolist() == [0.8, 0.2]
     assert metrics_v2.answer_rate(frame) == 0.8
-    none_answered = metrics_v2.v2_extras_frame([RECORDS[3]])
+    none_answered = calls_frame_v2([RECORDS[3]])
     assert metrics_v2.answer_rate_by_outcome(none_answered)["calls"].tolist() == [0, 1]
 
 
-def test_on_1_0_data_the_cards_are_absent_not_zero():
+def test_on_1_0_data_the_cards_are_absent_not_zero(sandbox):
     # A 1.0 calls frame has none of the v2 columns; v2 records without outcomes have nothing.
-    assert not metrics_v2.has_v2_fields(pd.DataFrame({"id": [1], "user_id": [1]}))
-    empty = metrics_v2.v2_extras_frame([RECORDS[5]])
+    assert not metrics_v2.has_v2_fields(calls_frame(sandbox.all_calls()[:50]))
+    empty = calls_frame_v2([RECORDS[5]])
     assert not metrics_v2.has_v2_fields(empty)
     assert metrics_v2.answer_rate(empty) is None
     assert metrics_v2.answer_rate_by_outcome(empty).empty
     assert metrics_v2.talk_time_by(empty, "user_id").empty
-    assert metrics_v2.has_v2_fields(metrics_v2.v2_extras_frame(RECORDS))
+    assert metrics_v2.has_v2_fields(calls_frame_v2(RECORDS))
 
 
 def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
@@ -102,7 +107,7 @@ def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
         records += body["data"]
         url, params = body["links"].get("next"), None
     assert records
-    frame = metrics_v2.v2_extras_frame(records)
+    frame = calls_frame_v2(records)
     assert metrics_v2.has_v2_fields(frame)
     answered = frame["disposition_id"].isin(list(ANSWERED_IDS)).fillna(False)
     # The sandbox answers exactly the calls whose disposition is an answered one, and those
@@ -117,16 +122,23 @@ def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
     assert math.isclose(rates["share"].sum(), 1.0)
 
 
-def test_the_v2_client_reads_the_extras_of_exactly_the_calls_it_reads(sandbox):
+def test_the_v2_client_reads_each_calls_own_times_and_outcome(sandbox):
     client = OutreachClientV2(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep)
     now = datetime.now(UTC)
     windows = [CallWindow(now - timedelta(days=8), now - timedelta(days=4)),
                CallWindow(now - timedelta(days=4), now, user_id=3)]
     rows = client.calls_in_windows(windows)
-    extras = client.call_extras_in_windows(windows)
-    assert rows[0] and rows[1]
-    for window_rows, frame in zip(rows, extras, strict=True):
-        assert frame["id"].tolist() == [row["id"] for row in window_rows]
-        assert frame["user_id"].tolist() == [row["user_id"] for row in window_rows]
-    assert set(extras[1]["user_id"]) == {3}
-    assert metrics_v2.has_v2_fields(extras[0])
+    assert rows[0] and rows[1] and {row["user_id"] for row in rows[1]} == {3}
+    records = {record["id"]: record["attributes"] for record in sandbox.all_calls("2")}
+
+    def moment(text):
+        return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+    for row in rows[0] + rows[1]:
+        sent = records[row["id"]]
+        assert (row["outcome"], row["state"]) == (sent["outcome"], sent["state"])
+        assert row["dialed_at"] == moment(sent["dialedAt"])
+        assert row["answered_at"] == moment(sent["answeredAt"])
+        assert row["completed_at"] == moment(sent["completedAt"])
+        assert (row["answered_at"] is not None) == (row["disposition_id"] in ANSWERED_IDS)
+    assert metrics_v2.has_v2_fields(frame_from_rows(rows[0]))

@@ -96,17 +96,10 @@ st.caption(
 )
 
 # API v2 only: answers and talk time from the calls' own times. On 1.0 the section is absent.
-try:
-    extras = ui_cache.call_extras(
-        *utc_bounds(filters.start, filters.end, filters.tz), filters.rep_ids
-    )
-except OutreachError as error:
-    ui_frame.show_error(error, "Talk times could not be loaded")
-    extras = None
-if extras is not None and has_v2_fields(extras):
+if has_v2_fields(current.calls):
     st.subheader("Answers and talk time", help="From API v2's own call times and outcomes.")
-    by_outcome = answer_rate_by_outcome(extras)
-    rate = answer_rate(extras)
+    by_outcome = answer_rate_by_outcome(current.calls)
+    rate = answer_rate(current.calls)
     left, middle, right = st.columns([1, 2, 2])
     with left:
         st.metric("Answer rate", "–" if rate is None else f"{100 * rate:.1f}%", border=True,
@@ -114,10 +107,10 @@ if extras is not None and has_v2_fields(extras):
         st.caption(" · ".join(f"{row.calls:,} {row.outcome}"
                               for row in by_outcome.itertuples(index=False)))
     with middle:
-        st.dataframe(talk_time_table(extras, "user_id", metrics.display_names(lookups.users),
+        st.dataframe(talk_time_table(current.calls, "user_id", metrics.display_names(lookups.users),
                                      "Rep"), hide_index=True, width="stretch")
     with right:
-        st.dataframe(talk_time_table(extras, "disposition_id", lookups.dispositions,
+        st.dataframe(talk_time_table(current.calls, "disposition_id", lookups.dispositions,
                                      "Disposition"), hide_index=True, width="stretch")
     st.caption("Talk time is completed minus answered; unanswered calls have none.")
 

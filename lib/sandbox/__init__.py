@@ -12,6 +12,7 @@ from .data import OWNER_USER_ID, generate
 from .server import SandboxHTTPServer, call_record
 from .state import Config, SandboxState
 from .store import CallStore
+from .v2 import call_record_v2
 
 __all__ = ["Sandbox", "start_sandbox", "parse_end"]
 
@@ -78,9 +79,11 @@ class Sandbox:
 
     # ----- for tests and benchmarks -----
 
-    def all_calls(self) -> list[dict]:
-        """Every call (seeded and created) as API records, in API order."""
-        return [call_record(row) for row in self._state.all_calls()]
+    def all_calls(self, version: str = "1.0") -> list[dict]:
+        """Every call (seeded and created) as API records of that version ("1.0" or "2"), in
+        API order."""
+        record = call_record_v2 if version == "2" else call_record
+        return [record(row) for row in self._state.all_calls()]
 
     def configure(self, *, latency_ms: int | None = None, fault_rate: float | None = None,
                   rate_limit: int | None = None, mint_interval: float | None = None,

@@ -103,3 +103,11 @@ def scripted() -> Iterator[Callable[..., Scripted]]:
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(params=["1.0", "2"], ids=["v1.0", "v2"])
+def api(request):
+    """Runs the test once against each API version (a tests.api_versions.Api)."""
+    from tests.api_versions import API_1_0, API_2
+
+    return API_1_0 if request.param == "1.0" else API_2

@@ -1,23 +1,25 @@
 """Reads through the store against the sandbox over loopback: the same calls as a plain
 sequential read, stored windows not fetched again, expired ones fetched, open days always
-fetched, calls created during a read neither lost nor doubled, and failures never partial."""
+fetched, calls created during a read neither lost nor doubled, and failures never partial.
+
+Each test runs on API 1.0 and on v2 (the `api` fixture), where the source reads a UTC day per
+query because a cursor cannot be read in parallel."""
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from lib.auth import StaticToken
 from lib.callcache import ALL_USERS, CallStore, day_bounds
-from lib.client import NewCall, OutreachClient
+from lib.client import NewCall
 from lib.datasource import DataSource, open_source
 from lib.errors import IncompleteRead, NotAuthorised
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
 from lib.timerange import utc_bounds
+from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token
 from tests.conftest import no_sleep
-from tests.test_client import ALL_SCOPES, expected, own_token
 
 
 def today() -> date:
@@ -42,33 +44,48 @@ class Clock:
         return self.readings[-1]
 
 
-def make_source(sandbox, tmp_path, token=None, *, identity: str | None = "test sandbox",
-                workers: int = 4, **options) -> DataSource:
-    client = OutreachClient(sandbox.base_url, StaticToken(token or sandbox.full_token),
-                            sleep=no_sleep, max_workers=workers)
+def make_source(sandbox, tmp_path, api: Api, token=None, *,
+                identity: str | None = "test sandbox", workers: int = 4,
+                client_options: dict | None = None, **options) -> DataSource:
+    client = api.client_class(sandbox.base_url, StaticToken(token or sandbox.full_token),
+                              sleep=no_sleep, max_workers=workers, **(client_options or {}))
     return DataSource(client, demo=False, description="the test sandbox",
                       store=CallStore(tmp_path / "calls.sqlite"), store_identity=identity,
                       **options)
 
 
-def sequential(sandbox, after, before, users=None):
+def sequential(sandbox, api: Api, after, before, users=None):
     """The reference result: the plain client reading one page at a time, without a store."""
-    with OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
-                        max_workers=1) as client:
+    with api.client_class(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
+                          max_workers=1) as client:
         return client.list_calls(after, before, users)
+
+
+def fetch_cost(sandbox, api: Api, after, before, users=None) -> int:
+    """The requests a source makes to fetch [after, before) of each of `users` (None: all) that
+    it does not hold: on 1.0 one query for the whole run, on v2 one query a UTC day."""
+    if api.client_class.pages_in_parallel:
+        spans = [(after, before)]
+    else:
+        days = (before - timedelta(microseconds=1)).date() - after.date()
+        spans = [(max(after, day_bounds(after.date() + timedelta(days=n))[0]),
+                  min(before, day_bounds(after.date() + timedelta(days=n))[1]))
+                 for n in range(days.days + 1)]
+    return sum(api.pages(len(api.expected(sandbox, start, end, None if user is None else {user})))
+               for start, end in spans for user in (users or [None]))
 
 
 # ----- the same calls as a sequential read -----
 
 
-def test_cold_and_warm_reads_equal_the_sequential_read(sandbox, tmp_path):
+def test_cold_and_warm_reads_equal_the_sequential_read(sandbox, tmp_path, api):
     # Partial days at both ends: closed days are fetched whole and stored, then trimmed.
     start, end = closed_range()
     after, before = start + timedelta(hours=5, minutes=17), end - timedelta(hours=7, seconds=3)
-    want = sequential(sandbox, after, before)
-    assert len(want) > 500 and want.equals(expected(sandbox, after, before))
+    want = sequential(sandbox, api, after, before)
+    assert len(want) > 500 and want.equals(api.expected(sandbox, after, before))
 
-    source = make_source(sandbox, tmp_path)
+    source = make_source(sandbox, tmp_path, api)
     progress: list[tuple[int, int]] = []
     cold = source.list_calls(after, before, on_progress=lambda d, k: progress.append((d, k)))
     assert cold.equals(want)
@@ -78,72 +95,76 @@ def test_cold_and_warm_reads_equal_the_sequential_read(sandbox, tmp_path):
     sandbox.reset_request_count()
     assert source.list_calls(after, before).equals(want)
     # A new process: a new source on the same file.
-    assert make_source(sandbox, tmp_path).list_calls(after, before).equals(want)
+    assert make_source(sandbox, tmp_path, api).list_calls(after, before).equals(want)
     assert sandbox.request_count == 0
 
 
-def test_local_time_zone_ranges_are_trimmed_exactly(sandbox, tmp_path):
-    source = make_source(sandbox, tmp_path)
+def test_local_time_zone_ranges_are_trimmed_exactly(sandbox, tmp_path, api):
+    source = make_source(sandbox, tmp_path, api)
     first = today() - timedelta(days=9)
     # A wide warm-up read stores whole UTC days; narrower local ranges are cut from them.
     source.list_calls(*closed_range(10, 2))
     for tz in ("America/New_York", "Asia/Kolkata", "Pacific/Auckland"):
         after, before = utc_bounds(first, first + timedelta(days=3), tz)
-        everyone, rep = sequential(sandbox, after, before), sequential(sandbox, after, before, [3])
+        everyone = sequential(sandbox, api, after, before)
+        rep = sequential(sandbox, api, after, before, [3])
         sandbox.reset_request_count()
         assert source.list_calls(after, before).equals(everyone)
         assert source.list_calls(after, before, [3]).equals(rep)
         assert sandbox.request_count == 0
 
 
-def test_a_read_of_some_users_is_served_from_every_user_windows(sandbox, tmp_path):
+def test_a_read_of_some_users_is_served_from_every_user_windows(sandbox, tmp_path, api):
     after, before = closed_range()
-    source = make_source(sandbox, tmp_path)
+    source = make_source(sandbox, tmp_path, api)
     source.list_calls(after, before)
     sandbox.reset_request_count()
     frame = source.list_calls(after, before, user_ids=[4, 2, 4])
     assert sandbox.request_count == 0
-    assert frame.equals(expected(sandbox, after, before, users={2, 4}))
+    assert frame.equals(api.expected(sandbox, after, before, users={2, 4}))
 
 
-def test_per_user_windows_are_stored_per_user(sandbox, tmp_path):
+def test_per_user_windows_are_stored_per_user(sandbox, tmp_path, api):
     after, before = closed_range()
-    source = make_source(sandbox, tmp_path)
-    assert source.list_calls(after, before, [2]).equals(expected(sandbox, after, before, {2}))
+    source = make_source(sandbox, tmp_path, api)
+    assert source.list_calls(after, before, [2]).equals(
+        api.expected(sandbox, after, before, {2}))
 
     sandbox.reset_request_count()
-    assert source.list_calls(after, before, [2]).equals(expected(sandbox, after, before, {2}))
+    assert source.list_calls(after, before, [2]).equals(
+        api.expected(sandbox, after, before, {2}))
     assert sandbox.request_count == 0
 
     both = source.list_calls(after, before, [2, 3])  # user 3 is fetched, user 2 is not
-    assert both.equals(expected(sandbox, after, before, {2, 3}))
-    user3_pages = math.ceil(len(expected(sandbox, after, before, {3})) / 50)
-    assert sandbox.request_count == user3_pages
+    assert both.equals(api.expected(sandbox, after, before, {2, 3}))
+    assert sandbox.request_count == fetch_cost(sandbox, api, after, before, [3])
 
     sandbox.reset_request_count()
     everyone = source.list_calls(after, before)  # per-user windows cannot answer "everyone"
-    assert everyone.equals(expected(sandbox, after, before))
+    assert everyone.equals(api.expected(sandbox, after, before))
     assert sandbox.request_count > 0
 
 
-def test_a_cold_read_costs_no_more_requests_than_a_plain_walk(sandbox, tmp_path):
+def test_a_cold_read_costs_no_more_requests_than_a_plain_walk(sandbox, tmp_path, api):
     after, before = closed_range(20, 1)
     sandbox.reset_request_count()
-    sequential(sandbox, after, before)
+    sequential(sandbox, api, after, before)
     walk = sandbox.request_count
 
     sandbox.reset_request_count()
-    make_source(sandbox, tmp_path).list_calls(after, before)
-    assert sandbox.request_count <= walk
+    make_source(sandbox, tmp_path, api).list_calls(after, before)
+    # v2 reads a day a query, each ending in a partly filled page: at most one more a day.
+    extra = 0 if api.client_class.pages_in_parallel else (before - after).days
+    assert sandbox.request_count <= walk + extra
 
 
 # ----- stored, expired, open -----
 
 
-def test_a_stored_window_is_not_fetched_again_and_an_expired_one_is(sandbox, tmp_path):
+def test_a_stored_window_is_not_fetched_again_and_an_expired_one_is(sandbox, tmp_path, api):
     after, before = closed_range(6, 4)
     clock = Clock()
-    source = make_source(sandbox, tmp_path, clock=clock, max_age=timedelta(hours=24))
+    source = make_source(sandbox, tmp_path, api, clock=clock, max_age=timedelta(hours=24))
     truth = source.list_calls(after, before)
 
     # Change a stored disposition behind the API's back: while the window is fresh, the store
@@ -172,12 +193,12 @@ def test_a_stored_window_is_not_fetched_again_and_an_expired_one_is(sandbox, tmp
     assert sandbox.request_count == 0
 
 
-def test_open_days_are_always_fetched_and_never_stored(sandbox, tmp_path):
+def test_open_days_are_always_fetched_and_never_stored(sandbox, tmp_path, api):
     clock = Clock()
-    source = make_source(sandbox, tmp_path, clock=clock)
+    source = make_source(sandbox, tmp_path, api, clock=clock)
     after = day_bounds(today() - timedelta(days=3))[0]
     first = source.list_calls(after, None)
-    assert first.equals(expected(sandbox, after, clock.readings[-1]))
+    assert first.equals(api.expected(sandbox, after, clock.readings[-1]))
     open_days = [day for day in (today() - timedelta(days=1), today())
                  if day_bounds(day)[1] + timedelta(hours=1) > clock.readings[-1]]
     assert source.store.window_count() == 4 - len(open_days)
@@ -185,18 +206,21 @@ def test_open_days_are_always_fetched_and_never_stored(sandbox, tmp_path):
     new = source.client.create_call(NewCall(outbound=True, note="logged just now"))
     sandbox.reset_request_count()
     refreshed = source.list_calls(after, None)
-    assert refreshed.equals(expected(sandbox, after, clock.readings[-1]))
+    assert refreshed.equals(api.expected(sandbox, after, clock.readings[-1]))
     assert list(refreshed["id"]).count(new["id"]) == 1
     open_start = day_bounds(open_days[0])[0]
-    open_pages = math.ceil(len(expected(sandbox, open_start, clock.readings[-1])) / 50)
-    assert 1 <= sandbox.request_count <= open_pages + 1
+    # One more page than now: the new call may have filled one.
+    assert 1 <= sandbox.request_count <= fetch_cost(sandbox, api, open_start,
+                                                    clock.readings[-1]) + 1
     assert source.store.window_count() == 4 - len(open_days)
 
 
 @pytest.mark.parametrize("stored", [True, False], ids=["with store", "without store"])
-def test_calls_created_during_a_read_are_neither_lost_nor_doubled(sandbox, tmp_path, stored):
+def test_calls_created_during_a_read_are_neither_lost_nor_doubled(sandbox, tmp_path, stored, api):
     clock = Clock()
-    source = make_source(sandbox, tmp_path, clock=clock, workers=2)
+    # Small pages on v2 too, so that the read has a third page to log calls during.
+    source = make_source(sandbox, tmp_path, api, clock=clock, workers=2,
+                         client_options=api.pages_of_50)
     if not stored:
         source.store = None
     after = day_bounds(today() - timedelta(days=3))[0]
@@ -212,22 +236,22 @@ def test_calls_created_during_a_read_are_neither_lost_nor_doubled(sandbox, tmp_p
     pinned = clock.readings[-1]
     assert len(created) == 6
     assert during["id"].is_unique
-    assert during.equals(expected(sandbox, after, pinned))  # as of the read's start
+    assert during.equals(api.expected(sandbox, after, pinned))  # as of the read's start
     assert not set(created) & set(during["id"])
 
     after_read = source.list_calls(after, None)
     assert after_read["id"].is_unique
-    assert after_read.equals(expected(sandbox, after, clock.readings[-1]))
+    assert after_read.equals(api.expected(sandbox, after, clock.readings[-1]))
     assert set(created) <= set(after_read["id"])
 
 
 # ----- failures, clearing, identity, secrets -----
 
 
-def test_a_failure_part_way_raises_and_stores_nothing(sandbox, tmp_path):
+def test_a_failure_part_way_raises_and_stores_nothing(sandbox, tmp_path, api):
     after, before = closed_range(14, 3)
     token = own_token(sandbox, ALL_SCOPES)
-    source = make_source(sandbox, tmp_path, token, workers=2)
+    source = make_source(sandbox, tmp_path, api, token, workers=2)
 
     def revoke_after_first_page(done: int, known: int) -> None:
         if done == 1:
@@ -239,10 +263,10 @@ def test_a_failure_part_way_raises_and_stores_nothing(sandbox, tmp_path):
     assert source.store.window_count() == 0
 
 
-def test_a_failure_after_stored_days_is_still_an_error(sandbox, tmp_path):
+def test_a_failure_after_stored_days_is_still_an_error(sandbox, tmp_path, api):
     # Some days are stored; the rest fail part way: the answer is an error, not the stored part.
     token = own_token(sandbox, ALL_SCOPES)
-    source = make_source(sandbox, tmp_path, token, workers=2)
+    source = make_source(sandbox, tmp_path, api, token, workers=2)
     source.list_calls(*closed_range(6, 3))
     stored = source.store.window_count()
 
@@ -255,31 +279,33 @@ def test_a_failure_after_stored_days_is_still_an_error(sandbox, tmp_path):
     assert source.store.window_count() == stored
 
 
-def test_clear_cache_makes_the_next_read_fetch_everything(sandbox, tmp_path):
+def test_clear_cache_makes_the_next_read_fetch_everything(sandbox, tmp_path, api):
     after, before = closed_range(5, 3)
-    source = make_source(sandbox, tmp_path)
+    source = make_source(sandbox, tmp_path, api)
     want = source.list_calls(after, before)
     source.clear_cache()
     assert source.store.window_count() == 0
     sandbox.reset_request_count()
     assert source.list_calls(after, before).equals(want)
-    assert sandbox.request_count == math.ceil(len(want) / 50)
+    assert sandbox.request_count == fetch_cost(sandbox, api, after, before)
 
 
-def test_whose_calls_comes_from_the_api_and_keeps_sign_ins_apart(sandbox, tmp_path):
+@pytest.mark.parametrize("api", [API_1_0], ids=["v1.0"])  # v2 has no "who am I" route
+def test_whose_calls_comes_from_the_api_and_keeps_sign_ins_apart(sandbox, tmp_path, api):
     after, before = closed_range(5, 3)
-    source = make_source(sandbox, tmp_path, identity=None)
+    source = make_source(sandbox, tmp_path, api, identity=None)
     source.list_calls(after, before)
     assert source.store_identity == f"{sandbox.base_url} user 1"
 
     sandbox.reset_request_count()
-    other = make_source(sandbox, tmp_path, identity="someone else's org")
+    other = make_source(sandbox, tmp_path, api, identity="someone else's org")
     other.list_calls(after, before)
     assert sandbox.request_count > 0  # nothing of the first sign-in was served
 
 
-def test_the_store_file_holds_no_token(sandbox, tmp_path):
-    source = make_source(sandbox, tmp_path, identity=None)
+@pytest.mark.parametrize("api", [API_1_0], ids=["v1.0"])  # v2: see test_the_v2_store_...
+def test_the_store_file_holds_no_token(sandbox, tmp_path, api):
+    source = make_source(sandbox, tmp_path, api, identity=None)
     source.list_calls(*closed_range(4, 3))
     files = list(tmp_path.iterdir())
     assert files
@@ -287,6 +313,27 @@ def test_the_store_file_holds_no_token(sandbox, tmp_path):
         data = path.read_bytes()
         assert sandbox.full_token.encode() not in data
         assert sandbox.read_token.encode() not in data
+
+
+def test_the_v2_store_is_keyed_by_a_hash_of_the_credential_and_holds_no_token(sandbox, tmp_path):
+    def source_for(token: str) -> DataSource:
+        return open_source(Settings.from_mapping({
+            "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_ACCESS_TOKEN": token,
+            "OUTREACH_API_VERSION": "2", "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite")}))
+
+    after, before = closed_range(5, 3)
+    first = source_for(sandbox.full_token)
+    assert first.list_calls(after, before).equals(
+        API_2.expected(sandbox, after, before))
+    assert first.store_identity.startswith(f"{sandbox.base_url} v2 ")
+    assert sandbox.full_token not in first.store_identity
+
+    sandbox.reset_request_count()
+    other = source_for(own_token(sandbox))  # another sign-in: nothing of the first is served
+    other.list_calls(after, before)
+    assert sandbox.request_count > 0 and other.store_identity != first.store_identity
+    for path in tmp_path.iterdir():
+        assert sandbox.full_token.encode() not in path.read_bytes()
 
 
 # ----- settings and open_source -----
@@ -309,27 +356,32 @@ def test_store_settings():
             Settings.from_mapping({key: value})
 
 
-def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path):
+def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path, api):
     settings = Settings.from_mapping({"CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
                                       "CALLBOARD_CACHE_DB": str(tmp_path / "store" / "c.sqlite"),
-                                      "CALLBOARD_MAX_WORKERS": "3"})
+                                      "CALLBOARD_MAX_WORKERS": "3",
+                                      "OUTREACH_API_VERSION": api.version})
     source = open_source(settings, seed=3, reps=2, days=8, mint_interval=0)
     try:
         assert source.demo and source.client.max_workers == 3
+        assert type(source.client) is api.client_class
         assert source.store_identity.startswith("sandbox seed=3 reps=2 days=8")
+        assert source.store_identity.endswith(f"api={api.version}")
         after, before = closed_range(6, 3)
         frame = source.list_calls(after, before)
-        assert frame.equals(expected(source.sandbox, after, before))
+        assert frame.equals(api.expected(source.sandbox, after, before))
         assert (tmp_path / "store" / "c.sqlite").exists()
     finally:
         source.close()
 
     off = Settings.from_mapping({"CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
-                                 "CALLBOARD_CACHE_DB": "off"})
+                                 "CALLBOARD_CACHE_DB": "off",
+                                 "OUTREACH_API_VERSION": api.version})
     source = open_source(off, seed=3, reps=2, days=8, mint_interval=0)
     try:
         assert source.store is None
         after, before = closed_range(6, 3)
-        assert source.list_calls(after, before).equals(expected(source.sandbox, after, before))
+        assert source.list_calls(after, before).equals(
+            api.expected(source.sandbox, after, before))
     finally:
         source.close()

@@ -50,11 +50,15 @@ def call_details(
     tz: str,
 ) -> CallDetails:
     """A parsed call row (lib.schema.parse_call) with reps, purposes and dispositions by name,
-    and its creation time in the zone `tz`."""
+    and its creation time in the zone `tz`. A row read from API v2 also shows its own outcome
+    (rather than its disposition's) and its talk time."""
     created = pd.Timestamp(row["created_at"]).tz_convert(tz)
     disposition_id = _id(row.get("disposition_id"))
     disposition = _lookup_row(dispositions, disposition_id)
     outcome = str(disposition.get("outcome") or "").strip() if disposition else ""
+    from_v2 = "answered_at" in row
+    if from_v2:
+        outcome = str(row.get("outcome") or "").strip()
     prospect_id = _id(row.get("prospect_id"))
     fields = (
         ("Call id", str(int(row["id"]))),
@@ -68,7 +72,21 @@ def call_details(
         ("Disposition", _name(dispositions, disposition_id, "Disposition")),
         ("Outcome", outcome or NONE_SHOWN),
     )
+    if from_v2:
+        fields += (("Talk time", _talk_time(row.get("answered_at"), row.get("completed_at"))),)
     return CallDetails(int(row["id"]), fields, str(row.get("note") or ""))
+
+
+def _talk_time(answered: Any, completed: Any) -> str:
+    """Completed minus answered, as "4 min 05 s"; "—" when the call was not answered or a time
+    is unknown (v2 has no duration field)."""
+    if answered is None or completed is None or pd.isna(answered) or pd.isna(completed):
+        return NONE_SHOWN
+    seconds = int((pd.Timestamp(completed) - pd.Timestamp(answered)).total_seconds())
+    if seconds < 0:
+        return NONE_SHOWN
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
 
 def _id(value: Any) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -211,6 +211,24 @@ def test_details_show_names_and_local_time():
         "Outcome": "Not Answered",
     }
     assert details.note == "<script>x</script> **bold**"  # kept exactly: the page shows it as text
+
+
+def test_details_of_a_v2_call_show_its_own_outcome_and_talk_time():
+    answered = datetime(2026, 3, 29, 1, 25, 55, tzinfo=UTC)
+    talked = _row(outcome="Answered", state="completed", dialed_at=answered,
+                  answered_at=answered, completed_at=answered + timedelta(seconds=245))
+    shown = call_details(talked, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
+    # The call's own outcome wins over its disposition's ("Left voicemail": Not Answered).
+    assert (shown["Outcome"], shown["Talk time"]) == ("Answered", "4 min 05 s")
+    short = _row(outcome="Answered", answered_at=answered,
+                 completed_at=answered + timedelta(seconds=9))
+    assert call_details(short, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()["Talk time"] == \
+        "9 s"
+    unanswered = _row(outcome="Not Answered", answered_at=pd.NaT, completed_at=answered)
+    shown = call_details(unanswered, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
+    assert (shown["Outcome"], shown["Talk time"]) == ("Not Answered", NONE_SHOWN)
+    # A 1.0 call has no talk time at all: the line is absent, not "—".
+    assert "Talk time" not in call_details(_row(), USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
 
 
 def test_details_of_unknown_or_missing_ids_say_so():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import pandas as pd
 import pytest
 
@@ -31,10 +33,13 @@ def names(client) -> dict[str, dict[int, str]]:
     }
 
 
-def complete_seeded_call(sandbox) -> dict:
-    """A seeded call with every optional part set, as the sandbox keeps it."""
+def complete_seeded_call(sandbox, among: Collection[int] | None = None) -> dict:
+    """A seeded call (of the ids `among`, if given) with every optional part set, as the
+    sandbox keeps it."""
     for record in sandbox.all_calls():
         attributes = record["attributes"]
+        if among is not None and record["id"] not in among:
+            continue
         if (attributes["purpose"]["id"] and attributes["disposition"]["id"]
                 and attributes["prospect"]["id"] and attributes["metadata"]["note"]
                 and attributes["connection"]["from"] and attributes["connection"]["to"]):
@@ -156,3 +161,21 @@ def test_notes_and_numbers_show_as_typed_never_as_markup(sandbox, full_token_app
     assert shown["Purpose"] == shown["Disposition"] == shown["From"] == "—"
     assert not app.html
     assert not any("<script>" in m.value or "**stars**" in m.value for m in app.markdown)
+
+
+def test_on_api_v2_a_call_shows_its_talk_time(sandbox, monkeypatch, tmp_path, names):
+    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "v2.sqlite")
+    monkeypatch.setenv("OUTREACH_API_VERSION", "2")
+    answered = {r["id"]: r["attributes"] for r in sandbox.all_calls("2")
+                if r["attributes"]["answeredAt"]}
+    record = complete_seeded_call(sandbox, among=answered)
+    v2 = answered[record["id"]]
+    app = look_up(open_page(PAGE), str(record["id"]))
+    shown_fields = fields_shown(app)
+    seconds = int((pd.Timestamp(v2["completedAt"]) - pd.Timestamp(v2["answeredAt"]))
+                  .total_seconds())
+    assert seconds > 0
+    # The 1.0 page's fields, and the talk time: completed minus answered, by hand.
+    assert shown_fields == {**expected_fields(record, names), "Outcome": "Answered",
+                            "Talk time": f"{seconds // 60} min {seconds % 60:02d} s"
+                            if seconds >= 60 else f"{seconds} s"}

@@ -88,6 +88,7 @@ class RefreshingToken:
         self._lock = threading.Lock()
         self._access_token: str | None = None
         self._expires_at = 0.0
+        self._granted_scopes: frozenset[str] | None = None
 
     def __repr__(self) -> str:
         return f"RefreshingToken({self._token_url!r}, <credentials hidden>)"
@@ -103,6 +104,13 @@ class RefreshingToken:
         """Epoch seconds (by `clock`) when the current access token expires; 0 if none yet."""
         with self._lock:
             return self._expires_at
+
+    @property
+    def granted_scopes(self) -> frozenset[str] | None:
+        """The scopes the token endpoint said it granted, in its own names (1.0's `read_calls`
+        or v2's `calls.read`); None until a token was minted or when it did not say."""
+        with self._lock:
+            return self._granted_scopes
 
     def access_token(self) -> str:
         """A token valid for at least REFRESH_MARGIN_S more seconds, minting one if needed."""
@@ -195,6 +203,11 @@ class RefreshingToken:
         if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)):
             expires_in = DEFAULT_EXPIRES_IN_S
         self._access_token = token
+        scope = body.get("scope")
+        if isinstance(scope, str) and scope.strip():
+            self._granted_scopes = frozenset(scope.split())
+        elif isinstance(scope, list) and scope and all(isinstance(s, str) for s in scope):
+            self._granted_scopes = frozenset(scope)
         # Our own clock, not the server's created_at: the margin must hold against local time.
         self._expires_at = self._clock() + float(expires_in)
         new_refresh = body.get("refresh_token")

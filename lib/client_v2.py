@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any
@@ -40,6 +40,13 @@ _ROUTE_SCOPES = (("/api/v2/calls", "calls"), ("/api/v2/users", "users"),
 # A v2 validation pointer's last names -> the 1.0 field names the form and messages know.
 _V2_FIELDS = {"direction": "outbound", "callPurpose": "purpose",
               "callDisposition": "disposition", "prospect": "prospect"}
+
+
+def names_v2_scopes(scopes: Iterable[str] | None) -> bool:
+    """True when every one of these granted scopes has a v2 name (`calls.read`): credentials
+    that can only be used on v2. False for 1.0 names (`read_calls`), a mix, or nothing known."""
+    names = list(scopes or ())
+    return bool(names) and all(_V2_SCOPE.fullmatch(name) for name in names)
 
 
 def _iso(moment: datetime) -> str:

@@ -37,7 +37,7 @@ import pandas as pd
 from lib.auth import RefreshingToken, StaticToken, token_url_for
 from lib.callcache import ALL_USERS, CallStore, day_bounds, utc_day
 from lib.client import CallWindow, OutreachClient, distinct_user_ids
-from lib.client_v2 import OutreachClientV2
+from lib.client_v2 import OutreachClientV2, names_v2_scopes
 from lib.schema import empty_calls_frame, frame_from_rows
 from lib.settings import DEFAULT_CACHE_MAX_AGE_HOURS, Settings
 from lib.timerange import require_utc
@@ -232,13 +232,14 @@ def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
     """
     store = CallStore(settings.cache_db) if settings.cache_db else None
     max_age = timedelta(hours=settings.cache_max_age_hours)
-    client_class = OutreachClientV2 if settings.api_version == "2" else OutreachClient
     if settings.has_credentials:
-        client = client_class(settings.api_base, _auth(settings),
-                              max_workers=settings.max_workers)
-        description = f"the Outreach API {settings.api_version} at {settings.api_base}"
+        auth = _auth(settings)
+        version = api_version_of(settings, auth)
+        client_class = OutreachClientV2 if version == "2" else OutreachClient
+        client = client_class(settings.api_base, auth, max_workers=settings.max_workers)
+        description = f"the Outreach API {version} at {settings.api_base}"
         return DataSource(client, demo=False, description=description, store=store,
-                          store_identity=_v2_identity(settings), max_age=max_age)
+                          store_identity=_v2_identity(settings, version), max_age=max_age)
 
     # Imported here so that a deployment with credentials never loads the sandbox.
     from lib.sandbox import start_sandbox
@@ -246,6 +247,8 @@ def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
     Path(settings.sandbox_db).parent.mkdir(parents=True, exist_ok=True)
     options = {"db_path": settings.sandbox_db, **sandbox_options}
     sandbox = start_sandbox(port=0, **options)
+    version = "2" if settings.api_version == "2" else "1.0"
+    client_class = OutreachClientV2 if version == "2" else OutreachClient
     client = client_class(sandbox.base_url, StaticToken(sandbox.full_token),
                           max_workers=settings.max_workers)
     return DataSource(
@@ -254,16 +257,34 @@ def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
         description=f"the local Outreach sandbox with demo data at {sandbox.base_url}",
         sandbox=sandbox,
         store=store,
-        store_identity=_sandbox_identity(options) + f" api={settings.api_version}",
+        store_identity=_sandbox_identity(options) + f" api={version}",
         max_age=max_age,
     )
 
 
-def _v2_identity(settings: Settings) -> str | None:
+def api_version_of(settings: Settings, auth: StaticToken | RefreshingToken) -> str:
+    """The API version to speak: the setting's, or with "auto" the one the credentials can use.
+
+    Only OAuth refresh credentials can tell: the token endpoint names the granted scopes, and
+    names that are all v2's (`calls.read`, ...) mean v2. This mints the first access token (the
+    client would at its first request anyway), so an auth failure is raised here. A pasted
+    access token, 1.0 names, a mix, or no names at all mean 1.0, the default.
+    """
+    if settings.api_version != "auto":
+        return settings.api_version
+    if isinstance(auth, RefreshingToken):
+        auth.access_token()
+        if names_v2_scopes(auth.granted_scopes):
+            log.info("The OAuth grant names only API v2 scopes: speaking API v2.")
+            return "2"
+    return "1.0"
+
+
+def _v2_identity(settings: Settings, version: str) -> str | None:
     """Whose calls a v2 store holds. v2 has no route naming the token's user (1.0 asks
     /1.0/info), so the OAuth app, or a hash of a pasted token, stands for the organisation.
     None on 1.0: the identity comes from /1.0/info on first read."""
-    if settings.api_version != "2":
+    if version != "2":
         return None
     credential = settings.client_id or settings.access_token or ""
     # A hash: the store file must never hold a secret.

@@ -22,7 +22,9 @@ _OFF = {"off", "none", "false", "no", "0"}
 _OAUTH_KEYS = ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN")
 
 
-API_VERSIONS = {"1.0": "1.0", "1": "1.0", "2": "2", "2.0": "2"}
+# "auto": 1.0, unless OAuth refresh credentials turn out to be granted only v2 scopes (the token
+# endpoint names them); a pasted access token says nothing about itself, so it means 1.0.
+API_VERSIONS = {"1.0": "1.0", "1": "1.0", "2": "2", "2.0": "2", "auto": "auto"}
 
 
 class SettingsError(ValueError):
@@ -46,7 +48,7 @@ class Settings:
     cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
     cache_max_age_hours: float = DEFAULT_CACHE_MAX_AGE_HOURS
     max_workers: int = DEFAULT_MAX_WORKERS
-    api_version: str = "1.0"  # "1.0" or "2"
+    api_version: str = "auto"  # "1.0", "2", or "auto" (lib.datasource.open_source decides)
 
     @property
     def uses_oauth_refresh(self) -> bool:
@@ -103,10 +105,10 @@ class Settings:
             raise SettingsError(f"CALLBOARD_MAX_WORKERS must be a whole number from 1 to "
                                 f"{MAX_WORKERS_LIMIT}.")
 
-        raw_version = (get("OUTREACH_API_VERSION") or "1.0").lower().removeprefix("v")
+        raw_version = (get("OUTREACH_API_VERSION") or "auto").lower().removeprefix("v")
         api_version = API_VERSIONS.get(raw_version)
         if api_version is None:
-            raise SettingsError("OUTREACH_API_VERSION must be 1.0 or 2.")
+            raise SettingsError("OUTREACH_API_VERSION must be 1.0, 2 or auto.")
 
         return cls(
             api_base=(get("OUTREACH_API_BASE") or REAL_API_BASE).rstrip("/"),

@@ -14,6 +14,7 @@ import requests
 from lib.auth import RefreshingToken, StaticToken, token_url_for
 from lib.client import OutreachClient
 from lib.errors import ApiUnavailable, NotAuthorised, RateLimited
+from lib.sandbox.state import ALL_SCOPES
 from lib.schema import parse_call
 from tests.conftest import no_sleep
 
@@ -75,6 +76,7 @@ def test_mints_on_first_use_and_keeps_the_new_refresh_token(sandbox):
     auth = refreshing(sandbox, sandbox.refresh_token)
     first = auth.access_token()
     assert first and auth.access_token() == first  # cached while valid
+    assert auth.granted_scopes == frozenset(ALL_SCOPES)  # as the token endpoint named them
     assert auth.refresh_token != sandbox.refresh_token  # the sandbox rotates; we keep the new one
     client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep)
     assert client.info().user_id == sandbox.owner_user_id
@@ -201,10 +203,20 @@ def test_keeps_the_old_refresh_token_and_retries_faults(scripted):
                            sleep=slept.append)
     assert auth.access_token() == "A1"
     assert auth.refresh_token == "R0"  # none returned: keep using the old one
+    assert auth.granted_scopes is None  # nor any scope: unknown, not "none"
     assert len(slept) == 2
     form = dict(parse_qsl(server.bodies[-1].decode()))
     assert form == {"grant_type": "refresh_token", "refresh_token": "R0", "client_id": "cid",
                     "client_secret": "csecret"}
+
+
+def test_granted_scopes_may_come_as_a_list(scripted):
+    body = {"access_token": "A1", "expires_in": 7200, "scope": ["calls.read", "users.read"]}
+    server = scripted(lambda *a: (200, {"Content-Type": "application/json"},
+                                  json.dumps(body).encode()))
+    auth = RefreshingToken(token_url_for(server.base_url), "cid", "csecret", "R0")
+    auth.access_token()
+    assert auth.granted_scopes == {"calls.read", "users.read"}
 
 
 def test_token_endpoint_down_is_unavailable(scripted):

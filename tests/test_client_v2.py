@@ -10,8 +10,10 @@ import requests
 from lib import overview
 from lib.auth import StaticToken
 from lib.client import CallWindow, NewCall, OutreachClient
-from lib.client_v2 import OutreachClientV2
+from lib.client_v2 import OutreachClientV2, names_v2_scopes
 from lib.datasource import open_source
+from lib.errors import MissingScope, NotAuthorised
+from lib.sandbox.state import ALL_SCOPES
 from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES
 from lib.settings import Settings, SettingsError
 from lib.timerange import utc_bounds
@@ -119,11 +121,79 @@ def test_create_with_v2_then_fetch_with_both(sandbox):
 
 
 def test_the_api_version_setting():
-    assert Settings.from_mapping({}).api_version == "1.0"
+    assert Settings.from_mapping({}).api_version == "auto"
+    assert Settings.from_mapping({"OUTREACH_API_VERSION": "1"}).api_version == "1.0"
     assert Settings.from_mapping({"OUTREACH_API_VERSION": "v2"}).api_version == "2"
     assert Settings.from_mapping({"OUTREACH_API_VERSION": "2"}).api_version == "2"
     with pytest.raises(SettingsError, match="OUTREACH_API_VERSION"):
         Settings.from_mapping({"OUTREACH_API_VERSION": "3"})
+
+
+V2_GRANT = ["calls.read", "calls.write", "users.read", "callDispositions.read",
+            "callPurposes.read"]
+
+
+def refresh_token_for(sandbox, scopes: list[str]) -> dict:
+    """An OAuth app's first exchange: a code granted these scope names, for tokens."""
+    answer = requests.post(f"{sandbox.base_url}/oauth/token", data={
+        "grant_type": "authorization_code", "code": sandbox.issue_code(scopes),
+        "client_id": sandbox.client_id, "client_secret": sandbox.client_secret}, timeout=10)
+    assert answer.status_code == 200
+    return answer.json()
+
+
+def oauth_settings(sandbox, refresh_token: str, tmp_path, **extra: str) -> Settings:
+    return Settings.from_mapping({
+        "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_CLIENT_ID": sandbox.client_id,
+        "OUTREACH_CLIENT_SECRET": sandbox.client_secret, "OUTREACH_REFRESH_TOKEN": refresh_token,
+        "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite"), **extra})
+
+
+def test_the_sandbox_grants_v2_scope_names_to_an_app_that_asks_for_them(sandbox):
+    tokens = refresh_token_for(sandbox, V2_GRANT)
+    assert tokens["scope"].split() == V2_GRANT
+    v1, v2 = clients(sandbox, tokens["access_token"])
+    assert len(v2.list_purposes()) == len(v1.list_purposes()) == 5  # good on both versions
+    read_only = refresh_token_for(sandbox, ["calls.read"])
+    with pytest.raises(MissingScope) as info:
+        clients(sandbox, read_only["access_token"])[1].list_users()
+    assert info.value.scope == "users.read"
+
+
+def test_auto_speaks_v2_when_the_oauth_grant_names_only_v2_scopes(sandbox, tmp_path):
+    v2_grant = refresh_token_for(sandbox, V2_GRANT)["refresh_token"]
+    source = open_source(oauth_settings(sandbox, v2_grant, tmp_path))
+    assert isinstance(source.client, OutreachClientV2)
+    assert source.description.startswith("the Outreach API 2 at")
+    assert source.client.auth.granted_scopes == frozenset(V2_GRANT)
+    assert len(source.list_calls(since(3), since(2))) > 0
+
+    # 1.0 names, the sandbox's own grant: 1.0. The setting, when given, is obeyed.
+    v1_grant = refresh_token_for(sandbox, list(ALL_SCOPES))["refresh_token"]
+    assert type(open_source(oauth_settings(sandbox, v1_grant, tmp_path)).client) is \
+        OutreachClient
+    pinned = oauth_settings(sandbox, v2_grant, tmp_path, OUTREACH_API_VERSION="1.0")
+    assert type(open_source(pinned).client) is OutreachClient
+    # A pasted token tells nothing about itself: 1.0, and no request is made to find out.
+    sandbox.reset_request_count()
+    pasted = Settings.from_mapping({"OUTREACH_API_BASE": sandbox.base_url,
+                                    "OUTREACH_ACCESS_TOKEN": sandbox.full_token})
+    assert type(open_source(pasted).client) is OutreachClient
+    assert sandbox.request_count == 0
+
+
+def test_auto_with_a_refused_refresh_token_says_so_rather_than_guess(sandbox, tmp_path):
+    refused = refresh_token_for(sandbox, V2_GRANT)["refresh_token"]
+    sandbox.revoke(refused)
+    with pytest.raises(NotAuthorised, match="renew the access token"):
+        open_source(oauth_settings(sandbox, refused, tmp_path))
+
+
+@pytest.mark.parametrize(("scopes", "v2"), [
+    (V2_GRANT, True), (["calls.read"], True), (list(ALL_SCOPES), False),
+    (["calls.read", "read_users"], False), ([], False), (None, False)])
+def test_which_scope_names_mean_v2(scopes, v2):
+    assert names_v2_scopes(scopes) is v2
 
 
 def test_the_overview_is_the_same_on_both_versions(sandbox, tmp_path):

@@ -14,7 +14,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from .data import CallRow, User
-from .state import ALL_SCOPES, RATE_WINDOW_S, RateStatus, SandboxState, Token, format_ms
+from .state import (
+    ALL_SCOPES,
+    KNOWN_SCOPES,
+    RATE_WINDOW_S,
+    RateStatus,
+    SandboxState,
+    Token,
+    format_ms,
+)
 from .v2 import (
     V2_CONTENT_TYPE,
     V2_SCOPES,
@@ -600,7 +608,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self._send_json(400, {"error": "invalid_client",
                                       "error_description": "Unknown client_id."})
                 return
-            requested = [s for s in query.get("scope", "").split() if s in ALL_SCOPES]
+            requested = [s for s in query.get("scope", "").split() if s in KNOWN_SCOPES]
             # The sandbox's user always consents.
             code = state.issue_code(requested or None)
             redirect = query.get("redirect_uri")

@@ -9,6 +9,7 @@ import secrets
 import threading
 import time
 from bisect import bisect_left, insort
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -23,6 +24,16 @@ ALL_SCOPES = (
     "read_call_purposes",
 )
 READ_SCOPES = tuple(scope for scope in ALL_SCOPES if scope.startswith("read_"))
+# API v2's scope names, each standing for its 1.0 twin. An OAuth app asking for v2 names is
+# granted (and told) v2 names, and its tokens work on both versions.
+V2_SCOPES = {
+    "calls.read": "read_calls",
+    "calls.write": "create_calls",
+    "users.read": "read_users",
+    "callDispositions.read": "read_call_dispositions",
+    "callPurposes.read": "read_call_purposes",
+}
+KNOWN_SCOPES = (*ALL_SCOPES, *V2_SCOPES)
 CLIENT_ID = "callboard-sandbox"
 RATE_WINDOW_S = 3600
 REFRESH_TOKEN_TTL_S = 14 * 86400
@@ -37,6 +48,11 @@ class Config:
     rate_limit: int = 10_000
     token_ttl: int = 7200
     mint_interval: float = 60.0
+
+
+def as_v1_scopes(scopes: Iterable[str]) -> frozenset[str]:
+    """Granted scope names (1.0 or v2) as the 1.0 names the routes check."""
+    return frozenset(V2_SCOPES.get(scope, scope) for scope in scopes)
 
 
 @dataclass
@@ -214,7 +230,7 @@ class SandboxState:
                     user_id: int = OWNER_USER_ID) -> str:
         token = secrets.token_urlsafe(30)
         with self._auth_lock:
-            self._tokens[token] = Token(user_id, frozenset(scopes), time.time() + ttl)
+            self._tokens[token] = Token(user_id, as_v1_scopes(scopes), time.time() + ttl)
         return token
 
     def revoke(self, token: str) -> bool:
@@ -273,7 +289,7 @@ class SandboxState:
             self._last_mint[family] = now
             access = secrets.token_urlsafe(30)
             ttl = self.config.token_ttl
-            self._tokens[access] = Token(user_id, scopes, now + ttl)
+            self._tokens[access] = Token(user_id, as_v1_scopes(scopes), now + ttl)
             # Rotate, but leave the presented refresh token valid: the reference cannot say
             # whether Outreach rotates, and a lenient sandbox suits both client behaviours.
             refresh = secrets.token_urlsafe(30)
@@ -284,7 +300,7 @@ class SandboxState:
             "token_type": "bearer",
             "expires_in": ttl,
             "refresh_token": refresh,
-            "scope": " ".join(s for s in ALL_SCOPES if s in scopes),
+            "scope": " ".join(s for s in KNOWN_SCOPES if s in scopes),  # as granted
             "created_at": int(now),
         })
 

@@ -1,9 +1,10 @@
 """The sandbox's API v2 (JSON:API at /api/v2): records, filters and cursor paging, same data.
 
-Tokens carry 1.0 scope names; each v2 scope stands for its 1.0 twin (see V2_SCOPES), so one token
-works on both versions, and a 403 names the v2 scope. v2-only call fields (direction, outcome,
-state and the dialed/answered/completed times) are derived from each call's row, the same on every
-start, without changing any 1.0 answer.
+An OAuth app may ask for 1.0 or v2 scope names and is told the names it asked for; inside, each
+v2 scope stands for its 1.0 twin (lib.sandbox.state.V2_SCOPES), so one token works on both
+versions, and a v2 403 names the v2 scope. v2-only call fields (direction, outcome, state and
+the dialed/answered/completed times) are derived from each call's row, the same on every start,
+without changing any 1.0 answer.
 """
 
 from __future__ import annotations
@@ -14,20 +15,15 @@ import json
 from datetime import UTC, datetime
 
 from .data import ANSWERED_IDS, DISPOSITIONS, CallRow, User
-from .state import format_ms
+from .state import V2_SCOPES, format_ms
+
+__all__ = ["V2_SCOPES", "V2Error", "call_record_v2"]
 from .validation import parse_new_call
 
 MAX_V2_PAGE_SIZE = 1000
 DEFAULT_V2_PAGE_SIZE = 50
 V2_CONTENT_TYPE = "application/vnd.api+json"
 
-V2_SCOPES = {
-    "calls.read": "read_calls",
-    "calls.write": "create_calls",
-    "users.read": "read_users",
-    "callDispositions.read": "read_call_dispositions",
-    "callPurposes.read": "read_call_purposes",
-}
 _OUTCOMES = {d[0]: d[3] for d in DISPOSITIONS}
 
 

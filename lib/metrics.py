@@ -10,6 +10,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from lib.metrics_v2 import talk_seconds
+
 MIN_CALLS_FOR_RATE = 20
 """A rate whose denominator is below this is shown, but marked as built on too few calls."""
 
@@ -459,7 +461,9 @@ def calls_table(
 
     Columns: time (tz-aware, in `tz`), rep ("" when none, "User <id>" when not in `users`),
     direction ("Outbound"/"Inbound"), from, to, purpose ("" when none), disposition (same labels
-    as `disposition_mix`, so a chart selection can filter this table), note, id.
+    as `disposition_mix`, so a chart selection can filter this table), note, id; and for calls
+    read from API v2 (lib.schema.V2_CALL_DTYPES), outcome ("" when unknown) and talk_s (talk
+    seconds, NaN when the call was not answered) before id.
     """
     created = _utc(calls["created_at"])
     # Newest first; the id breaks ties so the order is stable between reloads.
@@ -477,19 +481,21 @@ def calls_table(
         calls["outbound"].to_numpy(dtype=np.int64)
     )
     # Takes on the columns' own arrays: no round trip of a million strings through Python objects.
-    return pd.DataFrame(
-        {
-            "time": created.dt.tz_convert(tz).array.take(order),
-            "rep": rep_names.take(order),
-            "direction": direction.take(order),
-            "from": calls["from_number"].array.take(order),
-            "to": calls["to_number"].array.take(order),
-            "purpose": purpose_names.take(order),
-            "disposition": disposition_names.take(order),
-            "note": calls["note"].array.take(order),
-            "id": calls["id"].to_numpy(dtype=np.int64)[order],
-        }
-    )
+    table = {
+        "time": created.dt.tz_convert(tz).array.take(order),
+        "rep": rep_names.take(order),
+        "direction": direction.take(order),
+        "from": calls["from_number"].array.take(order),
+        "to": calls["to_number"].array.take(order),
+        "purpose": purpose_names.take(order),
+        "disposition": disposition_names.take(order),
+        "note": calls["note"].array.take(order),
+    }
+    if {"outcome", "answered_at", "completed_at"} <= set(calls.columns):
+        table["outcome"] = calls["outcome"].fillna("").to_numpy(dtype=object)[order]
+        table["talk_s"] = talk_seconds(calls).to_numpy(dtype=float)[order]
+    table["id"] = calls["id"].to_numpy(dtype=np.int64)[order]
+    return pd.DataFrame(table)
 
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:

@@ -27,6 +27,16 @@ class Card:
 
 
 @dataclass(frozen=True)
+class Answers:
+    """API v2's figures of the current period (lib.metrics_v2): absent on 1.0, never zero."""
+
+    rate: float | None  # answered / calls with a known outcome
+    by_outcome: pd.DataFrame  # outcome, calls, share
+    talk_by_rep: pd.DataFrame  # metrics_v2.talk_time_by(calls, "user_id")
+    talk_by_disposition: pd.DataFrame  # metrics_v2.talk_time_by(calls, "disposition_id")
+
+
+@dataclass(frozen=True)
 class Overview:
     """Everything the overview page shows, computed by lib.metrics from the same calls."""
 
@@ -37,6 +47,7 @@ class Overview:
     heatmap: pd.DataFrame
     reps: pd.DataFrame
     calls: pd.DataFrame  # the calls table (lib.metrics.calls_table), newest first
+    answers: Answers | None = None  # None unless the calls came from API v2
 
     @property
     def figures(self) -> metrics.OverviewFigures:
@@ -67,6 +78,16 @@ def build_overview(
         heatmap=metrics.hour_weekday_heatmap(calls, dispositions, tz),
         reps=metrics.rep_table(calls, dispositions, users, rep_ids, start, end, tz),
         calls=metrics.calls_table(calls, users, dispositions, purposes, tz),
+        answers=_answers(calls) if metrics_v2.has_v2_fields(calls) else None,
+    )
+
+
+def _answers(calls: pd.DataFrame) -> Answers:
+    return Answers(
+        rate=metrics_v2.answer_rate(calls),
+        by_outcome=metrics_v2.answer_rate_by_outcome(calls),
+        talk_by_rep=metrics_v2.talk_time_by(calls, "user_id"),
+        talk_by_disposition=metrics_v2.talk_time_by(calls, "disposition_id"),
     )
 
 
@@ -92,6 +113,23 @@ def summary(overview: Overview, start: date, end: date, tz: str, rep_ids: Sequen
             for rep_id, count in zip(reps["rep_id"], reps["calls"], strict=True)
             if not pd.isna(rep_id) and count
         },
+        # API v2 only: the key is absent on 1.0, whose calls carry no outcome or times.
+        **({} if overview.answers is None else {"answers": _answers_summary(overview.answers)}),
+    }
+
+
+def _answers_summary(answers: Answers) -> dict:
+    def talk(table: pd.DataFrame, key: str) -> dict[str, dict]:
+        return {str(int(row[key])): {"talked": int(row["talked"]),
+                                     "total_s": round(float(row["total_s"]), 3)}
+                for _, row in table.iterrows()}
+
+    return {
+        "answer_rate": answers.rate,
+        "by_outcome": dict(zip(answers.by_outcome["outcome"],
+                               answers.by_outcome["calls"].astype(int).tolist(), strict=True)),
+        "talk_by_user": talk(answers.talk_by_rep, "user_id"),
+        "talk_by_disposition": talk(answers.talk_by_disposition, "disposition_id"),
     }
 
 
@@ -187,11 +225,10 @@ def _get(container: object, key: str) -> object:
 
 
 def talk_time_table(
-    extras: pd.DataFrame, key: str, lookup: pd.DataFrame | dict[int, str], label: str
+    table: pd.DataFrame, key: str, lookup: pd.DataFrame | dict[int, str], label: str
 ) -> pd.DataFrame:
-    """API v2's talk time per rep (key "user_id") or disposition ("disposition_id"), by name,
-    in minutes: label, calls talked, total, mean and median minutes."""
-    table = metrics_v2.talk_time_by(extras, key)
+    """A talk-time table (Answers.talk_by_rep, key "user_id", or talk_by_disposition, key
+    "disposition_id") by name, in minutes: label, calls talked, total, mean, median minutes."""
     names = lookup if isinstance(lookup, dict) else dict(
         zip(lookup["id"].tolist(), lookup["name"].tolist(), strict=True))
     return pd.DataFrame({

@@ -99,6 +99,9 @@ CALL_COLUMNS = {
     "purpose": "Purpose",
     "disposition": "Disposition",
     "note": st.column_config.TextColumn("Note", width="large"),
+    "outcome": "Outcome",  # this and talk_s: API v2 only
+    "talk_s": st.column_config.NumberColumn("Talk (s)", format="%d",
+                                            help="Completed minus answered, in seconds."),
     "id": st.column_config.NumberColumn("Call id", format="%d"),
 }
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
+import pytest
 import requests
 
 from lib import metrics_v2
 from lib.auth import StaticToken
 from lib.client import CallWindow
 from lib.client_v2 import OutreachClientV2, calls_frame_v2
+from lib.metrics import calls_table
 from lib.sandbox.data import ANSWERED_IDS
 from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES, calls_frame, frame_from_rows
 from tests.conftest import no_sleep
@@ -142,3 +145,18 @@ def test_the_v2_client_reads_each_calls_own_times_and_outcome(sandbox):
         assert row["completed_at"] == moment(sent["completedAt"])
         assert (row["answered_at"] is not None) == (row["disposition_id"] in ANSWERED_IDS)
     assert metrics_v2.has_v2_fields(frame_from_rows(rows[0]))
+
+
+def test_the_calls_table_shows_outcome_and_talk_seconds_on_v2_only(sandbox):
+    lookups = (pd.DataFrame({"id": [1], "first_name": ["A"], "last_name": ["B"], "name": ["A B"],
+                             "email": [""]}), pd.DataFrame(columns=["id", "name", "order",
+                                                                    "outcome"]),
+               pd.DataFrame(columns=["id", "name", "order"]))
+    table = calls_table(calls_frame_v2(RECORDS), *lookups, "UTC")
+    by_id = table.set_index("id")
+    assert list(table.columns)[-3:] == ["outcome", "talk_s", "id"]
+    assert by_id["talk_s"].to_dict() == pytest.approx(
+        {1: 60.0, 2: 120.0, 3: 30.0, 4: math.nan, 5: math.nan, 6: math.nan}, nan_ok=True)
+    assert by_id.loc[4, "outcome"] == "Not Answered" and by_id.loc[6, "outcome"] == ""
+    one_oh = calls_table(calls_frame(sandbox.all_calls()[:20]), *lookups, "UTC")
+    assert "outcome" not in one_oh and "talk_s" not in one_oh

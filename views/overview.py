@@ -5,7 +5,6 @@ import streamlit as st
 from lib import charts, metrics, ui_cache, ui_frame
 from lib.errors import OutreachError
 from lib.messages import escape_markdown
-from lib.metrics_v2 import answer_rate, answer_rate_by_outcome, has_v2_fields
 from lib.overview import (
     build_overview,
     calls_csv,
@@ -96,22 +95,24 @@ st.caption(
 )
 
 # API v2 only: answers and talk time from the calls' own times. On 1.0 the section is absent.
-if has_v2_fields(current.calls):
+answers = overview.answers
+if answers is not None:
     st.subheader("Answers and talk time", help="From API v2's own call times and outcomes.")
-    by_outcome = answer_rate_by_outcome(current.calls)
-    rate = answer_rate(current.calls)
+    rate = answers.rate
     left, middle, right = st.columns([1, 2, 2])
     with left:
         st.metric("Answer rate", "–" if rate is None else f"{100 * rate:.1f}%", border=True,
                   help="Calls whose outcome is Answered, of calls with a known outcome.")
         st.caption(" · ".join(f"{row.calls:,} {row.outcome}"
-                              for row in by_outcome.itertuples(index=False)))
+                              for row in answers.by_outcome.itertuples(index=False)))
     with middle:
-        st.dataframe(talk_time_table(current.calls, "user_id", metrics.display_names(lookups.users),
-                                     "Rep"), hide_index=True, width="stretch")
+        st.dataframe(talk_time_table(answers.talk_by_rep, "user_id",
+                                     metrics.display_names(lookups.users), "Rep"),
+                     hide_index=True, width="stretch")
     with right:
-        st.dataframe(talk_time_table(current.calls, "disposition_id", lookups.dispositions,
-                                     "Disposition"), hide_index=True, width="stretch")
+        st.dataframe(talk_time_table(answers.talk_by_disposition, "disposition_id",
+                                     lookups.dispositions, "Disposition"),
+                     hide_index=True, width="stretch")
     st.caption("Talk time is completed minus answered; unanswered calls have none.")
 
 chosen = selected_dispositions(mix_event)

@@ -234,7 +234,7 @@ def talk_time_table(
     return pd.DataFrame({
         label: [names.get(int(i), f"{label} {int(i)}") for i in table[key]],
         "Calls talked": table["talked"].astype(int).to_numpy(),
-        "Total minutes": (table["total_s"] / 60).round(1).to_numpy(),
-        "Mean minutes": (table["mean_s"] / 60).round(1).to_numpy(),
-        "Median minutes": (table["median_s"] / 60).round(1).to_numpy(),
+        "Total min": (table["total_s"] / 60).round(1).to_numpy(),
+        "Mean min": (table["mean_s"] / 60).round(1).to_numpy(),
+        "Median min": (table["median_s"] / 60).round(1).to_numpy(),
     })

@@ -105,6 +105,12 @@ CALL_COLUMNS = {
     "id": st.column_config.NumberColumn("Call id", format="%d"),
 }
 
+# The talk-time tables (lib.overview.talk_time_table): minutes with one decimal, always.
+TALK_COLUMNS = {
+    name: st.column_config.NumberColumn(name, format="%.1f")
+    for name in ("Total min", "Mean min", "Median min")
+}
+
 
 # ----- sidebar ----------------------------------------------------------------------------------
 

@@ -160,3 +160,20 @@ def test_the_calls_table_shows_outcome_and_talk_seconds_on_v2_only(sandbox):
     assert by_id.loc[4, "outcome"] == "Not Answered" and by_id.loc[6, "outcome"] == ""
     one_oh = calls_table(calls_frame(sandbox.all_calls()[:20]), *lookups, "UTC")
     assert "outcome" not in one_oh and "talk_s" not in one_oh
+
+
+def test_talk_time_tables_name_reps_and_dispositions_in_minutes():
+    from lib.overview import talk_time_table
+
+    frame = calls_frame_v2(RECORDS)
+    per_rep = talk_time_table(metrics_v2.talk_time_by(frame, "user_id"), "user_id",
+                              {1: "Ann Lee"}, "Rep")
+    assert per_rep.to_dict("list") == {
+        "Rep": ["Ann Lee", "Rep 2"],  # a rep not in the list keeps its id
+        "Calls talked": [2, 1], "Total min": [3.0, 0.5], "Mean min": [1.5, 0.5],
+        "Median min": [1.5, 0.5]}
+    dispositions = pd.DataFrame({"id": [7, 8], "name": ["Interested", "Meeting booked"]})
+    per_disposition = talk_time_table(metrics_v2.talk_time_by(frame, "disposition_id"),
+                                      "disposition_id", dispositions, "Disposition")
+    assert per_disposition["Disposition"].tolist() == ["Meeting booked", "Interested"]
+    assert per_disposition["Total min"].tolist() == [2.0, 1.5]

@@ -99,20 +99,21 @@ answers = overview.answers
 if answers is not None:
     st.subheader("Answers and talk time", help="From API v2's own call times and outcomes.")
     rate = answers.rate
-    left, middle, right = st.columns([1, 2, 2])
-    with left:
+    # The card as wide as the five above it; the two tables share the row below.
+    with st.columns(5)[0]:
         st.metric("Answer rate", "–" if rate is None else f"{100 * rate:.1f}%", border=True,
                   help="Calls whose outcome is Answered, of calls with a known outcome.")
         st.caption(" · ".join(f"{row.calls:,} {row.outcome}"
                               for row in answers.by_outcome.itertuples(index=False)))
-    with middle:
+    left, right = st.columns(2)
+    with left:
         st.dataframe(talk_time_table(answers.talk_by_rep, "user_id",
                                      metrics.display_names(lookups.users), "Rep"),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", column_config=ui_frame.TALK_COLUMNS)
     with right:
         st.dataframe(talk_time_table(answers.talk_by_disposition, "disposition_id",
                                      lookups.dispositions, "Disposition"),
-                     hide_index=True, width="stretch")
+                     hide_index=True, width="stretch", column_config=ui_frame.TALK_COLUMNS)
     st.caption("Talk time is completed minus answered; unanswered calls have none.")
 
 chosen = selected_dispositions(mix_event)

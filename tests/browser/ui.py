@@ -45,7 +45,8 @@ def add_choice(page: Page, label: str, option: str) -> None:
 
 
 def cli_summary(
-    api_base: str, token: str, start: date, end: date, users: tuple[int, ...] = ()
+    api_base: str, token: str, start: date, end: date, users: tuple[int, ...] = (),
+    api_version: str = "1.0",
 ) -> dict:
     """`python -m lib.cli summary` for the same sandbox and filters, as a user would run it."""
     args = ["summary", "--start", start.isoformat(), "--end", end.isoformat(), "--tz", TZ]
@@ -54,7 +55,8 @@ def cli_summary(
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("OUTREACH_", "CALLBOARD_"))}
     # No on-disk store for the CLI here: each run reads fresh from the sandbox.
-    env.update(OUTREACH_API_BASE=api_base, OUTREACH_ACCESS_TOKEN=token, CALLBOARD_CACHE_DB="off")
+    env.update(OUTREACH_API_BASE=api_base, OUTREACH_ACCESS_TOKEN=token, CALLBOARD_CACHE_DB="off",
+               OUTREACH_API_VERSION=api_version)
     result = subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]

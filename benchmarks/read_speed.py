@@ -111,26 +111,28 @@ def make_source(base_url: str, token: str, store: Path, workers: int,
 
 def warm_child(args: argparse.Namespace) -> None:
     """Run in a new process: one read through the store, timed; prints JSON."""
-    source = make_source(args.base_url, args.token, Path(args.store), args.workers)
+    client_class = OutreachClientV2 if args.api_version == "2" else OutreachClient
+    source = make_source(args.base_url, args.token, Path(args.store), args.workers, client_class)
     after = datetime.fromisoformat(args.after)
     before = None if args.before == "now" else datetime.fromisoformat(args.before)
     started = time.perf_counter()
     frame = source.list_calls(after, before)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "calls": len(frame),
-                      "ids": int(frame["id"].sum()) if len(frame) else 0}))
+                      "ids": int(frame["id"].sum()) if len(frame) else 0,
+                      "v2_fields": "answered_at" in frame.columns}))
 
 
 def run_warm(sandbox: SandboxProcess, store: Path, after: datetime, before: str,
-             workers: int) -> tuple[float, int, int]:
+             workers: int, api_version: str = "1.0") -> tuple[float, int, int, bool]:
     sandbox.reset()
     result = subprocess.run(
         [sys.executable, __file__, "--warm-child", "--base-url", sandbox.base_url,
          "--token", sandbox.token, "--store", str(store), "--after", after.isoformat(),
-         "--before", before, "--workers", str(workers)],
+         "--before", before, "--workers", str(workers), "--api-version", api_version],
         cwd=ROOT, capture_output=True, text=True, check=True)
     figures = json.loads(result.stdout)
-    return figures["seconds"], sandbox.requests(), figures["calls"]
+    return figures["seconds"], sandbox.requests(), figures["calls"], figures["v2_fields"]
 
 
 # ----- metrics for a million calls -----
@@ -209,7 +211,7 @@ def main() -> None:
     parser.add_argument("--metric-calls", type=int, default=1_000_000)
     parser.add_argument("--skip-baseline", action="store_true",
                         help="estimate the baseline from its page count (quick trial runs)")
-    for hidden in ("--base-url", "--token", "--store", "--after", "--before"):
+    for hidden in ("--base-url", "--token", "--store", "--after", "--before", "--api-version"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     parser.add_argument("--warm-child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--metrics-child", action="store_true", help=argparse.SUPPRESS)
@@ -282,11 +284,17 @@ def main() -> None:
                         else "DIFFERENT from 1.0")))
 
         # 3. Warm reads in a new process.
-        seconds, count, calls = run_warm(sandbox, store, after, closed_before.isoformat(),
-                                         args.workers)
+        seconds, count, calls, _ = run_warm(sandbox, store, after, closed_before.isoformat(),
+                                            args.workers)
         rows.append(("3a. warm read, closed days (new process)", seconds, count,
                      f"{calls:,} calls from the store"))
-        seconds, count, calls = run_warm(sandbox, store, after, "now", args.workers)
+        seconds, count, calls, v2_fields = run_warm(
+            sandbox, work / "calls-v2.sqlite", after, closed_before.isoformat(), args.workers,
+            "2")
+        rows.append(("3a2. the same over API v2 (new process)", seconds, count,
+                     f"{calls:,} calls from the store, "
+                     + ("with" if v2_fields else "WITHOUT") + " v2's talk times"))
+        seconds, count, calls, _ = run_warm(sandbox, store, after, "now", args.workers)
         rows.append(("3b. warm read up to now (new process)", seconds, count,
                      f"{calls:,} calls; open days fetched"))
 

@@ -208,3 +208,32 @@ def test_an_api_failure_is_a_sentence_and_keeps_the_input(sandbox, full_token_ap
     submit(app)
     assert len(sandbox.all_calls()) == before + 1
     assert app.success
+
+
+def test_on_api_v2_the_form_logs_the_call_and_its_lookup_shows_v2s_fields(
+        sandbox, monkeypatch, tmp_path):
+    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "v2.sqlite")
+    monkeypatch.setenv("OUTREACH_API_VERSION", "2")
+    app = open_page(PAGE)
+    # v2 cannot say whose token it is: the page says so rather than guess a name.
+    assert any(t.value.startswith("Logged as the user of Callboard's Outreach token:")
+               for t in app.text)
+    before = len(sandbox.all_calls())
+    submit(fill(app, direction="Inbound"))
+    calls = sandbox.all_calls("2")
+    assert len(calls) == before + 1
+    new = calls[-1]
+    assert new["attributes"]["direction"] == "inbound"
+    assert (new["attributes"]["from"], new["attributes"]["to"]) == ("+14155550142",
+                                                                   "+442079460958")
+    assert new["relationships"]["callPurpose"]["data"]["id"] == DISCOVERY
+    assert new["relationships"]["callDisposition"]["data"]["id"] == INTERESTED
+    assert [s.value for s in app.success] == [
+        f"Logged call {new['id']}. It is in the dashboard now."]
+
+    app.query_params["id"] = str(new["id"])
+    app.switch_page("views/lookup.py").run()
+    details = fields_shown(app)
+    assert (details["Direction"], details["Disposition"], details["Outcome"]) == (
+        "Inbound", "Interested", new["attributes"]["outcome"])
+    assert "Talk time" in details

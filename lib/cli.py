@@ -30,6 +30,9 @@ EXPORT_COLUMNS = [
     "to_number",
     "note",
 ]
+# Read from API v2 only (lib.schema.V2_CALL_DTYPES): appended when the calls have them.
+EXPORT_V2_COLUMNS = ["outcome", "state", "dialed_at", "answered_at", "completed_at"]
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,8 +95,13 @@ def _parse_day(text: str, flag: str) -> date:
 def _export(args: argparse.Namespace, source: DataSource, start: date, end: date, tz: str) -> int:
     after, before = utc_bounds(start, end, tz)
     calls = source.list_calls(after, before, user_ids=args.users)
-    table = calls[EXPORT_COLUMNS].copy()
-    table["created_at"] = table["created_at"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    columns = EXPORT_COLUMNS + [name for name in EXPORT_V2_COLUMNS if name in calls.columns]
+    table = calls[columns].copy()
+    for name in ("created_at", "dialed_at", "answered_at", "completed_at"):
+        if name in table:
+            # An unknown time stays empty (null in JSON), never a made-up one.
+            table[name] = table[name].dt.strftime(_TIME_FORMAT).astype(object).where(
+                table[name].notna(), None)
     if args.format == "csv":
         text = metrics.csv_safe(table).to_csv(index=False)
     else:

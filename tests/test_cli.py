@@ -181,3 +181,31 @@ def test_without_credentials_it_starts_the_sandbox_and_says_so(tmp_path):
     assert "demo data" in result.stderr
     assert json.loads(result.stdout)["calls"] > 0
     assert (tmp_path / "sandbox.sqlite").exists()
+
+
+def test_export_over_api_v2_adds_v2s_own_fields(sandbox, env):
+    start, end = recent_range(sandbox, days=3)
+    result = run_cli("export", "--start", str(start), "--end", str(end), "--format", "json",
+                     env={**env, "OUTREACH_API_VERSION": "2"})
+    assert result.returncode == 0, result.stderr
+    exported = json.loads(result.stdout)
+    expected = expected_rows(sandbox, start, end, "UTC")
+    assert [row["id"] for row in exported] == [row["id"] for row in expected]
+    sent = {record["id"]: record["attributes"] for record in sandbox.all_calls("2")}
+
+    def same_time(shown: str | None, original: str | None) -> bool:
+        if original is None:
+            return shown is None
+        return datetime.fromisoformat(shown.replace("Z", "+00:00")) == \
+            datetime.fromisoformat(original.replace("Z", "+00:00"))
+
+    for row in exported:
+        attributes = sent[row["id"]]
+        assert (row["outcome"], row["state"]) == (attributes["outcome"], attributes["state"])
+        for column, key in (("dialed_at", "dialedAt"), ("answered_at", "answeredAt"),
+                            ("completed_at", "completedAt")):
+            assert same_time(row[column], attributes[key]), (row["id"], column)
+    assert any(row["answered_at"] is None for row in exported)  # unanswered: null, not a time
+    on_1_0 = run_cli("export", "--start", str(start), "--end", str(end), "--format", "json",
+                     env={**env, "OUTREACH_API_VERSION": "1.0"})
+    assert "outcome" not in json.loads(on_1_0.stdout)[0]

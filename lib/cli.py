@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
+
 from lib import metrics, overview
 from lib.datasource import DataSource, open_source
 from lib.errors import OutreachError
 from lib.messages import explain
+from lib.schema import V2_CALL_DTYPES
 from lib.settings import Settings, SettingsError
 from lib.timerange import utc_bounds
 
@@ -30,8 +33,6 @@ EXPORT_COLUMNS = [
     "to_number",
     "note",
 ]
-# Read from API v2 only (lib.schema.V2_CALL_DTYPES): appended when the calls have them.
-EXPORT_V2_COLUMNS = ["outcome", "state", "dialed_at", "answered_at", "completed_at"]
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -95,10 +96,11 @@ def _parse_day(text: str, flag: str) -> date:
 def _export(args: argparse.Namespace, source: DataSource, start: date, end: date, tz: str) -> int:
     after, before = utc_bounds(start, end, tz)
     calls = source.list_calls(after, before, user_ids=args.users)
-    columns = EXPORT_COLUMNS + [name for name in EXPORT_V2_COLUMNS if name in calls.columns]
+    # API v2's own columns (lib.schema.V2_CALL_DTYPES) come after, when the calls have them.
+    columns = EXPORT_COLUMNS + [name for name in V2_CALL_DTYPES if name in calls.columns]
     table = calls[columns].copy()
-    for name in ("created_at", "dialed_at", "answered_at", "completed_at"):
-        if name in table:
+    for name in table.columns:
+        if isinstance(table[name].dtype, pd.DatetimeTZDtype):
             # An unknown time stays empty (null in JSON), never a made-up one.
             table[name] = table[name].dt.strftime(_TIME_FORMAT).astype(object).where(
                 table[name].notna(), None)

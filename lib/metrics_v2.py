@@ -12,7 +12,7 @@ import pandas as pd
 
 
 def has_v2_fields(frame: pd.DataFrame) -> bool:
-    """True when the frame carries v2 extras with at least one known outcome or answer time;
+    """True when the frame carries v2's own columns with at least one known outcome or answer time;
     False for 1.0 data, whose cards must be left out, not drawn as zero."""
     if not {"outcome", "answered_at", "completed_at"} <= set(frame.columns):
         return False

@@ -45,7 +45,7 @@ RECORDS = [
 ]
 
 
-def test_extras_frame_reads_ids_as_numbers_or_text_and_times_as_utc():
+def test_v2_calls_frame_reads_ids_as_numbers_or_text_and_times_as_utc():
     frame = calls_frame_v2(RECORDS)
     assert list(frame.columns) == [*CALL_COLUMNS, *V2_CALL_DTYPES]
     assert frame["outbound"].tolist() == [True] * 5 + [False]

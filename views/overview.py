@@ -88,6 +88,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config=ui_frame.REP_COLUMNS,
+    placeholder=ui_frame.NO_VALUE,
 )
 st.caption(
     f"Rates built on fewer than {metrics.MIN_CALLS_FOR_RATE} calls are marked as few calls: "
@@ -127,7 +128,8 @@ st.caption(
     + (f" · disposition: {escape_markdown(', '.join(chosen))} (click the bar again to show all)"
        if chosen else "")
 )
-st.dataframe(shown, hide_index=True, width="stretch", column_config=ui_frame.CALL_COLUMNS)
+st.dataframe(shown, hide_index=True, width="stretch", column_config=ui_frame.CALL_COLUMNS,
+             placeholder=ui_frame.NO_VALUE)
 st.download_button(
     "Download these calls (CSV)",
     data=calls_csv(shown),

@@ -34,6 +34,7 @@ from lib.timerange import require_utc, widen_window
 
 V2_PAGE_SIZE = 1000  # v2's maximum
 _V2_SCOPE = re.compile(r"\b([a-z][A-Za-z]*\.(?:read|write|delete|all))\b")
+_V1_SCOPE = re.compile(r"(?:read|create|update|delete)_[a-z_]+")
 _ROUTE_SCOPES = (("/api/v2/calls", "calls"), ("/api/v2/users", "users"),
                  ("/api/v2/callDispositions", "callDispositions"),
                  ("/api/v2/callPurposes", "callPurposes"))
@@ -43,10 +44,12 @@ _V2_FIELDS = {"direction": "outbound", "callPurpose": "purpose",
 
 
 def names_v2_scopes(scopes: Iterable[str] | None) -> bool:
-    """True when every one of these granted scopes has a v2 name (`calls.read`): credentials
-    that can only be used on v2. False for 1.0 names (`read_calls`), a mix, or nothing known."""
+    """True when these granted scopes name v2 resources (`calls.read`) and no 1.0 ones
+    (`read_calls`): credentials made for v2. Names of neither kind (`profile`, `email`,
+    `offline_access`) say nothing either way. False for 1.0 names, a mix, or nothing known."""
     names = list(scopes or ())
-    return bool(names) and all(_V2_SCOPE.fullmatch(name) for name in names)
+    return (any(_V2_SCOPE.fullmatch(name) for name in names)
+            and not any(_V1_SCOPE.fullmatch(name) for name in names))
 
 
 def _iso(moment: datetime) -> str:

@@ -282,11 +282,13 @@ def api_version_of(settings: Settings, auth: StaticToken | RefreshingToken) -> s
 
 def _v2_identity(settings: Settings, version: str) -> str | None:
     """Whose calls a v2 store holds. v2 has no route naming the token's user (1.0 asks
-    /1.0/info), so the OAuth app, or a hash of a pasted token, stands for the organisation.
-    None on 1.0: the identity comes from /1.0/info on first read."""
+    /1.0/info), so the credential stands for the user: the OAuth app with the configured refresh
+    token (one app serves many users and organisations), or a pasted access token. A new
+    credential therefore starts an empty store, even for the same user: a cold read, never
+    another user's calls. None on 1.0: the identity comes from /1.0/info on first read."""
     if version != "2":
         return None
-    credential = settings.client_id or settings.access_token or ""
+    credential = settings.access_token or f"{settings.client_id}\n{settings.refresh_token}"
     # A hash: the store file must never hold a secret.
     return f"{settings.api_base} v2 {hashlib.sha256(credential.encode()).hexdigest()[:16]}"
 

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import requests
+
 from lib.auth import StaticToken
 from lib.client import OutreachClient
 from lib.client_v2 import OutreachClientV2, call_row
-from lib.sandbox.v2 import V2_SCOPES
+from lib.sandbox.data import OWNER_USER_ID
+from lib.sandbox.state import V2_SCOPES
 from lib.schema import frame_from_rows, parse_call
 from tests.conftest import no_sleep
 
@@ -68,3 +71,14 @@ def fresh_client(sandbox, api: Api, token=None, **options) -> OutreachClient:
 def own_token(sandbox, scopes=ALL_SCOPES, ttl=3600) -> str:
     # A token of its own gives a test its own rate window, and may be revoked freely.
     return sandbox.issue_token(list(scopes), ttl)
+
+
+def refresh_token_for(sandbox, scopes: list[str], user_id: int = OWNER_USER_ID) -> dict:
+    """An OAuth app's first exchange: a code that this user granted these scope names, for
+    tokens."""
+    code = sandbox.issue_code(scopes, user_id)
+    answer = requests.post(f"{sandbox.base_url}/oauth/token", data={
+        "grant_type": "authorization_code", "code": code,
+        "client_id": sandbox.client_id, "client_secret": sandbox.client_secret}, timeout=10)
+    assert answer.status_code == 200
+    return answer.json()

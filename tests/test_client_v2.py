@@ -17,6 +17,7 @@ from lib.sandbox.state import ALL_SCOPES
 from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES
 from lib.settings import Settings, SettingsError
 from lib.timerange import utc_bounds
+from tests.api_versions import refresh_token_for
 from tests.conftest import no_sleep
 
 V2_TYPE = "application/vnd.api+json"
@@ -133,15 +134,6 @@ V2_GRANT = ["calls.read", "calls.write", "users.read", "callDispositions.read",
             "callPurposes.read"]
 
 
-def refresh_token_for(sandbox, scopes: list[str]) -> dict:
-    """An OAuth app's first exchange: a code granted these scope names, for tokens."""
-    answer = requests.post(f"{sandbox.base_url}/oauth/token", data={
-        "grant_type": "authorization_code", "code": sandbox.issue_code(scopes),
-        "client_id": sandbox.client_id, "client_secret": sandbox.client_secret}, timeout=10)
-    assert answer.status_code == 200
-    return answer.json()
-
-
 def oauth_settings(sandbox, refresh_token: str, tmp_path, **extra: str) -> Settings:
     return Settings.from_mapping({
         "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_CLIENT_ID": sandbox.client_id,
@@ -160,13 +152,18 @@ def test_the_sandbox_grants_v2_scope_names_to_an_app_that_asks_for_them(sandbox)
     assert info.value.scope == "users.read"
 
 
-def test_auto_speaks_v2_when_the_oauth_grant_names_only_v2_scopes(sandbox, tmp_path):
+def test_auto_speaks_v2_when_the_oauth_grant_names_v2_scopes_and_no_1_0_ones(sandbox, tmp_path):
     v2_grant = refresh_token_for(sandbox, V2_GRANT)["refresh_token"]
     source = open_source(oauth_settings(sandbox, v2_grant, tmp_path))
     assert isinstance(source.client, OutreachClientV2)
     assert source.description.startswith("the Outreach API 2 at")
     assert source.client.auth.granted_scopes == frozenset(V2_GRANT)
     assert len(source.list_calls(since(3), since(2))) > 0
+    # Names of neither version (OpenID's) beside v2's: still v2.
+    with_profile = refresh_token_for(sandbox, ["profile", "email", *V2_GRANT])
+    assert with_profile["scope"].split()[-2:] == ["email", "profile"]
+    assert type(open_source(oauth_settings(sandbox, with_profile["refresh_token"],
+                                           tmp_path)).client) is OutreachClientV2
 
     # 1.0 names, the sandbox's own grant: 1.0. The setting, when given, is obeyed.
     v1_grant = refresh_token_for(sandbox, list(ALL_SCOPES))["refresh_token"]
@@ -191,7 +188,9 @@ def test_auto_with_a_refused_refresh_token_says_so_rather_than_guess(sandbox, tm
 
 @pytest.mark.parametrize(("scopes", "v2"), [
     (V2_GRANT, True), (["calls.read"], True), (list(ALL_SCOPES), False),
-    (["calls.read", "read_users"], False), ([], False), (None, False)])
+    (["calls.read", "read_users"], False), ([], False), (None, False),
+    (["profile", "email", "offline_access", "calls.read", "users.read"], True),
+    (["profile", "email"], False), (["profile", "read_calls"], False)])
 def test_which_scope_names_mean_v2(scopes, v2):
     assert names_v2_scopes(scopes) is v2
 

@@ -18,7 +18,7 @@ from lib.datasource import DataSource, open_source
 from lib.errors import IncompleteRead, NotAuthorised
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
 from lib.timerange import utc_bounds
-from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token
+from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token, refresh_token_for
 from tests.conftest import no_sleep
 
 
@@ -334,6 +334,34 @@ def test_the_v2_store_is_keyed_by_a_hash_of_the_credential_and_holds_no_token(sa
     assert sandbox.request_count > 0 and other.store_identity != first.store_identity
     for path in tmp_path.iterdir():
         assert sandbox.full_token.encode() not in path.read_bytes()
+
+
+def test_two_users_of_one_oauth_app_never_share_a_v2_store(sandbox, tmp_path):
+    # One OAuth app (client id) serves many users, possibly of different organisations.
+    def source_for(user_id: int) -> DataSource:
+        grant = refresh_token_for(sandbox, ["calls.read", "users.read"], user_id)
+        return open_source(Settings.from_mapping({
+            "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_CLIENT_ID": sandbox.client_id,
+            "OUTREACH_CLIENT_SECRET": sandbox.client_secret,
+            "OUTREACH_REFRESH_TOKEN": grant["refresh_token"],
+            "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite")}))
+
+    after, before = closed_range(5, 3)
+    first = source_for(1)
+    assert isinstance(first.client, API_2.client_class)
+    first.list_calls(after, before)
+    sandbox.reset_request_count()
+    first.list_calls(after, before)
+    assert sandbox.request_count == 0  # stored: the next read is served from the store
+
+    second = source_for(2)
+    assert second.store_identity != first.store_identity
+    assert sandbox.client_secret not in second.store_identity
+    second.list_calls(after, before)
+    assert sandbox.request_count > 0  # read from the API, not from the first user's store
+    for path in tmp_path.iterdir():
+        data = path.read_bytes()
+        assert sandbox.client_secret.encode() not in data
 
 
 # ----- settings and open_source -----

@@ -101,9 +101,10 @@ class Sandbox:
         """A new access token of the owner with exactly these scopes, valid ttl seconds."""
         return self._state.issue_token(scopes, ttl)
 
-    def issue_code(self, scopes: list[str] | None = None) -> str:
-        """A single-use authorization code for /oauth/token (all scopes when None)."""
-        return self._state.issue_code(scopes)
+    def issue_code(self, scopes: list[str] | None = None, user_id: int = OWNER_USER_ID) -> str:
+        """A single-use authorization code for /oauth/token (all scopes when None), granted by
+        this user."""
+        return self._state.issue_code(scopes, user_id)
 
     @property
     def request_count(self) -> int:

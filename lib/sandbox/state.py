@@ -300,7 +300,9 @@ class SandboxState:
             "token_type": "bearer",
             "expires_in": ttl,
             "refresh_token": refresh,
-            "scope": " ".join(s for s in KNOWN_SCOPES if s in scopes),  # as granted
+            # As granted, names the sandbox does not check (`profile`) included.
+            "scope": " ".join([*(s for s in KNOWN_SCOPES if s in scopes),
+                               *sorted(scopes - set(KNOWN_SCOPES))]),
             "created_at": int(now),
         })
 

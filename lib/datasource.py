@@ -272,11 +272,15 @@ def api_version_of(settings: Settings, auth: StaticToken | RefreshingToken) -> s
     """
     if settings.api_version != "auto":
         return settings.api_version
-    if isinstance(auth, RefreshingToken):
-        auth.access_token()
-        if names_v2_scopes(auth.granted_scopes):
-            log.info("The OAuth grant names only API v2 scopes: speaking API v2.")
-            return "2"
+    if not isinstance(auth, RefreshingToken):
+        log.info("A pasted access token does not tell its API version: speaking API 1.0.")
+        return "1.0"
+    auth.access_token()
+    granted = " ".join(sorted(auth.granted_scopes or ())) or "none named"
+    if names_v2_scopes(auth.granted_scopes):
+        log.info("The OAuth grant names API v2 scopes (%s): speaking API v2.", granted)
+        return "2"
+    log.info("The OAuth grant's scopes (%s) are not API v2's alone: speaking API 1.0.", granted)
     return "1.0"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -152,9 +153,13 @@ def test_the_sandbox_grants_v2_scope_names_to_an_app_that_asks_for_them(sandbox)
     assert info.value.scope == "users.read"
 
 
-def test_auto_speaks_v2_when_the_oauth_grant_names_v2_scopes_and_no_1_0_ones(sandbox, tmp_path):
+def test_auto_speaks_v2_when_the_oauth_grant_names_v2_scopes_and_no_1_0_ones(
+        sandbox, tmp_path, caplog):
     v2_grant = refresh_token_for(sandbox, V2_GRANT)["refresh_token"]
-    source = open_source(oauth_settings(sandbox, v2_grant, tmp_path))
+    with caplog.at_level(logging.INFO, logger="lib.datasource"):
+        source = open_source(oauth_settings(sandbox, v2_grant, tmp_path))
+    assert "calls.read" in caplog.text and "speaking API v2" in caplog.text  # why, in the log
+    assert v2_grant not in caplog.text
     assert isinstance(source.client, OutreachClientV2)
     assert source.description.startswith("the Outreach API 2 at")
     assert source.client.auth.granted_scopes == frozenset(V2_GRANT)

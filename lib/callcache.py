@@ -174,16 +174,18 @@ class CallStore:
     # ----- reading -----
 
     def stored_days(self, identity: str, scope: int, first: date, last: date,
-                    fetched_since: datetime) -> set[date]:
+                    fetched_since: datetime, *, with_v2_fields: bool = False) -> set[date]:
         """The days from `first` to `last` (both included) stored for this identity and scope
-        by a read at or after `fetched_since` (older windows count as absent: expired)."""
+        by a read at or after `fetched_since` (older windows count as absent: expired).
+        `with_v2_fields`: only windows whose calls carry v2's fields (or that have no calls)."""
         with self._connect() as connection:
             source = self._source_id(connection, identity, create=False)
             if source is None:
                 return set()
             rows = connection.execute(
                 "SELECT day FROM windows WHERE source = ? AND scope = ? AND day BETWEEN ? AND ?"
-                " AND fetched_at >= ?",
+                " AND fetched_at >= ?"
+                + (" AND (calls = 0 OR v2_numbers IS NOT NULL)" if with_v2_fields else ""),
                 (source, scope, _day_number(first), _day_number(last),
                  fetched_since.timestamp()),
             ).fetchall()
@@ -209,7 +211,10 @@ class CallStore:
                         " WHERE source = ? AND scope = ? AND day BETWEEN ? AND ? AND calls > 0",
                         (source, scope, first, last)))
                 connection.execute("COMMIT")
-        frame = _frame(windows)
+        try:
+            frame = _frame(windows)
+        except ValueError as exc:  # a blob or JSON of the wrong shape: as damaged as a bad page
+            raise sqlite3.DatabaseError(f"A stored window is damaged ({exc}).") from exc
         keep = ((frame["created_at"] >= after) & (frame["created_at"] < before)).to_numpy()
         if user_ids is not None:
             keep = keep & frame["user_id"].isin(list(user_ids)).to_numpy(dtype=bool, na_value=False)
@@ -280,8 +285,9 @@ class CallStore:
             return int(connection.execute("SELECT COUNT(*) FROM windows").fetchone()[0])
 
 
-def _int64_matrix(columns: Sequence[Sequence[int]], rows: int) -> bytes:
-    return np.array(columns, dtype=_INT64).reshape(len(columns), rows).tobytes()
+def _int64_matrix(columns: Sequence[Sequence[int]], calls: int) -> bytes:
+    """Columns of `calls` int64 values each, as one blob (one matrix row per column)."""
+    return np.array(columns, dtype=_INT64).reshape(len(columns), calls).tobytes()
 
 
 def _pack(rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, str, bytes | None, str | None]:
@@ -304,16 +310,18 @@ def _pack(rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, str, bytes | None, 
             json.dumps(v2_texts, ensure_ascii=False))
 
 
-def _matrix(blob: bytes, rows: int) -> np.ndarray:
-    return np.frombuffer(blob, dtype=_INT64).reshape(rows, -1)
+def _matrix(blob: bytes, n_columns: int, calls: int) -> np.ndarray:
+    """The (n_columns, calls) int64 matrix `_int64_matrix` packed; a blob of another size is
+    an error rather than a silently reshaped matrix."""
+    return np.frombuffer(blob, dtype=_INT64).reshape(n_columns, calls)
 
 
 def _frame(windows: Sequence[tuple[int, bytes, str, bytes | None, str | None]]) -> pd.DataFrame:
     """A calls frame (lib.schema dtypes) from stored windows with calls, column by column; with
     the v2 columns when every window has them."""
     if windows:
-        matrix = np.concatenate([_matrix(blob, len(NUMBER_COLUMNS))
-                                 for _calls, blob, *_rest in windows], axis=1)
+        matrix = np.concatenate([_matrix(blob, len(NUMBER_COLUMNS), calls)
+                                 for calls, blob, *_rest in windows], axis=1)
     else:
         matrix = np.empty((len(NUMBER_COLUMNS), 0), dtype=_INT64)
     texts = [json.loads(text) for _calls, _blob, text, *_rest in windows]
@@ -334,8 +342,9 @@ def _frame(windows: Sequence[tuple[int, bytes, str, bytes | None, str | None]]) 
         else:
             data[name] = pd.Series(by_name[name].astype(dtype))
     if windows and all(v2_blob is not None for *_base, v2_blob, _v2_text in windows):
-        v2_matrix = np.concatenate([_matrix(v2_blob, len(V2_NUMBER_COLUMNS))
-                                    for *_base, v2_blob, _v2_text in windows], axis=1)
+        v2_matrix = np.concatenate([_matrix(v2_blob, len(V2_NUMBER_COLUMNS), calls)
+                                    for calls, _blob, _text, v2_blob, _v2_text in windows],
+                                   axis=1)
         v2_texts = [json.loads(text) for *_base, text in windows]
         for name, dtype in V2_CALL_DTYPES.items():  # in the order lib.schema gives them
             if name in V2_NUMBER_COLUMNS:

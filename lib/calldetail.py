@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 
+from lib.metrics import NO_VALUE
+
 _MAX_ID_DIGITS = 18  # Outreach ids are 64-bit integers
-NONE_SHOWN = "—"
 
 
 class BadCallId(ValueError):
@@ -65,12 +66,12 @@ def call_details(
         ("Logged", f"{created:%a %d %b %Y, %H:%M:%S} ({tz})"),
         ("Rep", _name(users, _id(row.get("user_id")), "User")),
         ("Direction", "Outbound" if row.get("outbound") else "Inbound"),
-        ("From", str(row.get("from_number") or "") or NONE_SHOWN),
-        ("To", str(row.get("to_number") or "") or NONE_SHOWN),
-        ("Prospect id", NONE_SHOWN if prospect_id is None else str(prospect_id)),
+        ("From", str(row.get("from_number") or "") or NO_VALUE),
+        ("To", str(row.get("to_number") or "") or NO_VALUE),
+        ("Prospect id", NO_VALUE if prospect_id is None else str(prospect_id)),
         ("Purpose", _name(purposes, _id(row.get("purpose_id")), "Purpose")),
         ("Disposition", _name(dispositions, disposition_id, "Disposition")),
-        ("Outcome", outcome or NONE_SHOWN),
+        ("Outcome", outcome or NO_VALUE),
     )
     if from_v2:
         fields += (("Talk time", _talk_time(row.get("answered_at"), row.get("completed_at"))),)
@@ -78,13 +79,13 @@ def call_details(
 
 
 def _talk_time(answered: Any, completed: Any) -> str:
-    """Completed minus answered, as "4 min 05 s"; "—" when the call was not answered or a time
-    is unknown (v2 has no duration field)."""
+    """Completed minus answered, as "4 min 05 s"; NO_VALUE when the call was not answered or a
+    time is unknown (v2 has no duration field)."""
     if answered is None or completed is None or pd.isna(answered) or pd.isna(completed):
-        return NONE_SHOWN
+        return NO_VALUE
     seconds = int((pd.Timestamp(completed) - pd.Timestamp(answered)).total_seconds())
     if seconds < 0:
-        return NONE_SHOWN
+        return NO_VALUE
     minutes, seconds = divmod(seconds, 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
 
@@ -111,7 +112,7 @@ def _lookup_row(frame: pd.DataFrame, wanted: int | None) -> dict[str, Any] | Non
 def _name(frame: pd.DataFrame, wanted: int | None, kind: str) -> str:
     """The record's name; an id Outreach's list does not know is shown as such, not hidden."""
     if wanted is None:
-        return NONE_SHOWN
+        return NO_VALUE
     record = _lookup_row(frame, wanted)
     name = str(record.get("name") or "").strip() if record else ""
     if not name and record:

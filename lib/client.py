@@ -47,6 +47,7 @@ from lib.errors import (
     UnexpectedResponse,
 )
 from lib.schema import (
+    CALL_DTYPES,
     dispositions_frame,
     frame_from_rows,
     parse_call,
@@ -252,6 +253,7 @@ class OutreachClient:
     media_type = "application/json"  # of request bodies and the answers asked for
     scope_pattern = _SCOPE_IN_TEXT  # how a 403's text names the missing scope
     pages_in_parallel = True  # page[number] paging: a query's pages are read side by side
+    call_dtypes: Mapping[str, str] = CALL_DTYPES  # the columns of the calls frames it answers
 
     def __init__(
         self,
@@ -353,7 +355,7 @@ class OutreachClient:
         A read that fails after some pages raises IncompleteRead: never partial data.
         """
         rows = self.calls_in_window(created_after, created_before, user_ids, on_progress)
-        return frame_from_rows(rows)
+        return frame_from_rows(rows, self.call_dtypes)
 
     def calls_in_window(
         self,

@@ -22,6 +22,7 @@ import pandas as pd
 from lib.client import ApiInfo, CallWindow, NewCall, OutreachClient, rows_in_window
 from lib.errors import IncompleteRead, InvalidInput, OutreachError, UnexpectedResponse
 from lib.schema import (
+    CALL_DTYPES_V2,
     dispositions_frame,
     frame_from_rows,
     parse_call,
@@ -119,7 +120,7 @@ def call_row(record: Any) -> dict[str, Any]:
 
 def calls_frame_v2(records: Any) -> pd.DataFrame:
     """The calls frame of raw v2 call records, with the v2 columns."""
-    return frame_from_rows(call_row(record) for record in records)
+    return frame_from_rows((call_row(record) for record in records), CALL_DTYPES_V2)
 
 
 def _user_as_v1(record: Any) -> Any:
@@ -138,6 +139,7 @@ class OutreachClientV2(OutreachClient):
     media_type = "application/vnd.api+json"
     scope_pattern = _V2_SCOPE
     pages_in_parallel = False  # cursor paging: each query's pages come one after another
+    call_dtypes = CALL_DTYPES_V2  # v2's outcome and times ride along, unknown where absent
 
     def __init__(self, *args: Any, page_size: int = V2_PAGE_SIZE, **options: Any) -> None:
         """As OutreachClient, plus `page_size`: records a page, 1 to 1000 (v2's maximum and

@@ -38,7 +38,7 @@ from lib.auth import RefreshingToken, StaticToken, token_url_for
 from lib.callcache import ALL_USERS, CallStore, day_bounds, utc_day
 from lib.client import CallWindow, OutreachClient, distinct_user_ids
 from lib.client_v2 import OutreachClientV2, names_v2_scopes
-from lib.schema import empty_calls_frame, frame_from_rows
+from lib.schema import V2_CALL_DTYPES, empty_calls_frame, frame_from_rows
 from lib.settings import DEFAULT_CACHE_MAX_AGE_HOURS, Settings
 from lib.timerange import require_utc
 
@@ -97,7 +97,7 @@ class DataSource:
         after = require_utc(created_after, "created_after")
         users = distinct_user_ids(user_ids)
         if after >= before or users == []:
-            return empty_calls_frame()
+            return empty_calls_frame(self.client.call_dtypes)
         identity = self._identity()
         if identity is None or self.store is None:
             return self.client.list_calls(after, before, users, on_progress)
@@ -142,6 +142,13 @@ class DataSource:
         closed = {day for day in days if day_bounds(day)[1] + self.closed_after <= read_at}
         fresh_since = read_at - self.max_age
         scopes = [ALL_USERS] if users is None else users
+        dtypes = self.client.call_dtypes
+        # On v2 a stored day serves only if it holds v2's fields too.
+        with_v2 = V2_CALL_DTYPES.keys() <= dtypes.keys()
+
+        def stored(scope: int) -> set[date]:
+            return closed & store.stored_days(identity, scope, first, last, fresh_since,
+                                              with_v2_fields=with_v2)
 
         frames: list[pd.DataFrame] = []
         windows: list[CallWindow] = []
@@ -149,12 +156,11 @@ class DataSource:
         try:
             shared: set[date] = set()
             if users is not None:
-                shared = closed & store.stored_days(identity, ALL_USERS, first, last, fresh_since)
+                shared = stored(ALL_USERS)
                 if shared:
                     frames.append(store.load(identity, ALL_USERS, shared, after, before, users))
             for scope in scopes:
-                own = (closed & store.stored_days(identity, scope, first, last, fresh_since)
-                       ) - shared
+                own = stored(scope) - shared
                 if own:
                     frames.append(store.load(identity, scope, own, after, before))
                 runs = _runs([day for day in days if day not in own and day not in shared])
@@ -187,10 +193,12 @@ class DataSource:
         if fetched_runs and any(day in closed for _, run in fetched_runs for day in run):
             self._purge(fresh_since)
 
-        frames.append(frame_from_rows(fetched_rows))
-        frames = [frame for frame in frames if len(frame)]
+        frames.append(frame_from_rows(fetched_rows, dtypes))
+        # Each frame has exactly the client's columns (a stored 1.0 window's extra-less rows
+        # never reach a v2 read, see `stored`), so the concatenation invents no empty values.
+        frames = [frame[list(dtypes)] for frame in frames if len(frame)]
         if not frames:
-            return empty_calls_frame()
+            return empty_calls_frame(dtypes)
         frame = pd.concat(frames, ignore_index=True)
         # Fetched rows come last: where a call is both stored and fetched, the fetch is fresher.
         frame = frame.drop_duplicates("id", keep="last")

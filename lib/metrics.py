@@ -17,6 +17,9 @@ MIN_CALLS_FOR_RATE = 20
 
 DEFAULT_POSITIVE: frozenset[str] = frozenset({"Meeting booked", "Interested"})
 NO_DISPOSITION = "No disposition"
+NO_VALUE = "–"
+"""What is shown for a figure or field that does not exist (a rate without calls, the talk time
+of an unanswered call, a call without a number): the same dash on cards, tables and the lookup."""
 OTHER_USERS = "Other users"
 TEAM = "Team"
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -12,11 +12,11 @@ import pandas as pd
 
 
 def has_v2_fields(frame: pd.DataFrame) -> bool:
-    """True when the frame carries v2's own columns with at least one known outcome or answer time;
-    False for 1.0 data, whose cards must be left out, not drawn as zero."""
-    if not {"outcome", "answered_at", "completed_at"} <= set(frame.columns):
-        return False
-    return bool(frame["outcome"].notna().any() or frame["answered_at"].notna().any())
+    """True when the frame was read from v2 and carries its own columns (known or not: an empty
+    v2 read has the figures as "none yet"); False for 1.0 data, whose cards must be left out,
+    not drawn as zero. Decided by the columns, never by the data, so that what is shown (and
+    the summary's keys) does not change shape with the range picked."""
+    return {"outcome", "answered_at", "completed_at"} <= set(frame.columns)
 
 
 def talk_seconds(frame: pd.DataFrame) -> pd.Series:

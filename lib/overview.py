@@ -145,7 +145,7 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
         return Card(
             key=key,
             label=label,
-            value=_percent(rate.value),
+            value=percent_text(rate.value),
             delta=None if deltas[key] is None else f"{deltas[key]:+.1f} pp",
             compared_with=since,
             delta_color=colour,
@@ -174,7 +174,7 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
         Card(
             key="calls_per_rep_per_day",
             label="Calls per rep per working day",
-            value="–" if per_rep is None else f"{per_rep:.1f}",
+            value=metrics.NO_VALUE if per_rep is None else f"{per_rep:.1f}",
             delta=None if per_rep_delta is None else f"{per_rep_delta:+.1f}",
             compared_with=since,
             delta_color="normal",
@@ -190,14 +190,15 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
             compared_with=since,
             delta_color="inverse",
             help=definitions["no_disposition"],
-            basis=f"{_percent(now.no_disposition_share.value)} of {now.calls:,} calls",
+            basis=f"{percent_text(now.no_disposition_share.value)} of {now.calls:,} calls",
             few_calls=False,
         ),
     ]
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
+def percent_text(value: float | None) -> str:
+    """A share as the cards show it ("42.5%"), or the dash when there is none."""
+    return metrics.NO_VALUE if value is None else f"{100 * value:.1f}%"
 
 
 def selected_dispositions(chart_event: object) -> list[str]:

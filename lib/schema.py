@@ -74,6 +74,7 @@ V2_CALL_DTYPES: dict[str, str] = {
     "answered_at": "datetime64[ns, UTC]",
     "completed_at": "datetime64[ns, UTC]",
 }
+CALL_DTYPES_V2: dict[str, str] = {**CALL_DTYPES, **V2_CALL_DTYPES}  # a calls frame read on v2
 
 USER_COLUMNS: tuple[str, ...] = ("id", "first_name", "last_name", "name", "email")
 DISPOSITION_COLUMNS: tuple[str, ...] = ("id", "name", "order", "outcome")
@@ -206,26 +207,29 @@ def parse_call(record: Any) -> dict[str, Any]:
     }
 
 
-def empty_calls_frame() -> pd.DataFrame:
-    """A calls frame with no rows and the exact column dtypes."""
-    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in CALL_DTYPES.items()})
+def empty_calls_frame(dtypes: Mapping[str, str] = CALL_DTYPES) -> pd.DataFrame:
+    """A calls frame with no rows and exactly these columns and dtypes (CALL_DTYPES, or with
+    V2_CALL_DTYPES added for API v2)."""
+    return pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in dtypes.items()})
 
 
-def frame_from_rows(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def frame_from_rows(rows: Iterable[Mapping[str, Any]],
+                    dtypes: Mapping[str, str] | None = None) -> pd.DataFrame:
     """A calls frame from already parsed rows (parse_call output): typed, de-duplicated, sorted.
 
-    When an id repeats, the last row wins (a later page of a read is the fresher copy). The v2
-    columns (V2_CALL_DTYPES) are included when every row carries them.
+    When an id repeats, the last row wins (a later page of a read is the fresher copy).
+    `dtypes` gives the columns: CALL_DTYPES, or with V2_CALL_DTYPES for API v2 (a row without
+    a v2 field has it unknown). None: the v2 columns are included when every row carries them.
     """
     rows = list(rows)
+    if dtypes is None:
+        with_v2 = bool(rows) and all(V2_CALL_DTYPES.keys() <= row.keys() for row in rows)
+        dtypes = CALL_DTYPES_V2 if with_v2 else CALL_DTYPES
     if not rows:
-        return empty_calls_frame()
-    dtypes = dict(CALL_DTYPES)
-    if all(V2_CALL_DTYPES.keys() <= row.keys() for row in rows):
-        dtypes.update(V2_CALL_DTYPES)
+        return empty_calls_frame(dtypes)
     columns: dict[str, pd.Series] = {}
     for name, dtype in dtypes.items():
-        values = [row[name] for row in rows]
+        values = [row[name] if name in CALL_DTYPES else row.get(name) for row in rows]
         if dtype.startswith("datetime64"):
             series = pd.Series(pd.to_datetime(values, utc=True)).astype(dtype)
         elif name in _NULLABLE_INT_COLUMNS:

@@ -67,9 +67,8 @@ def describe_filters(filters: DashboardFilters, reps: int) -> str:
 
 _COUNT = st.column_config.NumberColumn
 _SHARE = "percent"
-# What a table shows for a figure that does not exist (a rate without calls, the talk time of an
-# unanswered call): a dash, as on the cards, rather than the grid's default "None".
-NO_VALUE = "–"
+# A table's placeholder: the cards' dash rather than the grid's default "None".
+NO_VALUE = metrics.NO_VALUE
 
 REP_COLUMNS = {
     "rep": st.column_config.TextColumn("Rep", pinned=True),

@@ -15,7 +15,7 @@ from lib.client import OutreachClient
 from lib.client_v2 import OutreachClientV2, call_row
 from lib.sandbox.data import OWNER_USER_ID
 from lib.sandbox.state import V2_SCOPES
-from lib.schema import frame_from_rows, parse_call
+from lib.schema import CALL_DTYPES, CALL_DTYPES_V2, frame_from_rows, parse_call
 from tests.conftest import no_sleep
 
 ALL_SCOPES = ["read_calls", "create_calls", "read_users", "read_call_dispositions",
@@ -31,7 +31,7 @@ def expected(sandbox, after=None, before=None, users=None, version="1.0"):
             if (after is None or row["created_at"] >= after)
             and (before is None or row["created_at"] < before)
             and (users is None or row["user_id"] in users)]
-    return frame_from_rows(rows)
+    return frame_from_rows(rows, CALL_DTYPES_V2 if version == "2" else CALL_DTYPES)
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,28 @@ def test_v2_columns_are_left_out_unless_every_window_with_calls_has_them(store):
     assert len(alone) == 10 and "outcome" in alone
 
 
+def test_a_v2_read_is_told_only_of_days_stored_with_v2s_fields(store):
+    now = datetime.now(UTC)
+    days = [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
+    store.save(ME, ALL_USERS, [days[0]], v2_day_rows(days[0], 10, 1000), fetched_at=now)
+    store.save(ME, ALL_USERS, [days[1]], day_rows(days[1], 10, 2000), fetched_at=now)  # 1.0's
+    store.save(ME, ALL_USERS, [days[2]], [], fetched_at=now)  # no calls: good for both
+    since = now - timedelta(hours=1)
+    assert store.stored_days(ME, ALL_USERS, days[0], days[2], since) == set(days)
+    assert store.stored_days(ME, ALL_USERS, days[0], days[2], since,
+                             with_v2_fields=True) == {days[0], days[2]}
+
+
+def test_a_stored_matrix_of_the_wrong_size_is_an_error_not_a_reshape(store):
+    now = datetime.now(UTC)
+    store.save(ME, ALL_USERS, [DAY], day_rows(DAY, 10, 1000), fetched_at=now)
+    with sqlite3.connect(store.path) as db:
+        db.execute("UPDATE windows SET calls = 11")  # the blob holds 10 calls' columns
+    # A DatabaseError, as for a damaged file: the caller reads from the API instead.
+    with pytest.raises(sqlite3.DatabaseError, match="damaged"):
+        store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY))
+
+
 def _two_days() -> tuple[datetime, datetime]:
     return day_bounds(DAY)[0], day_bounds(DAY + timedelta(days=1))[1]
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from lib import callform
-from lib.calldetail import NONE_SHOWN, BadCallId, call_details, parse_call_id
+from lib.calldetail import BadCallId, call_details, parse_call_id
 from lib.callform import (
     DIRECTION,
     FROM_NUMBER,
@@ -26,6 +26,7 @@ from lib.callform import (
 )
 from lib.client import ApiInfo, NewCall
 from lib.messages import escape_markdown
+from lib.metrics import NO_VALUE
 
 USERS = pd.DataFrame({"id": [1, 2], "first_name": ["Dana", ""], "last_name": ["Whitfield", ""],
                       "name": ["Dana Whitfield", "rep@example.com"],
@@ -204,8 +205,8 @@ def test_details_show_names_and_local_time():
         "Rep": "Dana Whitfield",
         "Direction": "Outbound",
         "From": "+15550001111",
-        "To": NONE_SHOWN,
-        "Prospect id": NONE_SHOWN,
+        "To": NO_VALUE,
+        "Prospect id": NO_VALUE,
         "Purpose": "Discovery",
         "Disposition": "Left voicemail",
         "Outcome": "Not Answered",
@@ -226,8 +227,8 @@ def test_details_of_a_v2_call_show_its_own_outcome_and_talk_time():
         "9 s"
     unanswered = _row(outcome="Not Answered", answered_at=pd.NaT, completed_at=answered)
     shown = call_details(unanswered, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
-    assert (shown["Outcome"], shown["Talk time"]) == ("Not Answered", NONE_SHOWN)
-    # A 1.0 call has no talk time at all: the line is absent, not "—".
+    assert (shown["Outcome"], shown["Talk time"]) == ("Not Answered", NO_VALUE)
+    # A 1.0 call has no talk time at all: the line is absent, not a dash.
     assert "Talk time" not in call_details(_row(), USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
 
 
@@ -235,10 +236,10 @@ def test_details_of_unknown_or_missing_ids_say_so():
     row = _row(user_id=pd.NA, purpose_id=42, disposition_id=None, prospect_id=77, outbound=False,
                note="")
     shown = call_details(row, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
-    assert shown["Rep"] == NONE_SHOWN
+    assert shown["Rep"] == NO_VALUE
     assert shown["Purpose"] == "Purpose 42 (not in Outreach's list)"
-    assert shown["Disposition"] == NONE_SHOWN
-    assert shown["Outcome"] == NONE_SHOWN
+    assert shown["Disposition"] == NO_VALUE
+    assert shown["Outcome"] == NO_VALUE
     assert shown["Prospect id"] == "77"
     assert shown["Direction"] == "Inbound"
     assert shown["Logged"] == "Sun 29 Mar 2026, 01:30:00 (UTC)"

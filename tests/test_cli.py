@@ -208,4 +208,28 @@ def test_export_over_api_v2_adds_v2s_own_fields(sandbox, env):
     assert any(row["answered_at"] is None for row in exported)  # unanswered: null, not a time
     on_1_0 = run_cli("export", "--start", str(start), "--end", str(end), "--format", "json",
                      env={**env, "OUTREACH_API_VERSION": "1.0"})
+    assert on_1_0.returncode == 0, on_1_0.stderr
     assert "outcome" not in json.loads(on_1_0.stdout)[0]
+
+
+def test_v2_output_has_the_same_shape_with_or_without_calls(sandbox, env):
+    """A script reading the CSV header or the summary's keys must not see them change with
+    the data: on v2 a range without calls still has v2's columns and an `answers` section."""
+    v2 = {**env, "OUTREACH_API_VERSION": "2"}
+    busy, quiet = recent_range(sandbox, days=3), ("2020-01-01", "2020-01-02")  # before any call
+    headers = []
+    for start, end in (busy, quiet):
+        export = run_cli("export", "--start", str(start), "--end", str(end), "--format", "csv",
+                         env=v2)
+        assert export.returncode == 0, export.stderr
+        headers.append(export.stdout.splitlines()[0])
+    assert headers[0] == headers[1] and "outcome" in headers[0].split(",")
+
+    summary = run_cli("summary", "--start", quiet[0], "--end", quiet[1], env=v2)
+    assert summary.returncode == 0, summary.stderr
+    answers = json.loads(summary.stdout)["answers"]
+    assert answers["answer_rate"] is None and answers["by_outcome"] == {}
+    assert answers["talk_by_user"] == answers["talk_by_disposition"] == {}
+    on_1_0 = run_cli("summary", "--start", quiet[0], "--end", quiet[1],
+                     env={**env, "OUTREACH_API_VERSION": "1.0"})
+    assert on_1_0.returncode == 0 and "answers" not in json.loads(on_1_0.stdout)

@@ -237,25 +237,32 @@ def test_the_overview_is_the_same_on_both_versions(sandbox, tmp_path):
     assert summaries[1] == summaries[0]
 
     # v2's own figures, by hand from the sandbox's v2 records of those local days.
-    low, high = (moment.isoformat() for moment in utc_bounds(start, end, tz))
+    low, high = utc_bounds(start, end, tz)
     outcomes: dict[str, int] = {}
-    talk: dict[str, float] = {}
+    talk: dict[str, dict[str, dict]] = {"user": {}, "callDisposition": {}}
     for record in sandbox.all_calls("2"):
         sent = record["attributes"]
-        created = datetime.fromisoformat(sent["createdAt"]).isoformat()
-        if not low <= created < high:
+        if not low <= datetime.fromisoformat(sent["createdAt"]) < high:
             continue
         if sent["outcome"] is not None:  # no disposition logged: outcome unknown, not counted
             outcomes[sent["outcome"]] = outcomes.get(sent["outcome"], 0) + 1
         if sent["answeredAt"]:
-            user = str(record["relationships"]["user"]["data"]["id"])
             seconds = (datetime.fromisoformat(sent["completedAt"])
                        - datetime.fromisoformat(sent["answeredAt"])).total_seconds()
-            talk[user] = talk.get(user, 0.0) + seconds
+            for kind, totals in talk.items():
+                related = record["relationships"][kind]["data"]
+                if related is None:
+                    continue
+                entry = totals.setdefault(str(related["id"]), {"talked": 0, "total_s": 0.0})
+                entry["talked"] += 1
+                entry["total_s"] += seconds
     assert answers["by_outcome"] == outcomes
     assert answers["answer_rate"] == outcomes["Answered"] / sum(outcomes.values())
-    assert {user: row["total_s"] for user, row in answers["talk_by_user"].items()} == {
-        user: round(total, 3) for user, total in talk.items()}
+    for kind, key in (("user", "talk_by_user"), ("callDisposition", "talk_by_disposition")):
+        assert talk[kind], kind  # the data has talk time to check
+        assert answers[key] == {
+            id_: {"talked": entry["talked"], "total_s": round(entry["total_s"], 3)}
+            for id_, entry in talk[kind].items()}
     # One day a query on v2 (a cursor cannot be read in parallel), at most one page a day here.
     assert cold_requests[1] <= 15 < cold_requests[0]
 

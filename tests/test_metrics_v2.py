@@ -86,10 +86,13 @@ def test_answer_rate_by_outcome_counts_only_known_outcomes():
 
 
 def test_on_1_0_data_the_cards_are_absent_not_zero(sandbox):
-    # A 1.0 calls frame has none of the v2 columns; v2 records without outcomes have nothing.
+    # A 1.0 calls frame has none of the v2 columns; v2 records without outcomes have the cards
+    # with nothing known in them (not zero), as has a v2 read without calls.
     assert not metrics_v2.has_v2_fields(calls_frame(sandbox.all_calls()[:50]))
+    assert not metrics_v2.has_v2_fields(calls_frame([]))
+    assert metrics_v2.has_v2_fields(calls_frame_v2([]))
     empty = calls_frame_v2([RECORDS[5]])
-    assert not metrics_v2.has_v2_fields(empty)
+    assert metrics_v2.has_v2_fields(empty)
     assert metrics_v2.answer_rate(empty) is None
     assert metrics_v2.answer_rate_by_outcome(empty).empty
     assert metrics_v2.talk_time_by(empty, "user_id").empty

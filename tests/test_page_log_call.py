@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from lib import callform
@@ -236,4 +237,8 @@ def test_on_api_v2_the_form_logs_the_call_and_its_lookup_shows_v2s_fields(
     details = fields_shown(app)
     assert (details["Direction"], details["Disposition"], details["Outcome"]) == (
         "Inbound", "Interested", new["attributes"]["outcome"])
-    assert "Talk time" in details
+    sent = new["attributes"]  # "Interested" answers: the call has a talk time
+    seconds = int((pd.Timestamp(sent["completedAt"]) - pd.Timestamp(sent["answeredAt"]))
+                  .total_seconds())
+    assert seconds > 0 and details["Talk time"] == (
+        f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s")

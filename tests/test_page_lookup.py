@@ -158,7 +158,7 @@ def test_notes_and_numbers_show_as_typed_never_as_markup(sandbox, full_token_app
     assert shown["Note"] == note
     assert shown["Rep"] == "Dana Whitfield"  # the sandbox token's owner
     assert shown["Direction"] == "Inbound"
-    assert shown["Purpose"] == shown["Disposition"] == shown["From"] == "—"
+    assert shown["Purpose"] == shown["Disposition"] == shown["From"] == "–"
     assert not app.html
     assert not any("<script>" in m.value or "**stars**" in m.value for m in app.markdown)
 

@@ -73,4 +73,4 @@ for index, (label, value) in enumerate(details.fields):
         st.caption(label)
         st.text(value)
 st.caption("Note")
-st.text(details.note or "—")
+st.text(details.note or ui_frame.NO_VALUE)

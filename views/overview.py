@@ -9,6 +9,7 @@ from lib.overview import (
     build_overview,
     calls_csv,
     metric_cards,
+    percent_text,
     selected_dispositions,
     talk_time_table,
 )
@@ -102,10 +103,11 @@ if answers is not None:
     rate = answers.rate
     # The card as wide as the five above it; the two tables share the row below.
     with st.columns(5)[0]:
-        st.metric("Answer rate", "–" if rate is None else f"{100 * rate:.1f}%", border=True,
+        st.metric("Answer rate", percent_text(rate), border=True,
                   help="Calls whose outcome is Answered, of calls with a known outcome.")
         st.caption(" · ".join(f"{row.calls:,} {row.outcome}"
-                              for row in answers.by_outcome.itertuples(index=False)))
+                              for row in answers.by_outcome.itertuples(index=False))
+                   or "No call in this range has a known outcome.")
     left, right = st.columns(2)
     with left:
         st.dataframe(talk_time_table(answers.talk_by_rep, "user_id",

@@ -15,9 +15,7 @@ import json
 from datetime import UTC, datetime
 
 from .data import ANSWERED_IDS, DISPOSITIONS, CallRow, User
-from .state import V2_SCOPES, format_ms
-
-__all__ = ["V2_SCOPES", "V2Error", "call_record_v2"]
+from .state import format_ms
 from .validation import parse_new_call
 
 MAX_V2_PAGE_SIZE = 1000

@@ -18,6 +18,7 @@ from .state import (
     ALL_SCOPES,
     KNOWN_SCOPES,
     RATE_WINDOW_S,
+    V2_SCOPES,
     RateStatus,
     SandboxState,
     Token,
@@ -25,7 +26,6 @@ from .state import (
 )
 from .v2 import (
     V2_CONTENT_TYPE,
-    V2_SCOPES,
     V2Error,
     call_record_v2,
     check_known,

@@ -194,9 +194,11 @@ class DataSource:
             self._purge(fresh_since)
 
         frames.append(frame_from_rows(fetched_rows, dtypes))
-        # Each frame has exactly the client's columns (a stored 1.0 window's extra-less rows
-        # never reach a v2 read, see `stored`), so the concatenation invents no empty values.
-        frames = [frame[list(dtypes)] for frame in frames if len(frame)]
+        # Each frame has the client's columns (a 1.0 window never serves a v2 read, see
+        # `stored`); only a v2 window read by a 1.0 client has more, which it does not show.
+        columns = list(dtypes)
+        frames = [frame if list(frame.columns) == columns else frame[columns]
+                  for frame in frames if len(frame)]
         if not frames:
             return empty_calls_frame(dtypes)
         frame = pd.concat(frames, ignore_index=True)

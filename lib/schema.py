@@ -229,7 +229,10 @@ def frame_from_rows(rows: Iterable[Mapping[str, Any]],
         return empty_calls_frame(dtypes)
     columns: dict[str, pd.Series] = {}
     for name, dtype in dtypes.items():
-        values = [row[name] if name in CALL_DTYPES else row.get(name) for row in rows]
+        if name in CALL_DTYPES:
+            values = [row[name] for row in rows]
+        else:  # a v2 field a row lacks is unknown
+            values = [row.get(name) for row in rows]
         if dtype.startswith("datetime64"):
             series = pd.Series(pd.to_datetime(values, utc=True)).astype(dtype)
         elif name in _NULLABLE_INT_COLUMNS:

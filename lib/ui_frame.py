@@ -67,8 +67,6 @@ def describe_filters(filters: DashboardFilters, reps: int) -> str:
 
 _COUNT = st.column_config.NumberColumn
 _SHARE = "percent"
-# A table's placeholder: the cards' dash rather than the grid's default "None".
-NO_VALUE = metrics.NO_VALUE
 
 REP_COLUMNS = {
     "rep": st.column_config.TextColumn("Rep", pinned=True),

@@ -5,6 +5,7 @@ import streamlit as st
 from lib import ui_cache, ui_frame
 from lib.calldetail import BadCallId, call_details, parse_call_id
 from lib.errors import NotFound, OutreachError
+from lib.metrics import NO_VALUE
 
 _ID = "lookup_id"  # the id box
 _URL_ID = "lookup_url_id"  # the ?id= this page last read or wrote
@@ -73,4 +74,4 @@ for index, (label, value) in enumerate(details.fields):
         st.caption(label)
         st.text(value)
 st.caption("Note")
-st.text(details.note or ui_frame.NO_VALUE)
+st.text(details.note or NO_VALUE)

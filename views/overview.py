@@ -89,7 +89,7 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     column_config=ui_frame.REP_COLUMNS,
-    placeholder=ui_frame.NO_VALUE,
+    placeholder=metrics.NO_VALUE,  # the cards' dash, not the grid's "None"
 )
 st.caption(
     f"Rates built on fewer than {metrics.MIN_CALLS_FOR_RATE} calls are marked as few calls: "
@@ -131,7 +131,7 @@ st.caption(
        if chosen else "")
 )
 st.dataframe(shown, hide_index=True, width="stretch", column_config=ui_frame.CALL_COLUMNS,
-             placeholder=ui_frame.NO_VALUE)
+             placeholder=metrics.NO_VALUE)
 st.download_button(
     "Download these calls (CSV)",
     data=calls_csv(shown),

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from lib import metrics, overview
+from lib.clock import real_clock
 from lib.datasource import DataSource, open_source
 from lib.errors import OutreachError
 from lib.messages import explain
@@ -39,6 +40,7 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    clock = real_clock
     try:
         start, end = _parse_day(args.start, "--start"), _parse_day(args.end, "--end")
         if end < start:
@@ -46,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         tz = args.tz or settings.timezone
         source = open_source(settings)
+        clock = source.clock  # a rate limit's "try again in" counts on the source's clock
         try:
             if source.demo:
                 print(f"No Outreach credentials set: using {source.description}.", file=sys.stderr)
@@ -53,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             source.close()
     except (OutreachError, SettingsError) as exc:
-        print(f"callboard: {explain(exc)}", file=sys.stderr)
+        print(f"callboard: {explain(exc, now=clock())}", file=sys.stderr)
     except (ValueError, OSError) as exc:
         print(f"callboard: {exc}", file=sys.stderr)
     return 1

@@ -35,6 +35,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from lib.auth import USER_AGENT, token_url_for
+from lib.clock import Clock, real_clock
 from lib.errors import (
     ApiUnavailable,
     IncompleteRead,
@@ -269,6 +270,7 @@ class OutreachClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         throttle_below: int | None = None,
+        clock: Clock = real_clock,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1.")
@@ -284,6 +286,8 @@ class OutreachClient:
         # running into 429s; each worker may have a request in flight, hence the default.
         self.throttle_below = max_workers * 2 if throttle_below is None else throttle_below
         self._sleep = sleep
+        # "Now" for an open-ended read and for the rate window's reset (the server's epoch).
+        self.clock = clock
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
@@ -368,7 +372,7 @@ class OutreachClient:
 
         Rows are filtered exactly, de-duplicated by id and sorted by (created_at, id).
         """
-        before = datetime.now(UTC) if before is None else require_utc(before, "created_before")
+        before = self.clock() if before is None else require_utc(before, "created_before")
         wanted_users = distinct_user_ids(user_ids)
         if wanted_users == []:
             return []
@@ -693,7 +697,7 @@ class OutreachClient:
                          tries: int) -> tuple[float, datetime]:
         """Seconds to wait after a 429, and when that is: Retry-After, else the window's reset,
         else backoff (some 429s carry no headers at all)."""
-        now = time.time()
+        now = self.clock().timestamp()
         delay: float | None = None
         retry_after = response.headers.get("Retry-After")
         if retry_after:
@@ -725,7 +729,7 @@ class OutreachClient:
     def _note_rate_headers(self, headers: Mapping[str, str]) -> None:
         remaining = _first_number(headers.get("X-RateLimit-Remaining"))
         limit = _first_number(headers.get("X-RateLimit-Limit"))
-        reset = self._reset_epoch(headers.get("X-RateLimit-Reset"), time.time())
+        reset = self._reset_epoch(headers.get("X-RateLimit-Reset"), self.clock().timestamp())
         with self._rate_lock:
             if remaining is not None:
                 self.rate_limit_remaining = int(remaining)
@@ -744,7 +748,7 @@ class OutreachClient:
             remaining, reset = self.rate_limit_remaining, self.rate_limit_reset
         if remaining is None or remaining >= self.throttle_below:
             return
-        wait_s = (reset.timestamp() - time.time()) if reset else self.backoff_factor
+        wait_s = ((reset - self.clock()).total_seconds() if reset else self.backoff_factor)
         if wait_s <= 0 or wait_s > self.max_backoff:
             return
         log.info("Only %d API requests left in this window; waiting %.1f s for its reset.",

@@ -29,7 +29,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +38,7 @@ from lib.auth import RefreshingToken, StaticToken, token_url_for
 from lib.callcache import ALL_USERS, CallStore, day_bounds, utc_day
 from lib.client import CallWindow, OutreachClient, distinct_user_ids
 from lib.client_v2 import OutreachClientV2, names_v2_scopes
+from lib.clock import Clock, real_clock
 from lib.schema import V2_CALL_DTYPES, empty_calls_frame, frame_from_rows
 from lib.settings import DEFAULT_CACHE_MAX_AGE_HOURS, Settings
 from lib.timerange import require_utc
@@ -45,10 +46,6 @@ from lib.timerange import require_utc
 log = logging.getLogger(__name__)
 
 CLOSED_AFTER = timedelta(hours=1)  # how long after a UTC day's end its calls may still appear
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -65,7 +62,8 @@ class DataSource:
     store_identity: str | None = None  # whose calls; None: asked from /1.0/info on first read
     max_age: timedelta = timedelta(hours=DEFAULT_CACHE_MAX_AGE_HOURS)
     closed_after: timedelta = CLOSED_AFTER
-    clock: Callable[[], datetime] = _utc_now  # injectable so tests can age stored windows
+    # "Now" for the read's pinned end and for which days are closed; the client's own too.
+    clock: Clock = real_clock
     _identity_lock: threading.Lock = field(default_factory=threading.Lock, init=False,
                                            repr=False)
 
@@ -242,33 +240,40 @@ def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
     """
     store = CallStore(settings.cache_db) if settings.cache_db else None
     max_age = timedelta(hours=settings.cache_max_age_hours)
+    clock = settings.make_clock()
     if settings.has_credentials:
-        auth = _auth(settings)
+        auth = _auth(settings, clock)
         version = api_version_of(settings, auth)
         client_class = OutreachClientV2 if version == "2" else OutreachClient
-        client = client_class(settings.api_base, auth, max_workers=settings.max_workers)
+        client = client_class(settings.api_base, auth, max_workers=settings.max_workers,
+                              clock=clock)
         description = f"the Outreach API {version} at {settings.api_base}"
         return DataSource(client, demo=False, description=description, store=store,
-                          store_identity=_v2_identity(settings, version), max_age=max_age)
+                          store_identity=_v2_identity(settings, version), max_age=max_age,
+                          clock=clock)
 
     # Imported here so that a deployment with credentials never loads the sandbox.
     from lib.sandbox import start_sandbox
 
     Path(settings.sandbox_db).parent.mkdir(parents=True, exist_ok=True)
-    options = {"db_path": settings.sandbox_db, **sandbox_options}
+    options: dict[str, object] = {"db_path": settings.sandbox_db, **sandbox_options}
+    if settings.now is not None:
+        # One clock: the sandbox is pinned to the same instant as Callboard.
+        options.setdefault("now", clock())
     sandbox = start_sandbox(port=0, **options)
     version = "2" if settings.api_version == "2" else "1.0"
     client_class = OutreachClientV2 if version == "2" else OutreachClient
     client = client_class(sandbox.base_url, StaticToken(sandbox.full_token),
-                          max_workers=settings.max_workers)
+                          max_workers=settings.max_workers, clock=clock)
     return DataSource(
         client,
         demo=True,
         description=f"the local Outreach sandbox with demo data at {sandbox.base_url}",
         sandbox=sandbox,
         store=store,
-        store_identity=_sandbox_identity(options) + f" api={version}",
+        store_identity=_sandbox_identity(options, clock()) + f" api={version}",
         max_age=max_age,
+        clock=clock,
     )
 
 
@@ -307,10 +312,11 @@ def _v2_identity(settings: Settings, version: str) -> str | None:
     return f"{settings.api_base} v2 {hashlib.sha256(credential.encode()).hexdigest()[:16]}"
 
 
-def _sandbox_identity(options: dict[str, object]) -> str:
+def _sandbox_identity(options: dict[str, object], now: datetime) -> str:
     """Whose calls a demo store holds: the sandbox's generating options. Its port changes at
-    every start, its data only with these; the start day is included because the seeded history
-    is cut at the moment the sandbox starts."""
+    every start, its data only with these; the start day (on Callboard's clock, which the
+    sandbox shares) is included because the seeded history is cut at the moment the sandbox
+    starts."""
     import inspect
 
     from lib.sandbox import start_sandbox
@@ -319,12 +325,12 @@ def _sandbox_identity(options: dict[str, object]) -> str:
                 for name, parameter in inspect.signature(start_sandbox).parameters.items()}
     shown = {name: options.get(name, defaults.get(name))
              for name in ("seed", "reps", "days", "end", "db_path")}
-    started = datetime.now(UTC).date().isoformat()
+    started = now.date().isoformat()
     return "sandbox " + " ".join(f"{name}={value}" for name, value in shown.items()) + \
         f" started={started}"
 
 
-def _auth(settings: Settings) -> StaticToken | RefreshingToken:
+def _auth(settings: Settings, clock: Clock) -> StaticToken | RefreshingToken:
     if settings.access_token:
         return StaticToken(settings.access_token)
     return RefreshingToken(
@@ -332,4 +338,5 @@ def _auth(settings: Settings) -> StaticToken | RefreshingToken:
         client_id=settings.client_id or "",
         client_secret=settings.client_secret or "",
         refresh_token=settings.refresh_token or "",
+        clock=lambda: clock().timestamp(),
     )

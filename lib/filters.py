@@ -45,9 +45,9 @@ def preset_range(preset: str, today: date) -> tuple[date, date]:
     raise ValueError(f"Unknown date preset {preset!r}.")
 
 
-def today_in(tz: str, now: datetime | None = None) -> date:
-    """The calendar day it is now in `tz`."""
-    return (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(tz)).date()
+def today_in(tz: str, now: datetime) -> date:
+    """The calendar day it is at `now` (Callboard's clock, lib.clock) in `tz`."""
+    return now.astimezone(ZoneInfo(tz)).date()
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,10 @@ def filters_from_query(
     *,
     default_tz: str,
     known_rep_ids: Sequence[int],
-    now: datetime | None = None,
+    now: datetime,
 ) -> DashboardFilters:
     """Read filters from URL parameters, falling back to defaults for anything missing or invalid.
+    Presets count from the day it is at `now` in the chosen zone.
 
     A shared link must never break the page, so bad values are ignored rather than raised.
     """

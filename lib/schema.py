@@ -214,17 +214,15 @@ def empty_calls_frame(dtypes: Mapping[str, str] = CALL_DTYPES) -> pd.DataFrame:
 
 
 def frame_from_rows(rows: Iterable[Mapping[str, Any]],
-                    dtypes: Mapping[str, str] | None = None) -> pd.DataFrame:
+                    dtypes: Mapping[str, str]) -> pd.DataFrame:
     """A calls frame from already parsed rows (parse_call output): typed, de-duplicated, sorted.
 
     When an id repeats, the last row wins (a later page of a read is the fresher copy).
-    `dtypes` gives the columns: CALL_DTYPES, or with V2_CALL_DTYPES for API v2 (a row without
-    a v2 field has it unknown). None: the v2 columns are included when every row carries them.
+    `dtypes` gives the columns: CALL_DTYPES, or CALL_DTYPES_V2 for API v2 (a row without a v2
+    field has it unknown). Always given, never guessed from the rows: a read's columns are its
+    API version's whether it found calls or not.
     """
     rows = list(rows)
-    if dtypes is None:
-        with_v2 = bool(rows) and all(V2_CALL_DTYPES.keys() <= row.keys() for row in rows)
-        dtypes = CALL_DTYPES_V2 if with_v2 else CALL_DTYPES
     if not rows:
         return empty_calls_frame(dtypes)
     columns: dict[str, pd.Series] = {}
@@ -252,7 +250,7 @@ def frame_from_rows(rows: Iterable[Mapping[str, Any]],
 
 def calls_frame(records: Iterable[Any]) -> pd.DataFrame:
     """The calls frame of raw 1.0 call records; raises UnexpectedResponse on a malformed record."""
-    return frame_from_rows(parse_call(record) for record in records)
+    return frame_from_rows((parse_call(record) for record in records), CALL_DTYPES)
 
 
 # ----- lookups -----

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from lib.clock import Clock, parse_clock, real_clock
+
 REAL_API_BASE = "https://api.outreach.io"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_SANDBOX_DB = ".callboard/sandbox.sqlite"
@@ -49,6 +51,9 @@ class Settings:
     cache_max_age_hours: float = DEFAULT_CACHE_MAX_AGE_HOURS
     max_workers: int = DEFAULT_MAX_WORKERS
     api_version: str = "auto"  # "1.0", "2", or "auto" (lib.datasource.open_source decides)
+    # CALLBOARD_NOW: a pinned "now" for tests and reproducible demos (lib.clock.parse_clock);
+    # None is the real clock. Kept as text: the clock starts when the data source is made.
+    now: str | None = None
 
     @property
     def uses_oauth_refresh(self) -> bool:
@@ -57,6 +62,11 @@ class Settings:
     @property
     def has_credentials(self) -> bool:
         return bool(self.access_token or self.client_id)
+
+    def make_clock(self) -> Clock:
+        """The clock these settings ask for: pinned by CALLBOARD_NOW (from this moment on when
+        it names no real time), else the real one."""
+        return real_clock if self.now is None else parse_clock(self.now)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Settings:
@@ -110,6 +120,14 @@ class Settings:
         if api_version is None:
             raise SettingsError("OUTREACH_API_VERSION must be 1.0, 2 or auto.")
 
+        now = get("CALLBOARD_NOW")
+        if now is not None:
+            try:
+                parse_clock(now)
+            except ValueError as exc:
+                raise SettingsError("CALLBOARD_NOW must be an ISO instant such as "
+                                    "2026-11-18T16:00:00Z.") from exc
+
         return cls(
             api_base=(get("OUTREACH_API_BASE") or REAL_API_BASE).rstrip("/"),
             access_token=get("OUTREACH_ACCESS_TOKEN"),
@@ -122,6 +140,7 @@ class Settings:
             cache_max_age_hours=max_age,
             max_workers=max_workers,
             api_version=api_version,
+            now=now,
         )
 
     @classmethod

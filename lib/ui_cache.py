@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -49,6 +49,12 @@ def data_source() -> DataSource:
     """The process-wide data source for the current settings (the sandbox when there are none)."""
     current = settings()
     return _data_source(_fingerprint(current), current)
+
+
+def now() -> datetime:
+    """Callboard's "now": the data source's clock (pinned by CALLBOARD_NOW, else the real time),
+    so that "today" on a page is the day the data source reads up to."""
+    return data_source().clock()
 
 
 def source_key() -> str:
@@ -146,7 +152,7 @@ def _calls(
         frame = _source.list_calls(after, before, user_ids, on_progress)
     finally:
         bar.empty()
-    return LoadedCalls(frame, datetime.now(UTC))
+    return LoadedCalls(frame, _source.clock())
 
 
 def _fingerprint(current: Settings) -> str:
@@ -161,6 +167,7 @@ def _fingerprint(current: Settings) -> str:
             current.refresh_token,
             current.sandbox_db,
             current.api_version,
+            current.now,
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()[:16]

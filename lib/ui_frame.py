@@ -50,7 +50,12 @@ def current_filters() -> DashboardFilters:
 def show_error(error: Exception, what: str) -> None:
     """An error as a manager reads it: what failed, and what to do next. Never a traceback."""
     # The sentence may quote Outreach, which may quote user input: shown as text, not Markdown.
-    st.error(f"**{what}.** {escape_markdown(explain(error))}", icon=":material/error:")
+    try:
+        moment = ui_cache.now()  # a rate limit's "try again in" counts on Callboard's clock
+    except (OutreachError, SettingsError):
+        moment = None
+    st.error(f"**{what}.** {escape_markdown(explain(error, now=moment))}",
+             icon=":material/error:")
 
 
 def data_note(loaded_at: datetime, tz: str) -> None:
@@ -141,9 +146,9 @@ def _sidebar_filters(users: pd.DataFrame, default_tz: str) -> DashboardFilters:
     preset = sidebar.selectbox("Dates", options=PRESETS, key="f_range")
     if preset == "Custom":
         picked = sidebar.date_input("From – to", key="f_days", format="YYYY-MM-DD")
-        start, end = _picked_range(picked)
+        start, end = _picked_range(picked, today_in(tz, ui_cache.now()))
     else:
-        start, end = preset_range(preset, today_in(tz))
+        start, end = preset_range(preset, today_in(tz, ui_cache.now()))
         # Kept so that switching to Custom starts from the range last shown.
         st.session_state["f_days"] = (start, end)
         sidebar.caption(_describe_range(start, end))
@@ -169,7 +174,8 @@ def _sidebar_controls() -> None:
 
 def _filters_from_url(known_rep_ids: list[int], default_tz: str) -> None:
     query = {key: st.query_params.get(key, "") for key in _FILTER_PARAMS}
-    filters = filters_from_query(query, default_tz=default_tz, known_rep_ids=known_rep_ids)
+    filters = filters_from_query(query, default_tz=default_tz, known_rep_ids=known_rep_ids,
+                                 now=ui_cache.now())
     st.session_state["f_reps"] = list(filters.rep_ids or [])
     st.session_state["f_tz"] = filters.tz
     st.session_state["f_range"] = filters.preset
@@ -187,12 +193,11 @@ def _filters_to_url(filters: DashboardFilters) -> None:
             del st.query_params[key]
 
 
-def _picked_range(picked: object) -> tuple[date, date]:
+def _picked_range(picked: object, today: date) -> tuple[date, date]:
     # While a range is being picked the widget holds only its first day.
     days = list(picked) if isinstance(picked, (tuple, list)) else [picked]
     days = [day for day in days if isinstance(day, date)]
     if not days:
-        today = date.today()
         return today, today
     return min(days), max(days)
 

@@ -64,6 +64,7 @@ API_2 = Api("2", OutreachClientV2, "/api/v2/callPurposes", 1000,
 
 def fresh_client(sandbox, api: Api, token=None, **options) -> OutreachClient:
     options.setdefault("sleep", no_sleep)
+    options.setdefault("clock", sandbox.clock.now)
     return api.client_class(sandbox.base_url, StaticToken(token or sandbox.full_token),
                             **options)
 

@@ -1,9 +1,12 @@
-"""Shared fixtures: one small sandbox for the session, and clients of it that never really wait."""
+"""Shared fixtures: one small sandbox for the session on a pinned clock, and clients of it that
+share that clock and never really wait."""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
@@ -11,10 +14,18 @@ import pytest
 
 from lib.auth import StaticToken
 from lib.client import OutreachClient
-from lib.sandbox import Sandbox, start_sandbox
+from lib.sandbox import Sandbox, SandboxClock, start_sandbox
 
+# The one "now" of the suite, for the sandbox, the clients, the data source and the app: a
+# Wednesday at 17:00 UTC, which is the same date from Los Angeles (09:00) to Berlin (18:00), with
+# no DST change within two weeks. The clock runs on from here during a run; tests that need time
+# to pass move it (the `clock` fixture) instead of sleeping.
+NOW = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)
+# Days of the pinned history, by construction (seed 7, 5 reps, working hours on weekdays):
+WORKDAY = date(2026, 11, 17)  # a Tuesday: every rep's calls
+WEEKEND_DAY = date(2026, 11, 15)  # a Sunday: no calls anywhere, in any of the reps' zones
 # Small enough to start in well under a second, large enough for ~90 pages of calls.
-SANDBOX_OPTIONS = {"seed": 7, "reps": 5, "days": 30, "mint_interval": 0}
+SANDBOX_OPTIONS = {"seed": 7, "reps": 5, "days": 30, "mint_interval": 0, "now": NOW}
 
 
 def no_sleep(seconds: float) -> None:
@@ -30,6 +41,14 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture
+def clock(sandbox: Sandbox) -> Iterator[SandboxClock]:
+    """The session sandbox's clock, which the tests' clients share, for a test that moves it
+    (`clock.advance(seconds)` instead of a sleep); put back afterwards."""
+    yield sandbox.clock
+    sandbox.clock.reset()
+
+
+@pytest.fixture
 def configure_sandbox(sandbox: Sandbox) -> Iterator[Callable[..., dict]]:
     """sandbox.configure for one test; the settings and rate windows are restored afterwards."""
     original = sandbox.configure()
@@ -41,9 +60,18 @@ def configure_sandbox(sandbox: Sandbox) -> Iterator[Callable[..., dict]]:
 
 @pytest.fixture
 def client(sandbox: Sandbox) -> Iterator[OutreachClient]:
-    """A client with the sandbox's all-scopes token whose retries do not sleep."""
-    with OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep) as c:
+    """A client with the sandbox's all-scopes token, on its clock, whose retries do not sleep."""
+    with OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
+                        clock=sandbox.clock.now) as c:
         yield c
+
+
+def pinned_now(box: Sandbox) -> str:
+    """CALLBOARD_NOW for an app or CLI started by a test: the sandbox's clock, to the
+    millisecond, in another process (lib.clock.parse_clock)."""
+    real = time.time()
+    offset = box.clock.time() - real
+    return f"{datetime.fromtimestamp(real + offset, UTC).isoformat()}@{real:.6f}"
 
 
 class Scripted:

@@ -8,27 +8,28 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .clock import SandboxClock
 from .data import OWNER_USER_ID, generate
 from .server import SandboxHTTPServer, call_record
 from .state import Config, SandboxState
 from .store import CallStore
 from .v2 import call_record_v2
 
-__all__ = ["Sandbox", "start_sandbox", "parse_end"]
+__all__ = ["Sandbox", "SandboxClock", "start_sandbox", "parse_end", "parse_instant"]
 
 
-def parse_end(value: str | datetime | None) -> datetime:
-    """The end of the seeded history as an aware UTC datetime; naive values are read as UTC.
-
-    Never later than now: the sandbox has no calls in the future.
-    """
-    now = datetime.now(UTC)
-    if value is None:
-        return now
+def parse_instant(value: str | datetime) -> datetime:
+    """An ISO-8601 instant (or a datetime) as an aware UTC datetime; naive values are UTC."""
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return min(moment.astimezone(UTC), now)
+    return moment.astimezone(UTC)
+
+
+def parse_end(value: str | datetime | None, now: datetime) -> datetime:
+    """The end of the seeded history: `value` (naive is UTC), never later than `now`, since the
+    sandbox has no calls in the future; None means `now`."""
+    return now if value is None else min(parse_instant(value), now)
 
 
 class Sandbox:
@@ -50,6 +51,8 @@ class Sandbox:
         self.refresh_token: str = state.refresh_token
         self.owner_user_id: int = OWNER_USER_ID
         self.token_url: str = f"{self.base_url}/oauth/token"
+        # The sandbox's time; in-process tests give it to the client and the data source too.
+        self.clock: SandboxClock = state.clock
         self._thread = threading.Thread(
             target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -126,6 +129,7 @@ def start_sandbox(
     reps: int = 8,
     days: int = 120,
     end: str | datetime | None = None,
+    now: str | datetime | None = None,
     latency_ms: int = 0,
     rate_limit: int = 10_000,
     fault_rate: float = 0.0,
@@ -137,12 +141,17 @@ def start_sandbox(
 ) -> Sandbox:
     """Generate the seeded data and serve it in a daemon thread; port=0 picks a free port.
 
+    `now` pins the sandbox's clock to that instant (it runs on from there): the seeded history,
+    token lifetimes and rate windows are then the same at every run. None is the real clock.
+    `end` cuts the history earlier than now.
+
     db_path=None keeps created calls in an in-memory SQLite database (gone on stop).
     user_names maps user ids to (first name, last name) in place of the seeded ones.
     """
     if not 0 <= fault_rate <= 1:
         raise ValueError("fault_rate must be between 0 and 1")
-    seed_data = generate(seed, reps, days, parse_end(end))
+    clock = SandboxClock(None if now is None else parse_instant(now))
+    seed_data = generate(seed, reps, days, parse_end(end, clock.now()))
     if user_names:
         # For tests of hostile input: names an organisation could really give its users.
         seed_data = replace(seed_data, users=[
@@ -153,7 +162,8 @@ def start_sandbox(
     store = CallStore(db_path)
     config = Config(latency_ms=latency_ms, fault_rate=fault_rate, rate_limit=rate_limit,
                     token_ttl=token_ttl, mint_interval=float(mint_interval))
-    state = SandboxState(seed_data, store, config, seed=seed, fault_seed=fault_seed)
+    state = SandboxState(seed_data, store, config, seed=seed, fault_seed=fault_seed,
+                         clock=clock)
     try:
         server = SandboxHTTPServer((host, port), state)
     except OSError:

@@ -20,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--reps", type=int, default=8)
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--end", default=None, help="ISO end of the history (default now, UTC)")
+    parser.add_argument("--now", default=None,
+                        help="ISO instant the sandbox's clock starts at and runs on from "
+                             "(default the real time): the same history at every start")
     parser.add_argument("--latency-ms", type=int, default=0)
     parser.add_argument("--rate-limit", type=int, default=10_000, help="requests per token-hour")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="0..1")
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         sandbox = start_sandbox(
             host=args.host, port=args.port, seed=args.seed, reps=args.reps, days=args.days,
-            end=args.end, latency_ms=args.latency_ms, rate_limit=args.rate_limit,
+            end=args.end, now=args.now, latency_ms=args.latency_ms, rate_limit=args.rate_limit,
             fault_rate=args.fault_rate, fault_seed=args.fault_seed, db_path=args.db,
             token_ttl=args.token_ttl, mint_interval=args.mint_interval,
         )

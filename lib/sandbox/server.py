@@ -292,7 +292,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if info is None:
             limit = state.config.rate_limit
             headers = self._rate_headers(
-                RateStatus(True, limit, limit, int(time.time()) + RATE_WINDOW_S)
+                RateStatus(True, limit, limit, int(state.clock.time()) + RATE_WINDOW_S)
             )
             self._send_json(401, {"errors": [{
                 "id": "unauthorized", "title": "Unauthorized",

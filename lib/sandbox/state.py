@@ -7,12 +7,12 @@ import math
 import random
 import secrets
 import threading
-import time
 from bisect import bisect_left, insort
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+from .clock import SandboxClock
 from .data import CREATED_ID_FLOOR, DISPOSITIONS, OWNER_USER_ID, PURPOSES, CallRow, SeedData, User
 from .store import CallStore
 
@@ -114,8 +114,9 @@ class SandboxState:
     """Everything the HTTP handler reads and changes; each part guarded by its own lock."""
 
     def __init__(self, seed_data: SeedData, store: CallStore, config: Config, seed: int,
-                 fault_seed: int) -> None:
+                 fault_seed: int, clock: SandboxClock) -> None:
         self.config = config
+        self.clock = clock
         self.users: list[User] = sorted(
             seed_data.users, key=lambda u: (u.last_name.lower(), u.first_name.lower(), u.id)
         )
@@ -155,7 +156,8 @@ class SandboxState:
         self.refresh_token = _derive(seed, "refresh-token")
         self._refresh: dict[str, RefreshGrant] = {
             self.refresh_token: RefreshGrant(
-                "initial", OWNER_USER_ID, frozenset(ALL_SCOPES), time.time() + REFRESH_TOKEN_TTL_S
+                "initial", OWNER_USER_ID, frozenset(ALL_SCOPES),
+                self.clock.time() + REFRESH_TOKEN_TTL_S,
             )
         }
         self._codes: dict[str, tuple[int, frozenset[str]] | None] = {}
@@ -204,7 +206,7 @@ class SandboxState:
         purpose_id: int | None, disposition_id: int | None, prospect_id: int | None,
         note: str | None,
     ) -> CallRow:
-        now_ms = int(time.time() * 1000)
+        now_ms = int(self.clock.time() * 1000)
         with self._calls_lock:
             row = CallRow(now_ms, self._next_id, user_id, outbound, from_number, to_number,
                           purpose_id, disposition_id, prospect_id, note, now_ms)
@@ -222,7 +224,7 @@ class SandboxState:
             info = self._tokens.get(token)
         if info is None or info.revoked:
             return None
-        if info.expires_at is not None and time.time() >= info.expires_at:
+        if info.expires_at is not None and self.clock.time() >= info.expires_at:
             return None
         return info
 
@@ -230,7 +232,7 @@ class SandboxState:
                     user_id: int = OWNER_USER_ID) -> str:
         token = secrets.token_urlsafe(30)
         with self._auth_lock:
-            self._tokens[token] = Token(user_id, as_v1_scopes(scopes), time.time() + ttl)
+            self._tokens[token] = Token(user_id, as_v1_scopes(scopes), self.clock.time() + ttl)
         return token
 
     def revoke(self, token: str) -> bool:
@@ -258,7 +260,7 @@ class SandboxState:
         ):
             return _oauth_error(401, "invalid_client", "Unknown client or wrong secret.")
         grant_type = form.get("grant_type")
-        now = time.time()
+        now = self.clock.time()
         with self._auth_lock:
             if grant_type == "refresh_token":
                 presented = form.get("refresh_token", "")
@@ -310,7 +312,7 @@ class SandboxState:
 
     def take_request(self, token: str) -> RateStatus:
         """Count one request against the token's fixed hour window (429s are not counted)."""
-        now = time.time()
+        now = self.clock.time()
         limit = self.config.rate_limit
         with self._rate_lock:
             window = self._windows.get(token)

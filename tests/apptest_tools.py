@@ -13,10 +13,13 @@ TZ = "America/Los_Angeles"
 READ_SCOPES = ["read_calls", "read_users", "read_call_dispositions", "read_call_purposes"]
 
 
-def set_app_env(monkeypatch: pytest.MonkeyPatch, base_url: str, token: str, db: Path) -> None:
-    """Point the app at the sandbox with this token; nothing from the developer's shell leaks in."""
+def set_app_env(monkeypatch: pytest.MonkeyPatch, base_url: str, token: str, db: Path, *,
+                now: str) -> None:
+    """Point the app at the sandbox with this token, on the sandbox's clock (`now`, from
+    tests.conftest.pinned_now); nothing from the developer's shell leaks in."""
     for key in ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN"):
         monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("CALLBOARD_NOW", now)
     monkeypatch.setenv("OUTREACH_API_BASE", base_url)
     monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", token)
     monkeypatch.setenv("CALLBOARD_TIMEZONE", TZ)

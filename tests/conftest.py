@@ -4,7 +4,6 @@ share that clock and never really wait."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -67,11 +66,12 @@ def client(sandbox: Sandbox) -> Iterator[OutreachClient]:
 
 
 def pinned_now(box: Sandbox) -> str:
-    """CALLBOARD_NOW for an app or CLI started by a test: the sandbox's clock, to the
-    millisecond, in another process (lib.clock.parse_clock)."""
-    real = time.time()
-    offset = box.clock.time() - real
-    return f"{datetime.fromtimestamp(real + offset, UTC).isoformat()}@{real:.6f}"
+    """CALLBOARD_NOW for an app or CLI started by a test: the sandbox's clock as it was pinned
+    (clock moves are not carried over), in another process (lib.clock.parse_clock). The same
+    text for the whole run, so the app's settings, and with them its caches, stay the same."""
+    assert box.clock.pinned_at is not None, "the sandbox's clock is not pinned"
+    instant, real = box.clock.pinned_at
+    return f"{instant.isoformat()}@{real:.6f}"
 
 
 class Scripted:

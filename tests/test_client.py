@@ -32,7 +32,25 @@ from lib.sandbox import start_sandbox
 from lib.schema import V2_CALL_DTYPES, calls_frame, frame_from_rows, parse_call
 from lib.timerange import utc_bounds
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, fresh_client, own_token
-from tests.conftest import no_sleep
+from tests.conftest import NOW, WORKDAY, no_sleep
+
+# A token that outlives the rate windows a test lets pass by moving the sandbox's clock.
+DAY_S = 86_400
+
+
+def utc_day(day: date) -> tuple[datetime, datetime]:
+    """That UTC day as [start, end)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def wait_for_requests(sandbox, count: int, timeout_s: float = 5.0) -> None:
+    """Waits until the sandbox has counted `count` requests (it counts one after its
+    latency, in the request's own thread)."""
+    deadline = time.monotonic() + timeout_s
+    while sandbox.request_count < count:
+        assert time.monotonic() < deadline, f"{sandbox.request_count} of {count} requests"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -60,7 +78,7 @@ def test_info(sandbox, client, api):
 
 def test_all_calls_across_many_pages(sandbox, client, api):
     progress: list[tuple[int, int]] = []
-    before = datetime.now(UTC)
+    before = sandbox.clock.now()
     sandbox.reset_request_count()
     frame = client.list_calls(None, before, on_progress=lambda d, k: progress.append((d, k)))
 
@@ -76,8 +94,17 @@ def test_all_calls_across_many_pages(sandbox, client, api):
 
 
 def test_before_none_pins_now(sandbox, client, api):
+    # The client's clock is the sandbox's: everything there is up to now.
     frame = client.list_calls(None, None)
-    assert frame.equals(api.expected(sandbox, before=datetime.now(UTC)))
+    assert frame.equals(api.expected(sandbox, before=sandbox.clock.now()))
+    # "Now" is the client's clock's, not the wall clock's: one pinned five days back reads
+    # the calls up to then and none after.
+    then = NOW - timedelta(days=5)
+    with fresh_client(sandbox, api, clock=lambda: then) as earlier:
+        frame = earlier.list_calls(None, None)
+    want = api.expected(sandbox, before=then)
+    assert 0 < len(want) < len(api.expected(sandbox))
+    assert frame.equals(want)
 
 
 def test_window_filters_exactly_despite_minute_filters(sandbox, client, api):
@@ -97,10 +124,11 @@ def test_window_filters_exactly_despite_minute_filters(sandbox, client, api):
 
 
 def test_after_only_and_empty_windows(sandbox, client, api):
-    after = datetime.now(UTC) - timedelta(days=3)
-    assert client.list_calls(after, None).equals(
-        api.expected(sandbox, after=after, before=datetime.now(UTC)))
-    future = datetime.now(UTC) + timedelta(days=400)
+    after = NOW - timedelta(days=3)
+    want = api.expected(sandbox, after=after, before=sandbox.clock.now())
+    assert len(want) > 0
+    assert client.list_calls(after, None).equals(want)
+    future = sandbox.clock.now() + timedelta(days=400)  # the sandbox has no calls there
     empty = client.list_calls(future, future + timedelta(days=1))
     assert len(empty) == 0 and list(empty.dtypes) == list(calls_frame([]).dtypes) + (
         [] if api.version == "1.0" else list(V2_CALL_DTYPES.values()))  # same columns, no data
@@ -109,8 +137,8 @@ def test_after_only_and_empty_windows(sandbox, client, api):
 
 
 def test_one_user_and_several_users(sandbox, client, api):
-    after = datetime.now(UTC) - timedelta(days=10)
-    before = datetime.now(UTC) - timedelta(days=2)
+    # Eight days of the pinned history, six of them working days for every rep.
+    after, before = NOW - timedelta(days=10), NOW - timedelta(days=2)
     one = client.list_calls(after, before, user_ids=[3])
     assert len(one) > 0 and set(one["user_id"]) == {3}
     assert one.equals(api.expected(sandbox, after, before, users={3}))
@@ -118,6 +146,7 @@ def test_one_user_and_several_users(sandbox, client, api):
     progress: list[tuple[int, int]] = []
     several = client.list_calls(after, before, user_ids=[2, "5", 3, 2],
                                 on_progress=lambda d, k: progress.append((d, k)))
+    assert set(several["user_id"]) == {2, 3, 5}
     assert several.equals(api.expected(sandbox, after, before, users={2, 3, 5}))
     assert progress[-1][0] == progress[-1][1]
     assert len(client.list_calls(after, before, user_ids=[])) == 0
@@ -137,10 +166,10 @@ def test_lookups(client):
 
 
 def test_calls_in_window_gives_sorted_parsed_rows(sandbox, client, api):
-    after = datetime.now(UTC) - timedelta(days=2)
-    before = datetime.now(UTC) - timedelta(days=1)
+    after, before = utc_day(WORKDAY)  # every rep's calls
     rows = client.calls_in_window(after, before)
-    assert frame_from_rows(rows).equals(api.expected(sandbox, after, before))
+    assert len(rows) > 0
+    assert frame_from_rows(rows, client.call_dtypes).equals(api.expected(sandbox, after, before))
     assert all(after <= row["created_at"] < before for row in rows)
     assert [(r["created_at"], r["id"]) for r in rows] == sorted(
         (r["created_at"], r["id"]) for r in rows)
@@ -163,7 +192,8 @@ def test_berlin_days_around_dst_hold_exactly_their_local_calls(api, end, dst_day
     berlin = ZoneInfo("Europe/Berlin")
     start, stop = utc_bounds(dst_day, dst_day, "Europe/Berlin")
     assert stop - start == timedelta(hours=hours)
-    with start_sandbox(port=0, seed=11, reps=8, days=14, end=end) as box:
+    # Pinned there, the history ends at `end` whatever the wall clock says.
+    with start_sandbox(port=0, seed=11, reps=8, days=14, now=end) as box:
         client = fresh_client(box, api)
         rows = [parse_call(r) for r in box.all_calls()]
         days = [dst_day + timedelta(days=n) for n in range(-2, 3)]
@@ -294,28 +324,28 @@ def test_bad_parameter_is_invalid_input_with_the_parameter(client, path, paramet
 # ----- rate limits -----
 
 
-def test_429_waits_retry_after_then_succeeds(sandbox, configure_sandbox, api):
+def test_429_waits_retry_after_then_succeeds(sandbox, configure_sandbox, clock, api):
     configure_sandbox(rate_limit=3)
     slept: list[float] = []
     expected_wait: list[float] = []
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
-        sandbox.reset_rate_limits()  # the hour passes
+        clock.advance(seconds)  # the wait passes on the sandbox's clock, and the window with it
 
-    client = fresh_client(sandbox, api, own_token(sandbox), sleep=sleep, max_backoff=7200,
-                          throttle_below=0)
+    client = fresh_client(sandbox, api, own_token(sandbox, ttl=DAY_S), sleep=sleep,
+                          max_backoff=7200, throttle_below=0)
     for _ in range(3):
         client.list_purposes()
     assert client.rate_limit_remaining == 0
-    expected_wait.append(client.rate_limit_reset.timestamp() - time.time())
+    expected_wait.append((client.rate_limit_reset - clock.now()).total_seconds())
     assert len(client.list_purposes()) == 5  # a 429, one wait, then success
     assert len(slept) == 1
     # Retry-After is whole seconds to the reset; it was honoured, not replaced by backoff.
     assert abs(slept[0] - expected_wait[0]) <= 2 and slept[0] > 3000
 
 
-def test_rate_limit_far_away_raises_with_retry_at(sandbox, configure_sandbox, api):
+def test_rate_limit_far_away_raises_with_retry_at(sandbox, configure_sandbox, clock, api):
     configure_sandbox(rate_limit=2)
     slept: list[float] = []
     client = fresh_client(sandbox, api, own_token(sandbox), sleep=slept.append)
@@ -326,7 +356,7 @@ def test_rate_limit_far_away_raises_with_retry_at(sandbox, configure_sandbox, ap
     assert slept == []  # an hour is too long to wait inside a page load
     retry_at = info.value.retry_at
     assert retry_at is not None
-    assert timedelta(minutes=55) < retry_at - datetime.now(UTC) <= timedelta(hours=1, seconds=2)
+    assert timedelta(minutes=55) < retry_at - clock.now() <= timedelta(hours=1, seconds=2)
 
 
 def test_rate_limit_outlasting_retries_raises_rate_limited(sandbox, configure_sandbox, api):
@@ -349,20 +379,23 @@ def test_rate_limit_mid_read_is_an_incomplete_read(sandbox, configure_sandbox, a
     assert isinstance(info.value.cause, RateLimited)
 
 
-def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox, api):
+def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox, clock, api):
     configure_sandbox(rate_limit=10)
     client: OutreachClient
     remaining_when_slept: list[int | None] = []
 
     def sleep(seconds: float) -> None:
         remaining_when_slept.append(client.rate_limit_remaining)
-        sandbox.reset_rate_limits()
+        clock.advance(seconds)  # to the window's reset, on the sandbox's clock
 
-    client = fresh_client(sandbox, api, own_token(sandbox), sleep=sleep, max_backoff=7200,
-                          max_workers=1, **api.pages_of_50)
-    after = datetime.now(UTC) - timedelta(days=12)
+    client = fresh_client(sandbox, api, own_token(sandbox, ttl=DAY_S), sleep=sleep,
+                          max_backoff=7200, max_workers=1, **api.pages_of_50)
+    before = clock.now()
+    after = NOW - timedelta(days=12)
     frame = client.list_calls(after, None)
-    assert frame.equals(api.expected(sandbox, after, datetime.now(UTC)))
+    want = api.expected(sandbox, after, before)
+    assert len(want) > 3 * 10 * 50  # more pages than three windows allow
+    assert frame.equals(want)
     assert len(remaining_when_slept) >= 2
     # It slowed down while requests were left, never after a 429 (which reports 0 left).
     assert all(remaining and remaining > 0 for remaining in remaining_when_slept)
@@ -376,11 +409,13 @@ def test_faults_are_retried_and_the_result_is_exact(sandbox, configure_sandbox, 
     slept: list[float] = []
     client = fresh_client(sandbox, api, own_token(sandbox), sleep=slept.append, max_retries=12,
                           **api.pages_of_50)
-    before = datetime.now(UTC)
-    after = before - timedelta(days=20)
+    before = NOW
+    after = before - timedelta(days=20)  # three working weeks: many pages
     frame = client.list_calls(after, before, user_ids=[2, 4])
     configure_sandbox(fault_rate=0.0)
-    assert frame.equals(api.expected(sandbox, after, before, users={2, 4}))
+    want = api.expected(sandbox, after, before, users={2, 4})
+    assert len(want) > 20 * 50
+    assert frame.equals(want)
     assert len(slept) > 3  # faults really happened and were retried
     assert all(0 < s <= client.max_backoff for s in slept)
 
@@ -409,14 +444,20 @@ def test_create_is_not_repeated_after_a_server_fault(sandbox, configure_sandbox,
 def test_read_timeouts_are_retried_but_a_create_is_not(sandbox, configure_sandbox, api):
     configure_sandbox(latency_ms=400)
     client = fresh_client(sandbox, api, own_token(sandbox), timeout=(3.05, 0.1), max_retries=1)
+    sandbox.reset_request_count()
     with pytest.raises(ApiUnavailable,
                        match=f"GET {api.purposes_path} page 1 failed after 2 tries: timed out"):
         client.list_purposes()
-    time.sleep(0.5)  # the server counts a request after its latency: let those finish first
+    # The server counts a request after its latency: let those two finish first.
+    wait_for_requests(sandbox, 2)
     sandbox.reset_request_count()
     with pytest.raises(ApiUnavailable, match="may have been created"):
         client.create_call(NewCall(outbound=True, note="slow"))
-    time.sleep(0.5)  # the server finishes the request the client gave up on
+    gave_up = time.monotonic()
+    # The server finishes the request the client gave up on; any other sent before the client
+    # gave up would be counted within the latency too.
+    wait_for_requests(sandbox, 1)
+    time.sleep(max(0.0, gave_up + 0.4 + 0.1 - time.monotonic()))
     assert sandbox.request_count == 1
 
 

@@ -7,57 +7,69 @@ query because a cursor cannot be read in parallel."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
 
 import pytest
 
 from lib.auth import StaticToken
 from lib.callcache import ALL_USERS, CallStore, day_bounds
 from lib.client import NewCall
+from lib.clock import Clock
 from lib.datasource import DataSource, open_source
 from lib.errors import IncompleteRead, NotAuthorised
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
 from lib.timerange import utc_bounds
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token, refresh_token_for
-from tests.conftest import no_sleep
+from tests.conftest import NOW, no_sleep
 
 
 def today() -> date:
-    return datetime.now(UTC).date()
+    """The UTC date of the suite's pinned NOW (a Wednesday, 17:00): the sandbox's "today"."""
+    return NOW.date()
 
 
 def closed_range(first_ago: int = 12, last_ago: int = 3) -> tuple[datetime, datetime]:
-    """Whole UTC days from `first_ago` to `last_ago` days ago: closed at any time of day."""
+    """Whole UTC days from `first_ago` to `last_ago` days before NOW's date, all within the
+    pinned history: closed, since NOW is 17:00 and `last_ago` at least 1."""
+    assert last_ago >= 1
     return day_bounds(today() - timedelta(days=first_ago))[0], \
         day_bounds(today() - timedelta(days=last_ago))[1]
 
 
-class Clock:
-    """The data source's clock: real time plus an offset, remembering each reading (the pin)."""
+class OffsetClock:
+    """The data source's clock: the sandbox's clock plus an offset (how much later the source
+    thinks it is), remembering each reading (a read's pin)."""
 
-    def __init__(self) -> None:
+    def __init__(self, base: Clock) -> None:
+        self.base = base
         self.offset = timedelta(0)
         self.readings: list[datetime] = []
 
     def __call__(self) -> datetime:
-        self.readings.append(datetime.now(UTC) + self.offset)
+        self.readings.append(self.base() + self.offset)
         return self.readings[-1]
 
 
 def make_source(sandbox, tmp_path, api: Api, token=None, *,
                 identity: str | None = "test sandbox", workers: int = 4,
-                client_options: dict | None = None, **options) -> DataSource:
+                client_options: dict | None = None,
+                clock: Callable[[], datetime] | None = None, **options) -> DataSource:
+    """A source over the sandbox whose client is on the sandbox's clock, and the source itself
+    on `clock` (default: the sandbox's too), so that which days are closed and open, and where
+    a read is pinned, is decided from NOW, never from the wall clock."""
     client = api.client_class(sandbox.base_url, StaticToken(token or sandbox.full_token),
-                              sleep=no_sleep, max_workers=workers, **(client_options or {}))
+                              sleep=no_sleep, max_workers=workers, clock=sandbox.clock.now,
+                              **(client_options or {}))
     return DataSource(client, demo=False, description="the test sandbox",
                       store=CallStore(tmp_path / "calls.sqlite"), store_identity=identity,
-                      **options)
+                      clock=clock or sandbox.clock.now, **options)
 
 
 def sequential(sandbox, api: Api, after, before, users=None):
     """The reference result: the plain client reading one page at a time, without a store."""
     with api.client_class(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
-                          max_workers=1) as client:
+                          max_workers=1, clock=sandbox.clock.now) as client:
         return client.list_calls(after, before, users)
 
 
@@ -108,6 +120,7 @@ def test_local_time_zone_ranges_are_trimmed_exactly(sandbox, tmp_path, api):
         after, before = utc_bounds(first, first + timedelta(days=3), tz)
         everyone = sequential(sandbox, api, after, before)
         rep = sequential(sandbox, api, after, before, [3])
+        assert len(rep) > 0 and len(everyone) > len(rep)
         sandbox.reset_request_count()
         assert source.list_calls(after, before).equals(everyone)
         assert source.list_calls(after, before, [3]).equals(rep)
@@ -121,7 +134,8 @@ def test_a_read_of_some_users_is_served_from_every_user_windows(sandbox, tmp_pat
     sandbox.reset_request_count()
     frame = source.list_calls(after, before, user_ids=[4, 2, 4])
     assert sandbox.request_count == 0
-    assert frame.equals(api.expected(sandbox, after, before, users={2, 4}))
+    want = api.expected(sandbox, after, before, users={2, 4})
+    assert len(want) > 0 and frame.equals(want)
 
 
 def test_a_read_without_calls_has_the_versions_columns_cold_and_warm(sandbox, tmp_path, api):
@@ -138,18 +152,26 @@ def test_a_read_without_calls_has_the_versions_columns_cold_and_warm(sandbox, tm
 
 def test_a_v2_read_refetches_a_day_stored_without_v2s_fields(sandbox, tmp_path):
     # Not reachable through open_source (the two versions' identities differ); if it ever
-    # were, a day stored from 1.0 must not pass for v2 calls whose outcome is unknown.
-    after, before = closed_range(5, 3)
+    # were, a day stored from 1.0 must not pass for v2 calls whose outcome is unknown. A day
+    # without calls has no v2 fields to miss: stored from 1.0, it serves v2 too.
+    after, before = closed_range(5, 3)  # Fri Nov 13, Sat Nov 14 (3 calls), Sun Nov 15 (none)
+    days = [after.date() + timedelta(days=n) for n in range(3)]
+    with_calls = [day for day in days if len(API_2.expected(sandbox, *day_bounds(day)))]
+    assert with_calls == days[:2]
     make_source(sandbox, tmp_path, API_1_0).list_calls(after, before)
     sandbox.reset_request_count()
     on_v2 = make_source(sandbox, tmp_path, API_2)  # the same store and identity
-    assert on_v2.list_calls(after, before).equals(API_2.expected(sandbox, after, before))
-    assert sandbox.request_count == fetch_cost(sandbox, API_2, after, before)
+    want = API_2.expected(sandbox, after, before)
+    assert len(want) > 0 and on_v2.list_calls(after, before).equals(want)
+    assert sandbox.request_count == sum(fetch_cost(sandbox, API_2, *day_bounds(day))
+                                        for day in with_calls)
 
 
 def test_per_user_windows_are_stored_per_user(sandbox, tmp_path, api):
     after, before = closed_range()
     source = make_source(sandbox, tmp_path, api)
+    assert len(api.expected(sandbox, after, before, {2})) > 0
+    assert len(api.expected(sandbox, after, before, {3})) > 0
     assert source.list_calls(after, before, [2]).equals(
         api.expected(sandbox, after, before, {2}))
 
@@ -186,9 +208,10 @@ def test_a_cold_read_costs_no_more_requests_than_a_plain_walk(sandbox, tmp_path,
 
 def test_a_stored_window_is_not_fetched_again_and_an_expired_one_is(sandbox, tmp_path, api):
     after, before = closed_range(6, 4)
-    clock = Clock()
+    clock = OffsetClock(sandbox.clock.now)
     source = make_source(sandbox, tmp_path, api, clock=clock, max_age=timedelta(hours=24))
     truth = source.list_calls(after, before)
+    assert len(truth) > 10 and truth.equals(api.expected(sandbox, after, before))
 
     # Change a stored disposition behind the API's back: while the window is fresh, the store
     # answers (the API is not asked); once it has expired, the API's value is back.
@@ -217,13 +240,14 @@ def test_a_stored_window_is_not_fetched_again_and_an_expired_one_is(sandbox, tmp
 
 
 def test_open_days_are_always_fetched_and_never_stored(sandbox, tmp_path, api):
-    clock = Clock()
+    clock = OffsetClock(sandbox.clock.now)
     source = make_source(sandbox, tmp_path, api, clock=clock)
     after = day_bounds(today() - timedelta(days=3))[0]
     first = source.list_calls(after, None)
-    assert first.equals(api.expected(sandbox, after, clock.readings[-1]))
+    assert len(first) > 0 and first.equals(api.expected(sandbox, after, clock.readings[-1]))
     open_days = [day for day in (today() - timedelta(days=1), today())
                  if day_bounds(day)[1] + timedelta(hours=1) > clock.readings[-1]]
+    assert open_days == [today()]  # NOW is 17:00: yesterday closed at 01:00
     assert source.store.window_count() == 4 - len(open_days)
 
     new = source.client.create_call(NewCall(outbound=True, note="logged just now"))
@@ -240,7 +264,7 @@ def test_open_days_are_always_fetched_and_never_stored(sandbox, tmp_path, api):
 
 @pytest.mark.parametrize("stored", [True, False], ids=["with store", "without store"])
 def test_calls_created_during_a_read_are_neither_lost_nor_doubled(sandbox, tmp_path, stored, api):
-    clock = Clock()
+    clock = OffsetClock(sandbox.clock.now)
     # Small pages on v2 too, so that the read has a third page to log calls during.
     source = make_source(sandbox, tmp_path, api, clock=clock, workers=2,
                          client_options=api.pages_of_50)
@@ -258,7 +282,7 @@ def test_calls_created_during_a_read_are_neither_lost_nor_doubled(sandbox, tmp_p
     during = source.list_calls(after, None, on_progress=log_calls_meanwhile)
     pinned = clock.readings[-1]
     assert len(created) == 6
-    assert during["id"].is_unique
+    assert len(during) > 0 and during["id"].is_unique
     assert during.equals(api.expected(sandbox, after, pinned))  # as of the read's start
     assert not set(created) & set(during["id"])
 
@@ -306,6 +330,7 @@ def test_clear_cache_makes_the_next_read_fetch_everything(sandbox, tmp_path, api
     after, before = closed_range(5, 3)
     source = make_source(sandbox, tmp_path, api)
     want = source.list_calls(after, before)
+    assert len(want) > 0
     source.clear_cache()
     assert source.store.window_count() == 0
     sandbox.reset_request_count()
@@ -342,12 +367,13 @@ def test_the_v2_store_is_keyed_by_a_hash_of_the_credential_and_holds_no_token(sa
     def source_for(token: str) -> DataSource:
         return open_source(Settings.from_mapping({
             "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_ACCESS_TOKEN": token,
-            "OUTREACH_API_VERSION": "2", "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite")}))
+            "OUTREACH_API_VERSION": "2", "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite"),
+            "CALLBOARD_NOW": pinned_now(sandbox)}))  # the source on the sandbox's clock
 
     after, before = closed_range(5, 3)
     first = source_for(sandbox.full_token)
-    assert first.list_calls(after, before).equals(
-        API_2.expected(sandbox, after, before))
+    want = API_2.expected(sandbox, after, before)
+    assert len(want) > 0 and first.list_calls(after, before).equals(want)
     assert first.store_identity.startswith(f"{sandbox.base_url} v2 ")
     assert sandbox.full_token not in first.store_identity
 
@@ -367,12 +393,13 @@ def test_two_users_of_one_oauth_app_never_share_a_v2_store(sandbox, tmp_path):
             "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_CLIENT_ID": sandbox.client_id,
             "OUTREACH_CLIENT_SECRET": sandbox.client_secret,
             "OUTREACH_REFRESH_TOKEN": grant["refresh_token"],
-            "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite")}))
+            "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite"),
+            "CALLBOARD_NOW": pinned_now(sandbox)}))  # the source on the sandbox's clock
 
     after, before = closed_range(5, 3)
     first = source_for(1)
     assert isinstance(first.client, API_2.client_class)
-    first.list_calls(after, before)
+    assert len(first.list_calls(after, before)) > 0
     sandbox.reset_request_count()
     first.list_calls(after, before)
     assert sandbox.request_count == 0  # stored: the next read is served from the store
@@ -408,10 +435,13 @@ def test_store_settings():
 
 
 def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path, api):
+    # CALLBOARD_NOW pins the source and the sandbox it starts to NOW: 8 days of history, from
+    # Tue Nov 10 17:00, so that closed_range(6, 3) (Thu Nov 12 to Sun Nov 15) has calls.
     settings = Settings.from_mapping({"CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
                                       "CALLBOARD_CACHE_DB": str(tmp_path / "store" / "c.sqlite"),
                                       "CALLBOARD_MAX_WORKERS": "3",
-                                      "OUTREACH_API_VERSION": api.version})
+                                      "OUTREACH_API_VERSION": api.version,
+                                      "CALLBOARD_NOW": NOW.isoformat()})
     source = open_source(settings, seed=3, reps=2, days=8, mint_interval=0)
     try:
         assert source.demo and source.client.max_workers == 3
@@ -420,19 +450,20 @@ def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path, ap
         assert source.store_identity.endswith(f"api={api.version}")
         after, before = closed_range(6, 3)
         frame = source.list_calls(after, before)
-        assert frame.equals(api.expected(source.sandbox, after, before))
+        assert len(frame) > 0 and frame.equals(api.expected(source.sandbox, after, before))
         assert (tmp_path / "store" / "c.sqlite").exists()
     finally:
         source.close()
 
     off = Settings.from_mapping({"CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
                                  "CALLBOARD_CACHE_DB": "off",
-                                 "OUTREACH_API_VERSION": api.version})
+                                 "OUTREACH_API_VERSION": api.version,
+                                 "CALLBOARD_NOW": NOW.isoformat()})
     source = open_source(off, seed=3, reps=2, days=8, mint_interval=0)
     try:
         assert source.store is None
         after, before = closed_range(6, 3)
-        assert source.list_calls(after, before).equals(
-            api.expected(source.sandbox, after, before))
+        want = api.expected(source.sandbox, after, before)
+        assert len(want) > 0 and source.list_calls(after, before).equals(want)
     finally:
         source.close()

@@ -15,6 +15,7 @@ from tests.apptest_tools import (
     set_app_env,
     shown,
 )
+from tests.conftest import pinned_now
 
 PAGE = "views/log_call.py"
 DISCOVERY, INTERESTED = 3, 2  # the sandbox's purpose and disposition ids
@@ -25,7 +26,7 @@ TYPED = {"log_from_number": "(415) 555-0142", "log_to_number": "+44 20 7946 0958
 @pytest.fixture
 def full_token_app(sandbox, monkeypatch, tmp_path_factory):
     set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token,
-                tmp_path_factory.getbasetemp() / "log_call.sqlite")
+                tmp_path_factory.getbasetemp() / "log_call.sqlite", now=pinned_now(sandbox))
 
 
 def fill(app, direction: str | None = "Outbound", purpose: int | None = DISCOVERY,
@@ -172,7 +173,8 @@ def test_a_bad_field_is_refused_next_to_it_and_everything_typed_stays(
 def test_a_token_that_cannot_log_calls_says_so_and_keeps_the_input(sandbox, monkeypatch,
                                                                    tmp_path):
     token = sandbox.issue_token(READ_SCOPES, ttl=600)
-    set_app_env(monkeypatch, sandbox.base_url, token, tmp_path / "sandbox.sqlite")
+    set_app_env(monkeypatch, sandbox.base_url, token, tmp_path / "sandbox.sqlite",
+                now=pinned_now(sandbox))
     app = open_page(PAGE)
     # Told before typing anything: the token's scopes are known from /1.0/info.
     assert any("not allowed to log calls" in w.value for w in app.warning)
@@ -213,7 +215,8 @@ def test_an_api_failure_is_a_sentence_and_keeps_the_input(sandbox, full_token_ap
 
 def test_on_api_v2_the_form_logs_the_call_and_its_lookup_shows_v2s_fields(
         sandbox, monkeypatch, tmp_path):
-    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "v2.sqlite")
+    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "v2.sqlite",
+                now=pinned_now(sandbox))
     monkeypatch.setenv("OUTREACH_API_VERSION", "2")
     app = open_page(PAGE)
     # v2 cannot say whose token it is: the page says so rather than guess a name.

@@ -9,6 +9,7 @@ import pytest
 
 from lib.client import NewCall
 from tests.apptest_tools import READ_SCOPES, TZ, fields_shown, open_page, set_app_env, shown
+from tests.conftest import pinned_now
 
 PAGE = "views/lookup.py"
 
@@ -17,7 +18,7 @@ PAGE = "views/lookup.py"
 def full_token_app(sandbox, monkeypatch, tmp_path_factory):
     # One settings fingerprint for the module, so the app's lookups cache is shared across tests.
     set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token,
-                tmp_path_factory.getbasetemp() / "lookup.sqlite")
+                tmp_path_factory.getbasetemp() / "lookup.sqlite", now=pinned_now(sandbox))
 
 
 @pytest.fixture
@@ -128,7 +129,8 @@ def test_a_bad_id_in_a_link_gets_the_same_message(full_token_app):
 
 def test_a_token_without_read_calls_says_which_scope_is_missing(sandbox, monkeypatch, tmp_path):
     token = sandbox.issue_token([s for s in READ_SCOPES if s != "read_calls"], ttl=600)
-    set_app_env(monkeypatch, sandbox.base_url, token, tmp_path / "sandbox.sqlite")
+    set_app_env(monkeypatch, sandbox.base_url, token, tmp_path / "sandbox.sqlite",
+                now=pinned_now(sandbox))
     call_id = sandbox.all_calls()[0]["id"]
     app = open_page(PAGE, {"id": str(call_id)})
     errors = [shown(e.value) for e in app.main.error]
@@ -164,7 +166,8 @@ def test_notes_and_numbers_show_as_typed_never_as_markup(sandbox, full_token_app
 
 
 def test_on_api_v2_a_call_shows_its_talk_time(sandbox, monkeypatch, tmp_path, names):
-    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "v2.sqlite")
+    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "v2.sqlite",
+                now=pinned_now(sandbox))
     monkeypatch.setenv("OUTREACH_API_VERSION", "2")
     answered = {r["id"]: r["attributes"] for r in sandbox.all_calls("2")
                 if r["attributes"]["answeredAt"]}

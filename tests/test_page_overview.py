@@ -15,6 +15,7 @@ from lib.auth import StaticToken
 from lib.client import NewCall, OutreachClient
 from lib.filters import today_in
 from tests.apptest_tools import shown
+from tests.conftest import NOW, WORKDAY, pinned_now
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = "Europe/Berlin"
@@ -28,6 +29,8 @@ def app_env(sandbox, monkeypatch, tmp_path) -> dict[str, str]:
         "CALLBOARD_TIMEZONE": TZ,
         "CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
         "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite"),
+        # The sandbox's clock: "Last 30 days" ends on the pinned history's last day.
+        "CALLBOARD_NOW": pinned_now(sandbox),
     }
     for key in ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN"):
         monkeypatch.delenv(key, raising=False)
@@ -92,7 +95,7 @@ def assert_cards_match(app: AppTest, summary: dict) -> None:
 
 def test_default_view_equals_the_cli_summary(app_env):
     app = open_app()
-    today = today_in(TZ)
+    today = today_in(TZ, NOW)
     summary = cli_summary(app_env, today - timedelta(days=29), today)
     assert summary["calls"] > 500
     assert_cards_match(app, summary)
@@ -110,7 +113,7 @@ def test_choosing_reps_and_dates_changes_the_numbers_and_the_url(app_env):
     app.session_state["f_range"] = "Last 7 days"
     app.run()
     assert not app.exception
-    today = today_in(TZ)
+    today = today_in(TZ, NOW)
     summary = cli_summary(app_env, today - timedelta(days=6), today, users=(2, 4))
     assert cards(app)["Calls"][0] != before
     assert_cards_match(app, summary)
@@ -123,7 +126,8 @@ def test_choosing_reps_and_dates_changes_the_numbers_and_the_url(app_env):
 
 
 def test_a_shared_link_reopens_the_same_view(app_env):
-    end = today_in("America/New_York") - timedelta(days=3)
+    # Ten closed days of the pinned history, with rep 3's calls on every working day.
+    end = WORKDAY - timedelta(days=2)
     start = end - timedelta(days=9)
     query = {"range": "Custom", "start": str(start), "end": str(end), "reps": "3",
              "tz": "America/New_York"}

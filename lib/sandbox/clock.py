@@ -20,7 +20,13 @@ class SandboxClock:
         self.pinned = now is not None
         if now is not None and now.tzinfo is None:
             now = now.replace(tzinfo=UTC)
-        self._base_offset = 0.0 if now is None else now.timestamp() - time.time()
+        # The pin as (instant, real epoch second it was read at): another process given both
+        # keeps the same clock.
+        self.pinned_at: tuple[datetime, float] | None = None
+        real = time.time()
+        if now is not None:
+            self.pinned_at = (now.astimezone(UTC), real)
+        self._base_offset = 0.0 if now is None else now.timestamp() - real
         self._offset = self._base_offset
         self._lock = threading.Lock()
 

@@ -24,11 +24,21 @@ from tests.browser.harness import (
     start_app,
 )
 from tests.browser.ui import TZ
+from tests.conftest import NOW, pinned_now
 
 # Waits are long because the machine is a shared 2-core box; they end as soon as the page is
 # ready, so a healthy run is not slowed by them.
 UI_TIMEOUT_MS = 90_000
-SANDBOX_OPTIONS = {"seed": 7, "reps": 5, "days": 30, "mint_interval": 0}
+# Pinned to the unit tests' instant, so the figures compared are the same at any hour; the
+# demo on the real clock has a test of its own (test_demo.py).
+SANDBOX_OPTIONS = {"seed": 7, "reps": 5, "days": 30, "mint_interval": 0, "now": NOW}
+
+
+def sandbox_env(box: Sandbox, token: str | None = None, **extra: str) -> dict[str, str]:
+    """An app's settings for this sandbox: its API, a token (default all scopes), the tests'
+    zone, and the sandbox's clock (CALLBOARD_NOW), so "today" in the app is the sandbox's."""
+    return {"OUTREACH_API_BASE": box.base_url, "OUTREACH_ACCESS_TOKEN": token or box.full_token,
+            "CALLBOARD_TIMEZONE": TZ, "CALLBOARD_NOW": pinned_now(box), **extra}
 
 
 @pytest.fixture(scope="session")
@@ -101,14 +111,7 @@ def apps(tmp_path_factory: pytest.TempPathFactory, secret_scan: SecretScan) -> I
 @pytest.fixture(scope="session")
 def dashboard(apps: Apps, app_sandbox: Sandbox) -> RunningApp:
     """The dashboard with the sandbox's all-scopes token, as a deployment would run it."""
-    return apps.start(
-        "dashboard",
-        env={
-            "OUTREACH_API_BASE": app_sandbox.base_url,
-            "OUTREACH_ACCESS_TOKEN": app_sandbox.full_token,
-            "CALLBOARD_TIMEZONE": TZ,
-        },
-    )
+    return apps.start("dashboard", env=sandbox_env(app_sandbox))
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 
 from lib.filters import today_in
 from lib.sandbox import Sandbox
-from tests.browser.conftest import snapshot
+from tests.browser.conftest import sandbox_env, snapshot
 from tests.browser.harness import RunningApp, SecretScan
 from tests.browser.ui import (
     TZ,
@@ -20,6 +20,7 @@ from tests.browser.ui import (
     metric_value,
     percent,
 )
+from tests.conftest import NOW
 
 pytestmark = pytest.mark.browser
 
@@ -27,25 +28,17 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def dashboard_v2(apps, app_sandbox: Sandbox) -> RunningApp:
     """The dashboard as an organisation with v2 credentials runs it."""
-    return apps.start(
-        "dashboard-v2",
-        env={
-            "OUTREACH_API_BASE": app_sandbox.base_url,
-            "OUTREACH_ACCESS_TOKEN": app_sandbox.full_token,
-            "OUTREACH_API_VERSION": "2",
-            "CALLBOARD_TIMEZONE": TZ,
-        },
-    )
+    return apps.start("dashboard-v2", env=sandbox_env(app_sandbox, OUTREACH_API_VERSION="2"))
 
 
 def test_on_v2_the_cards_equal_1_0_and_answers_and_talk_times_are_shown(
     dashboard_v2: RunningApp, dashboard: RunningApp, app_sandbox: Sandbox,
     new_page: Callable[[], Page], secret_scan: SecretScan,
 ) -> None:
-    today = today_in(TZ)
+    today = today_in(TZ, NOW)
     start = today - timedelta(days=29)
-    on_v1 = cli_summary(app_sandbox.base_url, app_sandbox.full_token, start, today)
-    on_v2 = cli_summary(app_sandbox.base_url, app_sandbox.full_token, start, today,
+    on_v1 = cli_summary(app_sandbox, start, today)
+    on_v2 = cli_summary(app_sandbox, start, today,
                         api_version="2")
     answers = on_v2.pop("answers")
     assert on_v2 == on_v1 and "answers" not in on_v1

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lib.sandbox import Sandbox
-from tests.browser.conftest import Apps, snapshot
+from tests.browser.conftest import Apps, sandbox_env, snapshot
 from tests.browser.harness import RunningApp, SecretScan, free_port
 from tests.browser.ui import TZ, expect_no_traceback
 
@@ -38,11 +38,7 @@ def revoked_app(apps: Apps, app_sandbox: Sandbox, secret_scan: SecretScan) -> Ru
     token = app_sandbox.issue_token(ALL_READ_SCOPES, ttl=7200)
     secret_scan.add_secret("revoked token", token)
     assert app_sandbox.revoke(token)
-    return apps.start("revoked-token", env={
-        "OUTREACH_API_BASE": app_sandbox.base_url,
-        "OUTREACH_ACCESS_TOKEN": token,
-        "CALLBOARD_TIMEZONE": TZ,
-    })
+    return apps.start("revoked-token", env=sandbox_env(app_sandbox, token))
 
 
 @pytest.mark.parametrize("name", list(PAGES))

@@ -8,9 +8,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lib.sandbox import Sandbox, start_sandbox
-from tests.browser.conftest import SANDBOX_OPTIONS, snapshot
+from tests.browser.conftest import SANDBOX_OPTIONS, sandbox_env, snapshot
 from tests.browser.harness import RunningApp, SecretScan
-from tests.browser.ui import TZ, expect_no_traceback, metric_value
+from tests.browser.ui import expect_no_traceback, metric_value
 
 pytestmark = pytest.mark.browser
 
@@ -30,11 +30,7 @@ def hostile_sandbox(secret_scan: SecretScan) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def hostile_app(apps, hostile_sandbox: Sandbox) -> RunningApp:
-    return apps.start("hostile-names", env={
-        "OUTREACH_API_BASE": hostile_sandbox.base_url,
-        "OUTREACH_ACCESS_TOKEN": hostile_sandbox.full_token,
-        "CALLBOARD_TIMEZONE": TZ,
-    })
+    return apps.start("hostile-names", env=sandbox_env(hostile_sandbox))
 
 
 def assert_nothing_ran(page: Page) -> None:

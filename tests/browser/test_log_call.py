@@ -11,9 +11,10 @@ from playwright.sync_api import Locator, Page, expect
 
 from lib.filters import today_in
 from lib.sandbox import Sandbox
-from tests.browser.conftest import Apps, snapshot
+from tests.browser.conftest import Apps, sandbox_env, snapshot
 from tests.browser.harness import RunningApp, SecretScan
 from tests.browser.ui import TZ, choose, cli_summary, expect_cards_equal, expect_no_traceback
+from tests.conftest import NOW
 
 pytestmark = pytest.mark.browser
 
@@ -40,8 +41,8 @@ def open_form(page: Page, app: RunningApp) -> None:
 def test_a_logged_call_appears_on_the_overview_in_the_lookup_and_in_the_csv(
     dashboard: RunningApp, app_sandbox: Sandbox, page: Page, secret_scan: SecretScan
 ) -> None:
-    today = today_in(TZ)
-    before = cli_summary(app_sandbox.base_url, app_sandbox.full_token, today, today)
+    today = today_in(TZ, NOW)
+    before = cli_summary(app_sandbox, today, today)
     page.goto(f"{dashboard.url}/?range=Today")
     expect_cards_equal(page, before)
 
@@ -73,7 +74,7 @@ def test_a_logged_call_appears_on_the_overview_in_the_lookup_and_in_the_csv(
     snapshot(page, "lookup-logged-call", secret_scan)
 
     # The overview counts it at once.
-    after = cli_summary(app_sandbox.base_url, app_sandbox.full_token, today, today)
+    after = cli_summary(app_sandbox, today, today)
     assert after["calls"] == before["calls"] + 1
     page.goto(f"{dashboard.url}/?range=Today")
     expect_cards_equal(page, after)
@@ -134,11 +135,7 @@ def read_only_app(apps: Apps, app_sandbox: Sandbox, secret_scan: SecretScan) -> 
     token = app_sandbox.issue_token(
         ["read_calls", "read_users", "read_call_dispositions", "read_call_purposes"], ttl=7200)
     secret_scan.add_secret("token without create_calls", token)
-    return apps.start("no-create-scope", env={
-        "OUTREACH_API_BASE": app_sandbox.base_url,
-        "OUTREACH_ACCESS_TOKEN": token,
-        "CALLBOARD_TIMEZONE": TZ,
-    })
+    return apps.start("no-create-scope", env=sandbox_env(app_sandbox, token))
 
 
 def test_a_token_without_create_calls_says_so_on_the_form(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lib.sandbox import Sandbox
-from tests.browser.conftest import Apps
+from tests.browser.conftest import Apps, sandbox_env
 from tests.browser.harness import REPO, listening_addresses
 
 pytestmark = pytest.mark.browser
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.browser
 
 def test_the_app_listens_on_loopback_unless_told_otherwise(apps: Apps, app_sandbox: Sandbox):
     # No --server.address: the address comes from .streamlit/config.toml, as with start.sh.
-    app = apps.start("default-address", address=None, env={
-        "OUTREACH_API_BASE": app_sandbox.base_url,
-        "OUTREACH_ACCESS_TOKEN": app_sandbox.full_token,
-    })
+    app = apps.start("default-address", address=None, env=sandbox_env(app_sandbox))
     try:
         addresses = listening_addresses(app.port)
         assert addresses, "found no listening socket for the app"

@@ -23,6 +23,7 @@ from tests.browser.ui import (
     expect_cards_equal,
     expect_no_traceback,
 )
+from tests.conftest import NOW
 
 pytestmark = pytest.mark.browser
 
@@ -41,9 +42,8 @@ def test_the_overview_draws_its_charts_and_equals_the_cli_summary(
 ) -> None:
     page.goto(dashboard.url)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-    today = today_in(TZ)
-    summary = cli_summary(app_sandbox.base_url, app_sandbox.full_token,
-                          today - timedelta(days=29), today)
+    today = today_in(TZ, NOW)
+    summary = cli_summary(app_sandbox, today - timedelta(days=29), today)
     assert summary["calls"] > 500
     expect_cards_equal(page, summary)
 
@@ -67,11 +67,9 @@ def test_choosing_reps_and_dates_changes_the_numbers_and_a_shared_link_reopens_t
     secret_scan: SecretScan,
 ) -> None:
     names = rep_names(app_sandbox)
-    today = today_in(TZ)
-    everyone = cli_summary(app_sandbox.base_url, app_sandbox.full_token,
-                           today - timedelta(days=29), today)
-    chosen = cli_summary(app_sandbox.base_url, app_sandbox.full_token,
-                         today - timedelta(days=6), today, users=(2, 4))
+    today = today_in(TZ, NOW)
+    everyone = cli_summary(app_sandbox, today - timedelta(days=29), today)
+    chosen = cli_summary(app_sandbox, today - timedelta(days=6), today, users=(2, 4))
     assert chosen["calls"] != everyone["calls"]
 
     page = new_page()
@@ -98,9 +96,9 @@ def test_choosing_reps_and_dates_changes_the_numbers_and_a_shared_link_reopens_t
 def test_a_shared_link_with_custom_days_shows_those_days(
     dashboard: RunningApp, app_sandbox: Sandbox, page: Page
 ) -> None:
-    today = today_in(TZ)
+    today = today_in(TZ, NOW)
     start, end = today - timedelta(days=20), today - timedelta(days=12)
-    expected = cli_summary(app_sandbox.base_url, app_sandbox.full_token, start, end, users=(3,))
+    expected = cli_summary(app_sandbox, start, end, users=(3,))
     page.goto(f"{dashboard.url}/?tz=Europe%2FBerlin&range=Custom&start={start}&end={end}&reps=3")
     expect_cards_equal(page, expected)
     expect(page.get_by_role("combobox", name="Dates")).to_have_value("Custom")

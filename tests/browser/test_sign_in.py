@@ -19,7 +19,7 @@ import werkzeug.serving
 from playwright.sync_api import Page, expect
 
 from lib.sandbox import Sandbox, start_sandbox
-from tests.browser.conftest import SANDBOX_OPTIONS, Apps, snapshot
+from tests.browser.conftest import SANDBOX_OPTIONS, Apps, sandbox_env, snapshot
 from tests.browser.harness import RunningApp, SecretScan, free_port
 
 pytestmark = pytest.mark.browser
@@ -94,8 +94,7 @@ server_metadata_url = "{provider_url}/.well-known/openid-configuration"
         "gated",
         port=port,
         secrets_toml=secrets_toml,
-        env={"OUTREACH_API_BASE": gate_sandbox.base_url,
-             "OUTREACH_ACCESS_TOKEN": gate_sandbox.full_token},
+        env=sandbox_env(gate_sandbox),
     )
     yield GatedApp(app, gate_sandbox, provider)
     apps.stop("gated")

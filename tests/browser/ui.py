@@ -11,7 +11,9 @@ from datetime import date
 
 from playwright.sync_api import Locator, Page, expect
 
+from lib.sandbox import Sandbox
 from tests.browser.harness import REPO
+from tests.conftest import pinned_now
 
 TZ = "Europe/Berlin"  # the dashboard's organisation zone in these tests (not UTC, on purpose)
 
@@ -45,18 +47,20 @@ def add_choice(page: Page, label: str, option: str) -> None:
 
 
 def cli_summary(
-    api_base: str, token: str, start: date, end: date, users: tuple[int, ...] = (),
+    sandbox: Sandbox, start: date, end: date, users: tuple[int, ...] = (),
     api_version: str = "1.0",
 ) -> dict:
-    """`python -m lib.cli summary` for the same sandbox and filters, as a user would run it."""
+    """`python -m lib.cli summary` for the same sandbox, clock and filters, as a user would run
+    it."""
     args = ["summary", "--start", start.isoformat(), "--end", end.isoformat(), "--tz", TZ]
     for user in users:
         args += ["--user", str(user)]
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("OUTREACH_", "CALLBOARD_"))}
     # No on-disk store for the CLI here: each run reads fresh from the sandbox.
-    env.update(OUTREACH_API_BASE=api_base, OUTREACH_ACCESS_TOKEN=token, CALLBOARD_CACHE_DB="off",
-               OUTREACH_API_VERSION=api_version)
+    env.update(OUTREACH_API_BASE=sandbox.base_url, OUTREACH_ACCESS_TOKEN=sandbox.full_token,
+               CALLBOARD_CACHE_DB="off", OUTREACH_API_VERSION=api_version,
+               CALLBOARD_NOW=pinned_now(sandbox))
     result = subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -42,9 +42,11 @@ def sandbox() -> Iterator[Sandbox]:
 @pytest.fixture
 def clock(sandbox: Sandbox) -> Iterator[SandboxClock]:
     """The session sandbox's clock, which the tests' clients share, for a test that moves it
-    (`clock.advance(seconds)` instead of a sleep); put back afterwards."""
+    (`clock.advance(seconds)` instead of a sleep); put back afterwards, with the rate windows
+    opened meanwhile (they would otherwise outlast an hour of the restored clock)."""
     yield sandbox.clock
     sandbox.clock.reset()
+    sandbox.reset_rate_limits()
 
 
 @pytest.fixture

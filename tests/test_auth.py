@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
-from datetime import UTC, datetime
+from datetime import timedelta
 from urllib.parse import parse_qsl
 
 import pytest
 import requests
 
-from lib.auth import RefreshingToken, StaticToken, token_url_for
+from lib.auth import MINT_INTERVAL_S, RefreshingToken, StaticToken, token_url_for
 from lib.client import OutreachClient
 from lib.errors import ApiUnavailable, NotAuthorised, RateLimited
 from lib.sandbox.state import ALL_SCOPES
@@ -20,10 +19,11 @@ from tests.conftest import no_sleep
 
 
 class Clock:
-    """A settable clock, so expiry can be reached without waiting."""
+    """A settable clock (epoch seconds), so expiry can be reached without waiting; it stands
+    still until a test sets it."""
 
-    def __init__(self) -> None:
-        self.now = time.time()
+    def __init__(self, start: float) -> None:
+        self.now = start
 
     def __call__(self) -> float:
         return self.now
@@ -56,7 +56,9 @@ def own_refresh_token(sandbox) -> str:
 
 
 def refreshing(sandbox, refresh_token=None, **options) -> RefreshingToken:
+    """A RefreshingToken of the sandbox, on the sandbox's clock unless given another."""
     options.setdefault("sleep", no_sleep)
+    options.setdefault("clock", sandbox.clock.time)
     return RefreshingToken(sandbox.token_url, sandbox.client_id, sandbox.client_secret,
                            refresh_token or own_refresh_token(sandbox), **options)
 
@@ -78,47 +80,49 @@ def test_mints_on_first_use_and_keeps_the_new_refresh_token(sandbox):
     assert first and auth.access_token() == first  # cached while valid
     assert auth.granted_scopes == frozenset(ALL_SCOPES)  # as the token endpoint named them
     assert auth.refresh_token != sandbox.refresh_token  # the sandbox rotates; we keep the new one
-    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep)
+    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep, clock=sandbox.clock.now)
     assert client.info().user_id == sandbox.owner_user_id
     assert client.token_url == sandbox.token_url
     assert sandbox.client_secret not in repr(auth) and sandbox.refresh_token not in repr(auth)
 
 
 def test_refreshes_when_expiry_is_within_five_minutes(sandbox):
-    clock = Clock()
-    auth = refreshing(sandbox, clock=clock)
+    fake = Clock(sandbox.clock.time())
+    auth = refreshing(sandbox, clock=fake)
     first = auth.access_token()
-    assert auth.expires_at == pytest.approx(clock.now + 7200)
-    clock.now = auth.expires_at - 301
+    assert auth.expires_at == pytest.approx(fake.now + 7200)
+    fake.now = auth.expires_at - 301
     assert auth.access_token() == first
-    clock.now = auth.expires_at - 299
+    fake.now = auth.expires_at - 299
     assert auth.access_token() != first
 
 
-def test_expired_token_is_refreshed_after_a_401(sandbox, configure_sandbox):
+def test_expired_token_is_refreshed_after_a_401(sandbox, configure_sandbox, clock):
     configure_sandbox(token_ttl=1)
-    # The clock stands still, so the token looks fresh to us while the server expires it.
-    auth = refreshing(sandbox, clock=Clock())
-    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep)
+    # Our clock stands still, so the token looks fresh to us while the server expires it.
+    auth = refreshing(sandbox, clock=Clock(clock.time()))
+    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep, clock=clock.now)
     stale = auth.access_token()
     configure_sandbox(token_ttl=7200)
-    time.sleep(1.1)
+    clock.advance(1)  # the token's second passes on the sandbox's clock
     assert client.info().user_id == 1  # 401, refresh, one retry
     assert auth.access_token() != stale
 
 
 def test_token_revoked_mid_read_is_replaced_and_the_read_is_complete(sandbox):
     auth = refreshing(sandbox)
-    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep, max_workers=4)
+    client = OutreachClient(sandbox.base_url, auth, sleep=no_sleep, max_workers=4,
+                            clock=sandbox.clock.now)
 
     def revoke_once(done: int, known: int) -> None:
         if done == 1:
             sandbox.revoke(auth.access_token())
 
-    before = datetime.now(UTC)
+    before = sandbox.clock.now()  # the whole pinned history: many pages, so a read to break
     frame = client.list_calls(None, before, on_progress=revoke_once)
     want = {row["id"] for row in map(parse_call, sandbox.all_calls())
             if row["created_at"] < before}
+    assert len(want) > 100
     assert set(frame["id"]) == want
 
 
@@ -163,6 +167,9 @@ def test_token_endpoint_429_that_persists_is_rate_limited(sandbox, configure_san
     with pytest.raises(RateLimited) as info:
         auth.refresh_after_401(None)
     assert len(slept) == 3 and info.value.retry_at is not None
+    # A minute from now on the token's clock, the sandbox's (not the wall clock).
+    now = sandbox.clock.now()
+    assert now < info.value.retry_at <= now + timedelta(seconds=MINT_INTERVAL_S)
     assert all(0 < s <= 30 for s in slept)
     text = str(info.value)
     assert sandbox.client_secret not in text and auth.refresh_token not in text

@@ -17,6 +17,7 @@ import pytest
 from lib import metrics
 from lib.sandbox import Sandbox
 from lib.schema import calls_frame, parse_call
+from tests.conftest import NOW, WORKDAY, pinned_now
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,14 +40,15 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
+    """The CLI against the session sandbox, on the sandbox's clock (CALLBOARD_NOW)."""
     return {**base_env(tmp_path), "OUTREACH_API_BASE": sandbox.base_url,
-            "OUTREACH_ACCESS_TOKEN": sandbox.full_token}
+            "OUTREACH_ACCESS_TOKEN": sandbox.full_token, "CALLBOARD_NOW": pinned_now(sandbox)}
 
 
-def recent_range(sandbox: Sandbox, days: int = 10) -> tuple[date, date]:
-    """The last `days` local days of the sandbox's history, ending yesterday (UTC)."""
-    end = datetime.now(ZoneInfo("UTC")).date() - timedelta(days=1)
-    return end - timedelta(days=days - 1), end
+def recent_range(days: int = 10) -> tuple[date, date]:
+    """`days` local days of the pinned history ending on WORKDAY, the day before NOW's: all
+    closed (NOW is 17:00 UTC), all within the 30 days of history in any of the zones used."""
+    return WORKDAY - timedelta(days=days - 1), WORKDAY
 
 
 def expected_rows(sandbox: Sandbox, start: date, end: date, tz: str,
@@ -62,7 +64,7 @@ def expected_rows(sandbox: Sandbox, start: date, end: date, tz: str,
 
 
 def test_export_csv_holds_exactly_the_sandbox_calls(sandbox, env):
-    start, end = recent_range(sandbox)
+    start, end = recent_range()
     result = run_cli("export", "--start", str(start), "--end", str(end), "--tz", "Europe/Berlin",
                      env=env)
     assert result.returncode == 0, result.stderr
@@ -80,26 +82,28 @@ def test_export_csv_holds_exactly_the_sandbox_calls(sandbox, env):
 
 def test_export_json_filters_by_user_and_survives_faults(sandbox, env, configure_sandbox):
     configure_sandbox(fault_rate=0.2)
-    start, end = recent_range(sandbox, days=20)
+    start, end = recent_range(days=20)
     result = run_cli("export", "--start", str(start), "--end", str(end), "--user", "2",
                      "--user", "4", "--format", "json", env=env)
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     expected = expected_rows(sandbox, start, end, "UTC", users={2, 4})
+    assert {r["user_id"] for r in expected} == {2, 4}
     assert [r["id"] for r in rows] == [r["id"] for r in expected]
     assert {r["user_id"] for r in rows} == {2, 4}
     assert [r["disposition_id"] for r in rows] == [r["disposition_id"] for r in expected]
 
 
 def test_export_writes_the_file_whole_or_not_at_all(sandbox, env, tmp_path, configure_sandbox):
-    start, end = recent_range(sandbox, days=3)
+    start, end = recent_range(days=3)
     target = tmp_path / "calls.csv"
     ok = run_cli("export", "--start", str(start), "--end", str(end), "--output", str(target),
                  env=env)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout == ""
     written = target.read_text()
-    assert len(written.splitlines()) == len(expected_rows(sandbox, start, end, "UTC")) + 1
+    expected = expected_rows(sandbox, start, end, "UTC")
+    assert len(expected) > 0 and len(written.splitlines()) == len(expected) + 1
 
     # Every request fails: the read gives up, and the earlier file stays as it was. An empty
     # store, so that the days must come from the API rather than from the first run's store.
@@ -116,7 +120,7 @@ def test_export_writes_the_file_whole_or_not_at_all(sandbox, env, tmp_path, conf
 
 
 def test_summary_equals_the_metric_functions(sandbox, env):
-    start, end = recent_range(sandbox, days=14)
+    start, end = recent_range(days=14)
     tz = "America/New_York"
     result = run_cli("summary", "--start", str(start), "--end", str(end), "--tz", tz, env=env)
     assert result.returncode == 0, result.stderr
@@ -126,7 +130,7 @@ def test_summary_equals_the_metric_functions(sandbox, env):
     zone = ZoneInfo(tz)
     local_day = calls["created_at"].dt.tz_convert(zone).dt.date
     current = calls[(local_day >= start) & (local_day <= end)]
-    assert summary["calls"] == len(current)
+    assert len(current) > 0 and summary["calls"] == len(current)
     assert summary["outbound"] == int(current["outbound"].sum())
     assert summary["inbound"] == len(current) - int(current["outbound"].sum())
     assert summary["outbound_share"]["value"] == pytest.approx(current["outbound"].mean())
@@ -147,6 +151,7 @@ def test_summary_equals_the_metric_functions(sandbox, env):
 
     previous_start, previous_end = metrics.previous_period(start, end)
     before = calls[(local_day >= previous_start) & (local_day <= previous_end)]
+    assert len(before) > 0  # the previous period is within the pinned history too
     assert summary["previous"]["start"] == previous_start.isoformat()
     assert summary["previous"]["calls"] == len(before)
     assert summary["deltas"]["calls"] == len(current) - len(before)
@@ -174,9 +179,11 @@ def test_bad_arguments_and_bad_credentials_give_one_clear_line(sandbox, env, tmp
 
 
 def test_without_credentials_it_starts_the_sandbox_and_says_so(tmp_path):
-    end = datetime.now(ZoneInfo("UTC")).date() - timedelta(days=1)
-    result = run_cli("summary", "--start", str(end - timedelta(days=6)), "--end", str(end),
-                     env=base_env(tmp_path))
+    # CALLBOARD_NOW pins the CLI and the demo sandbox it starts to NOW: the week up to WORKDAY
+    # holds five working days of the demo's history.
+    start, end = recent_range(days=7)
+    result = run_cli("summary", "--start", str(start), "--end", str(end),
+                     env={**base_env(tmp_path), "CALLBOARD_NOW": NOW.isoformat()})
     assert result.returncode == 0, result.stderr
     assert "demo data" in result.stderr
     assert json.loads(result.stdout)["calls"] > 0
@@ -184,12 +191,13 @@ def test_without_credentials_it_starts_the_sandbox_and_says_so(tmp_path):
 
 
 def test_export_over_api_v2_adds_v2s_own_fields(sandbox, env):
-    start, end = recent_range(sandbox, days=3)
+    start, end = recent_range(days=3)
     result = run_cli("export", "--start", str(start), "--end", str(end), "--format", "json",
                      env={**env, "OUTREACH_API_VERSION": "2"})
     assert result.returncode == 0, result.stderr
     exported = json.loads(result.stdout)
     expected = expected_rows(sandbox, start, end, "UTC")
+    assert len(expected) > 0
     assert [row["id"] for row in exported] == [row["id"] for row in expected]
     sent = {record["id"]: record["attributes"] for record in sandbox.all_calls("2")}
 
@@ -216,13 +224,15 @@ def test_v2_output_has_the_same_shape_with_or_without_calls(sandbox, env):
     """A script reading the CSV header or the summary's keys must not see them change with
     the data: on v2 a range without calls still has v2's columns and an `answers` section."""
     v2 = {**env, "OUTREACH_API_VERSION": "2"}
-    busy, quiet = recent_range(sandbox, days=3), ("2020-01-01", "2020-01-02")  # before any call
+    busy, quiet = recent_range(days=3), ("2020-01-01", "2020-01-02")  # before any call
     headers = []
     for start, end in (busy, quiet):
         export = run_cli("export", "--start", str(start), "--end", str(end), "--format", "csv",
                          env=v2)
         assert export.returncode == 0, export.stderr
-        headers.append(export.stdout.splitlines()[0])
+        lines = export.stdout.splitlines()
+        assert (len(lines) > 1) == ((start, end) == busy)  # calls, and none before any call
+        headers.append(lines[0])
     assert headers[0] == headers[1] and "outcome" in headers[0].split(",")
 
     summary = run_cli("summary", "--start", quiet[0], "--end", quiet[1], env=v2)

@@ -19,15 +19,15 @@ from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES
 from lib.settings import Settings, SettingsError
 from lib.timerange import utc_bounds
 from tests.api_versions import refresh_token_for
-from tests.conftest import no_sleep
+from tests.conftest import NOW, WORKDAY, no_sleep, pinned_now
 
 V2_TYPE = "application/vnd.api+json"
 
 
 def clients(sandbox, token: str | None = None) -> tuple[OutreachClient, OutreachClientV2]:
     auth = StaticToken(token or sandbox.full_token)
-    return (OutreachClient(sandbox.base_url, auth, sleep=no_sleep),
-            OutreachClientV2(sandbox.base_url, auth, sleep=no_sleep))
+    return (OutreachClient(sandbox.base_url, auth, sleep=no_sleep, clock=sandbox.clock.now),
+            OutreachClientV2(sandbox.base_url, auth, sleep=no_sleep, clock=sandbox.clock.now))
 
 
 def v1_columns(row: dict) -> dict:
@@ -35,7 +35,14 @@ def v1_columns(row: dict) -> dict:
 
 
 def since(days: int) -> datetime:
-    return datetime.now(UTC) - timedelta(days=days)
+    """That many days before the pinned history's end (tests.conftest.NOW)."""
+    return NOW - timedelta(days=days)
+
+
+def utc_day(day: date) -> tuple[datetime, datetime]:
+    """That UTC day as [start, end)."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
 
 
 # ----- the sandbox's v2 -----
@@ -58,6 +65,7 @@ def test_v2_pages_with_a_cursor_and_filters_by_created_and_user(sandbox):
         url = body["links"].get("next")
     expected = [c for c in sandbox.all_calls() if c["attributes"]["user"]["id"] == 3
                 and c["attributes"]["metadata"]["created"] >= low]
+    assert len(expected) > 4 * 25  # several pages
     assert [c["id"] for c in seen] == [c["id"] for c in expected]
     assert pages == len(expected) // 25 + 1
     first = seen[0]
@@ -102,8 +110,10 @@ def test_the_v2_client_reads_exactly_what_the_1_0_client_reads_in_far_fewer_requ
     assert v2.list_calls(since(25), None, user_ids=[2, 4])[list(CALL_COLUMNS)].equals(
         v1.list_calls(since(25), None, user_ids=[2, 4]))
     windows = [CallWindow(since(10), since(9), None), CallWindow(since(9), since(8), 5)]
+    by_v1_windows = v1.calls_in_windows(windows)
+    assert all(by_v1_windows)  # a Sunday evening into a Monday, and a Monday into a Tuesday
     assert [[v1_columns(row) for row in rows] for rows in v2.calls_in_windows(windows)] == \
-        v1.calls_in_windows(windows)
+        by_v1_windows
     for lookup in ("list_users", "list_dispositions", "list_purposes"):
         assert getattr(v2, lookup)().equals(getattr(v1, lookup)())
 
@@ -136,10 +146,12 @@ V2_GRANT = ["calls.read", "calls.write", "users.read", "callDispositions.read",
 
 
 def oauth_settings(sandbox, refresh_token: str, tmp_path, **extra: str) -> Settings:
+    """Settings of an OAuth app of the sandbox, on the sandbox's clock."""
     return Settings.from_mapping({
         "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_CLIENT_ID": sandbox.client_id,
         "OUTREACH_CLIENT_SECRET": sandbox.client_secret, "OUTREACH_REFRESH_TOKEN": refresh_token,
-        "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite"), **extra})
+        "CALLBOARD_CACHE_DB": str(tmp_path / "calls.sqlite"),
+        "CALLBOARD_NOW": pinned_now(sandbox), **extra})
 
 
 def test_the_sandbox_grants_v2_scope_names_to_an_app_that_asks_for_them(sandbox):
@@ -163,7 +175,7 @@ def test_auto_speaks_v2_when_the_oauth_grant_names_v2_scopes_and_no_1_0_ones(
     assert isinstance(source.client, OutreachClientV2)
     assert source.description.startswith("the Outreach API 2 at")
     assert source.client.auth.granted_scopes == frozenset(V2_GRANT)
-    assert len(source.list_calls(since(3), since(2))) > 0
+    assert len(source.list_calls(*utc_day(WORKDAY))) > 0  # every rep's calls
     # Names of neither version (OpenID's) beside v2's: still v2.
     with_profile = refresh_token_for(sandbox, ["profile", "email", *V2_GRANT])
     assert with_profile["scope"].split()[-2:] == ["email", "profile"]
@@ -207,10 +219,13 @@ def test_the_overview_is_the_same_on_both_versions(sandbox, tmp_path):
             "OUTREACH_API_BASE": sandbox.base_url, "OUTREACH_ACCESS_TOKEN": sandbox.full_token,
             "OUTREACH_API_VERSION": version,
             "CALLBOARD_CACHE_DB": str(tmp_path / f"calls-{version}.sqlite"),
+            "CALLBOARD_NOW": pinned_now(sandbox),  # the source's "today" is the sandbox's
         })
         source = open_source(settings)
         assert isinstance(source.client, OutreachClientV2) == (version == "2")
-        end = date.today() - timedelta(days=3)  # closed days only: the store keeps them
+        # Two weeks of the pinned history ending three days before NOW: closed days only, so
+        # the store keeps them.
+        end = NOW.date() - timedelta(days=3)
         start, tz = end - timedelta(days=13), "America/Chicago"
         previous = overview.metrics.previous_period(start, end)
         client = source.client
@@ -276,7 +291,9 @@ def test_the_dashboard_shows_the_same_cards_on_both_versions_and_answers_only_on
     from lib.schema import calls_frame
     from tests.apptest_tools import ROOT, TZ, set_app_env
 
-    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "sandbox.sqlite")
+    # The app's "today" is the sandbox's.
+    set_app_env(monkeypatch, sandbox.base_url, sandbox.full_token, tmp_path / "sandbox.sqlite",
+                now=pinned_now(sandbox))
     shown, captions = {}, {}
     for version in ("1.0", "2"):
         monkeypatch.setenv("OUTREACH_API_VERSION", version)
@@ -292,9 +309,10 @@ def test_the_dashboard_shows_the_same_cards_on_both_versions_and_answers_only_on
     # By hand from the sandbox's records: the outcome follows the disposition's.
     calls = calls_frame(sandbox.all_calls())
     day = calls["created_at"].dt.tz_convert(TZ).dt.date
-    today = today_in(TZ)
+    today = today_in(TZ, sandbox.clock.now())
     current = calls[(day >= today - timedelta(days=29)) & (day <= today)]
     known = current["disposition_id"].dropna()
+    assert len(known) > 0
     answered = int(known.isin(ANSWERED_IDS).sum())
     assert answer[0] == f"{100 * answered / len(known):.1f}%"
     assert f"{answered:,} Answered · {len(known) - answered:,} Not Answered" in captions["2"]

@@ -21,7 +21,7 @@ from lib.errors import IncompleteRead, NotAuthorised
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
 from lib.timerange import utc_bounds
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token, refresh_token_for
-from tests.conftest import NOW, no_sleep
+from tests.conftest import NOW, no_sleep, pinned_now
 
 
 def today() -> date:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -16,7 +16,7 @@ from lib.client_v2 import OutreachClientV2, calls_frame_v2
 from lib.metrics import calls_table
 from lib.sandbox.data import ANSWERED_IDS
 from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES, calls_frame, frame_from_rows
-from tests.conftest import no_sleep
+from tests.conftest import NOW, no_sleep
 
 
 def record(call_id, user, disposition, outcome, answered, completed, direction="outbound"):
@@ -101,7 +101,8 @@ def test_on_1_0_data_the_cards_are_absent_not_zero(sandbox):
 
 def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
     headers = {"Authorization": f"Bearer {sandbox.full_token}"}
-    low = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # The pinned history's last ten days: two working weeks' worth of calls.
+    low = (NOW - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     url = f"{sandbox.base_url}/api/v2/calls"
     params: dict | None = {"filter[createdAt]": f"{low}..inf", "page[size]": "1000",
                            "count": "false"}
@@ -116,6 +117,7 @@ def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
     frame = calls_frame_v2(records)
     assert metrics_v2.has_v2_fields(frame)
     answered = frame["disposition_id"].isin(list(ANSWERED_IDS)).fillna(False)
+    assert answered.any() and not answered.all()
     # The sandbox answers exactly the calls whose disposition is an answered one, and those
     # (and only those) have a talk time.
     assert (frame.loc[answered, "outcome"] == "Answered").all()
@@ -129,10 +131,11 @@ def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
 
 
 def test_the_v2_client_reads_each_calls_own_times_and_outcome(sandbox):
-    client = OutreachClientV2(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep)
-    now = datetime.now(UTC)
-    windows = [CallWindow(now - timedelta(days=8), now - timedelta(days=4)),
-               CallWindow(now - timedelta(days=4), now, user_id=3)]
+    client = OutreachClientV2(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
+                              clock=sandbox.clock.now)
+    # Of the pinned history: Tuesday to Saturday, and Saturday to NOW (Wednesday) for rep 3.
+    windows = [CallWindow(NOW - timedelta(days=8), NOW - timedelta(days=4)),
+               CallWindow(NOW - timedelta(days=4), NOW, user_id=3)]
     rows = client.calls_in_windows(windows)
     assert rows[0] and rows[1] and {row["user_id"] for row in rows[1]} == {3}
     records = {record["id"]: record["attributes"] for record in sandbox.all_calls("2")}
@@ -147,7 +150,7 @@ def test_the_v2_client_reads_each_calls_own_times_and_outcome(sandbox):
         assert row["answered_at"] == moment(sent["answeredAt"])
         assert row["completed_at"] == moment(sent["completedAt"])
         assert (row["answered_at"] is not None) == (row["disposition_id"] in ANSWERED_IDS)
-    assert metrics_v2.has_v2_fields(frame_from_rows(rows[0]))
+    assert metrics_v2.has_v2_fields(frame_from_rows(rows[0], client.call_dtypes))
 
 
 def test_the_calls_table_shows_outcome_and_talk_seconds_on_v2_only(sandbox):

@@ -1,27 +1,40 @@
-"""The Outreach sandbox over real loopback HTTP: envelopes, filters, auth, limits, faults, data."""
+"""The Outreach sandbox over real loopback HTTP: envelopes, filters, auth, limits, faults, data.
+
+Every sandbox here runs on a pinned clock (NOW): its history, created calls, token lifetimes and
+rate windows are the same at every run, and tests move the clock instead of sleeping. How fast it
+serves and generates is measured by benchmarks/sandbox_speed.py, not asserted here.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 
+import lib.sandbox.server as sandbox_server
 from lib.sandbox import start_sandbox
 from lib.sandbox.data import ANSWERED_IDS, CREATED_ID_FLOOR, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 END = "2026-03-18T16:00:00"  # a Wednesday
-SMALL = {"seed": 11, "reps": 4, "days": 21, "end": END, "mint_interval": 0}
+NOW = datetime.fromisoformat(END).replace(tzinfo=UTC)  # the sandboxes' clock starts here
+SMALL = {"seed": 11, "reps": 4, "days": 21, "end": END, "now": NOW, "mint_interval": 0}
+# Another pinned instant, for the tests that "now" decides the history: a Wednesday at 17:00
+# UTC, with calls earlier that day in both histories started from it below.
+ELSEWHEN = datetime(2027, 7, 7, 17, 0, tzinfo=UTC)
 
 AFTER = "filter[metadata/created/after]"
 BEFORE = "filter[metadata/created/before]"
@@ -290,10 +303,15 @@ def test_info_shows_user_scopes_and_counters(fresh):
 
 # ----- creating calls -----
 
+def _ms(moment: datetime) -> datetime:
+    """A clock reading cut to the millisecond, as the sandbox stamps created calls."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def test_create_then_get(fresh):
     box = fresh()
     seeded_max = max(c["id"] for c in box.all_calls())
-    before = datetime.now(UTC)
+    before = box.clock.now()
     response = _post_call(box, _new_call(
         purpose={"id": "2"}, disposition={"id": 1}, prospect={"id": "42"},
         metadata={"note": 'Booked <demo> & "pricing"'}))
@@ -307,11 +325,13 @@ def test_create_then_get(fresh):
     assert attributes["metadata"]["note"] == 'Booked <demo> & "pricing"'
     assert attributes["connection"]["outbound"] is True
     created = _created(record)
-    assert before - timedelta(seconds=1) <= created <= datetime.now(UTC) + timedelta(seconds=1)
+    # Stamped on the sandbox's clock (pinned at NOW), not the wall clock.
+    assert NOW <= _ms(before) <= created <= box.clock.now()
     assert _get(box, f"/1.0/calls/{record['id']}").json() == {"data": record}
     assert box.all_calls()[-1] == record
-    last_page = _get(box, "/1.0/calls", **{AFTER: created.strftime("%Y-%m-%d")}).json()
-    assert record in last_page["data"]
+    # The seeded history ends at NOW (16:00), so from that minute on there is only this call.
+    latest = _get(box, "/1.0/calls", **{AFTER: created.strftime("%Y-%m-%dT%H:%M")}).json()
+    assert latest["data"] == [record]
 
     minimal = _post_call(box, {"data": {"attributes": {"connection": {"outbound": False}}}})
     assert minimal.status_code == 200
@@ -414,9 +434,12 @@ def test_unknown_missing_revoked_and_expired_tokens_are_401(fresh):
     assert _get(box, "/1.0/calls", token=token).status_code == 401
     expired = box.issue_token(["read_calls"], 0)
     assert _get(box, "/1.0/calls", token=expired).status_code == 401
-    short = box.issue_token(["read_calls"], 1)
+    # Lifetimes are measured on the sandbox's clock: moving it stands in for waiting.
+    short = box.issue_token(["read_calls"], 60)
     assert _get(box, "/1.0/calls", token=short).status_code == 200
-    time.sleep(1.05)
+    box.clock.advance(50)
+    assert _get(box, "/1.0/calls", token=short).status_code == 200
+    box.clock.advance(10)
     assert _get(box, "/1.0/calls", token=short).status_code == 401
 
 
@@ -461,7 +484,8 @@ def test_rate_limit_headers_and_429(fresh):
         assert response.headers["X-RateLimit-Limit"] == "3"
         remaining.append(int(response.headers["X-RateLimit-Remaining"]))
         reset = int(response.headers["X-RateLimit-Reset"])
-        assert time.time() < reset <= time.time() + 3601
+        # The window is an hour of the sandbox's clock (pinned at NOW), not of the wall clock.
+        assert box.clock.time() < reset <= box.clock.time() + 3601
     assert remaining == [2, 1, 0]
     limited = _get(box, "/1.0/calls")
     assert limited.status_code == 429
@@ -470,6 +494,14 @@ def test_rate_limit_headers_and_429(fresh):
     assert limited.headers["X-RateLimit-Remaining"] == "0"
     # Per token: the read-only token still has its own window.
     assert _get(box, "/1.0/calls", token="read").status_code == 200
+    # The window ends when the clock reaches the reset time, and a new one starts.
+    box.clock.advance(max(0.0, reset - box.clock.time()) + 1)
+    renewed = _get(box, "/1.0/calls", **{"page[size]": 1})
+    assert renewed.status_code == 200 and renewed.headers["X-RateLimit-Remaining"] == "2"
+    assert int(renewed.headers["X-RateLimit-Reset"]) >= reset + 3600
+    for _ in range(2):
+        assert _get(box, "/1.0/calls").status_code == 200
+    assert _get(box, "/1.0/calls").status_code == 429
     box.configure(rate_limit=10)
     assert _get(box, "/1.0/calls").status_code == 200
 
@@ -492,7 +524,8 @@ def test_refresh_rotates_but_keeps_the_old_refresh_token(fresh):
     assert body["token_type"] == "bearer" and body["expires_in"] == 7200
     assert body["refresh_token"] != box.refresh_token
     assert "create_calls" in body["scope"].split()
-    assert abs(body["created_at"] - time.time()) < 5
+    # On the sandbox's clock (pinned at NOW), not the wall clock.
+    assert abs(body["created_at"] - box.clock.time()) < 5
     assert _get(box, "/1.0/calls", token=body["access_token"]).status_code == 200
     rotated = _token(box, grant_type="refresh_token", refresh_token=body["refresh_token"])
     assert rotated.status_code == 200
@@ -520,8 +553,13 @@ def test_token_endpoint_errors(fresh):
         again.json()
     access = first.json()["access_token"]
     assert _get(box, "/1.0/info", token=access).status_code == 200
-    time.sleep(1.05)
+    box.clock.advance(1)  # the token's second passes on the sandbox's clock
     assert _get(box, "/1.0/info", token=access).status_code == 401
+    # The mint interval is measured on the same clock: once the minute has passed, the family
+    # may mint again.
+    box.clock.advance(60)
+    later = _token(box, grant_type="refresh_token", refresh_token=first.json()["refresh_token"])
+    assert later.status_code == 200 and later.json()["expires_in"] == 1
 
 
 def test_authorization_code_is_single_use(fresh):
@@ -581,16 +619,47 @@ def test_fault_injection_rate_and_reproducibility(fresh):
     assert all(r == (200, True) for r in _statuses(box, 20))
 
 
-def test_latency_is_added_but_requests_run_concurrently(fresh):
+class _LatencyMeeting:
+    """Stands in for the `time` module of lib.sandbox.server: its latency sleeps are recorded,
+    and each waits until `parties` requests are sleeping at once before it sleeps. Requests
+    served one at a time would never all meet there (the wait gives up after `give_up` s)."""
+
+    def __init__(self, parties: int, give_up: float = 10.0) -> None:
+        self.barrier = threading.Barrier(parties)
+        self.give_up = give_up
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.slept.append(seconds)
+        with contextlib.suppress(threading.BrokenBarrierError):  # the test sees barrier.broken
+            self.barrier.wait(self.give_up)
+        time.sleep(seconds)
+
+
+def test_latency_is_added_to_a_request(fresh):
     box = fresh(latency_ms=200)
     started = time.perf_counter()
     assert _get(box, "/1.0/info").status_code == 200
+    # A lower bound only (the sandbox sleeps at least this long); how much concurrency saves
+    # is benchmarks/sandbox_speed.py's figure, not a test's.
     assert time.perf_counter() - started >= 0.2
-    started = time.perf_counter()
+
+
+def test_requests_wait_out_their_latency_side_by_side(fresh, monkeypatch):
+    box = fresh(latency_ms=200)
+    meeting = _LatencyMeeting(8)
+    monkeypatch.setattr(sandbox_server, "time", meeting)
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(lambda _: _get(box, "/1.0/calls").status_code, range(8)))
     assert codes == [200] * 8
-    assert time.perf_counter() - started < 1.0
+    assert meeting.slept == [0.2] * 8  # every request got the configured latency
+    # All eight were in their latency sleep at the same time: none waited for another.
+    assert not meeting.barrier.broken
 
 
 # ----- seeded data -----
@@ -660,24 +729,61 @@ def test_realistic_team_and_calls():
     assert 30 <= sum(counts) / len(counts) <= 50
 
 
-def test_generation_is_fast():
-    started = time.perf_counter()
-    data = generate(7, 25, 90, datetime(2026, 6, 1, tzinfo=UTC))
-    elapsed = time.perf_counter() - started
-    assert len(data.calls) > 40_000
-    assert elapsed < 2.0
+# ----- the sandbox's clock -----
+
+def _history(calls: list[dict]) -> list[tuple[int, int]]:
+    return [(c["id"], round(_created(c).timestamp() * 1000)) for c in calls]
+
+
+def test_a_pinned_now_ends_the_history_and_stamps_created_calls(fresh):
+    box = fresh(end=None, now=ELSEWHEN)
+    assert box.clock.pinned
+    assert box.clock.now() >= ELSEWHEN
+    # The history is the one generated up to that instant, computed here on its own.
+    want = generate(SMALL["seed"], SMALL["reps"], SMALL["days"], ELSEWHEN).calls
+    assert len(want) > 0
+    calls = box.all_calls()
+    assert _history(calls) == [(c.id, c.created_ms) for c in want]
+    created = [_created(c) for c in calls]
+    assert ELSEWHEN - timedelta(days=SMALL["days"]) <= min(created)
+    assert ELSEWHEN - timedelta(hours=12) < max(created) < ELSEWHEN  # up to that afternoon
+
+    # A created call is stamped on the sandbox's clock, and moving the clock moves its stamp.
+    before = box.clock.now()
+    first = _post_call(box, _new_call()).json()["data"]
+    assert ELSEWHEN <= _ms(before) <= _created(first) <= box.clock.now()
+    box.clock.advance(3600)
+    second = _post_call(box, _new_call()).json()["data"]
+    assert _created(second) >= _created(first) + timedelta(hours=1)
+    assert _read_all(box, **{AFTER: ELSEWHEN.strftime("%Y-%m-%dT%H:%M")}) == [first, second]
+    # reset undoes the moves, not the calls.
+    box.clock.reset()
+    assert box.clock.now() < _created(second)
+    assert box.all_calls()[-2:] == [first, second]
+
+
+def test_without_now_the_sandbox_runs_on_the_real_clock(fresh):
+    box = fresh(end=None, now=None, reps=1, days=3)
+    assert not box.clock.pinned
+    assert abs(box.clock.time() - time.time()) < 60
+    assert all(_created(c) < box.clock.now() for c in box.all_calls())
 
 
 # ----- command line -----
 
-def test_cli_prints_one_line_and_serves(tmp_path):
+def _start_cli(tmp_path, *options: str) -> tuple[subprocess.Popen, str]:
+    """`python -m lib.sandbox` with these options, and the one line it prints."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "lib.sandbox", "--port", "0", "--reps", "2", "--days", "5",
-         "--db", str(tmp_path / "cli.sqlite")],
+        [sys.executable, "-m", "lib.sandbox", "--port", "0", "--db",
+         str(tmp_path / "cli.sqlite"), *options],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    return process, process.stdout.readline()
+
+
+def test_cli_prints_one_line_and_serves(tmp_path):
+    process, line = _start_cli(tmp_path, "--reps", "2", "--days", "5")
     try:
-        line = process.stdout.readline()
         assert line.startswith("Outreach sandbox on http://127.0.0.1:")
         words = line.split()
         url = words[3]
@@ -689,6 +795,27 @@ def test_cli_prints_one_line_and_serves(tmp_path):
         forbidden = requests.post(f"{url}/1.0/calls", json=_new_call(), timeout=10,
                                   headers={"Authorization": f"Bearer {read_only}"})
         assert forbidden.status_code == 403
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_cli_now_serves_the_history_up_to_that_instant(tmp_path):
+    process, line = _start_cli(tmp_path, "--reps", "2", "--days", "5",
+                               "--now", ELSEWHEN.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    try:
+        assert line.startswith("Outreach sandbox on http://127.0.0.1:"), process.stderr.read()
+        words = line.split()
+        served = SimpleNamespace(base_url=words[3],
+                                 full_token=words[words.index("token:", 5) + 1],
+                                 read_token=line.split("read-only token: ")[1].split()[0])
+        # The command line's default seed is 7; its history is generated up to --now.
+        want = generate(7, 2, 5, ELSEWHEN).calls
+        assert len(want) > 0
+        assert _history(_read_all(served)) == [(c.id, c.created_ms) for c in want]
+        # Its clock starts there too: a call logged now is stamped after the history's end.
+        created = _post_call(served, _new_call()).json()["data"]
+        assert ELSEWHEN <= _created(created) < ELSEWHEN + timedelta(days=1)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -9,6 +9,7 @@ from lib.errors import UnexpectedResponse
 from lib.schema import (
     CALL_COLUMNS,
     CALL_DTYPES,
+    CALL_DTYPES_V2,
     calls_frame,
     dispositions_frame,
     empty_calls_frame,
@@ -45,6 +46,22 @@ def expected_dtypes():
         "prospect_id": "Int64",
         "note": "object",
     }
+
+
+def expected_v2_dtypes():
+    """A v2 read's columns: 1.0's, then v2's own facts (lib/schema.py's table)."""
+    return {
+        **expected_dtypes(),
+        "outcome": "object",
+        "state": "object",
+        "dialed_at": "datetime64[ns, UTC]",
+        "answered_at": "datetime64[ns, UTC]",
+        "completed_at": "datetime64[ns, UTC]",
+    }
+
+
+def dtypes_of(frame):
+    return {name: str(dtype) for name, dtype in frame.dtypes.items()}
 
 
 def test_parse_documented_record():
@@ -169,9 +186,41 @@ def test_frame_dtypes_are_exact():
 
 
 def test_empty_frame_has_the_same_dtypes():
-    for frame in (empty_calls_frame(), calls_frame([]), frame_from_rows([])):
+    for frame in (empty_calls_frame(), calls_frame([]), frame_from_rows([], CALL_DTYPES)):
         assert len(frame) == 0
-        assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == expected_dtypes()
+        assert dtypes_of(frame) == expected_dtypes()
+
+
+def test_empty_frame_has_the_columns_of_the_version_it_is_given():
+    # Never guessed from the rows: no rows still means that version's columns, in order.
+    v2 = frame_from_rows([], CALL_DTYPES_V2)
+    assert len(v2) == 0
+    assert list(v2.columns) == list(expected_v2_dtypes())
+    assert dtypes_of(v2) == expected_v2_dtypes()
+    assert dtypes_of(empty_calls_frame(CALL_DTYPES_V2)) == expected_v2_dtypes()
+    v1 = frame_from_rows([], CALL_DTYPES)
+    assert len(v1) == 0
+    assert list(v1.columns) == list(CALL_COLUMNS) == list(expected_dtypes())
+    assert dtypes_of(v1) == expected_dtypes()
+
+
+def test_rows_do_not_change_the_columns_they_are_given():
+    v2_fields = {"outcome": "Answered", "state": "completed",
+                 "dialed_at": datetime(2026, 11, 2, 17, 3, tzinfo=UTC),
+                 "answered_at": datetime(2026, 11, 2, 17, 3, 9, tzinfo=UTC),
+                 "completed_at": datetime(2026, 11, 2, 17, 9, tzinfo=UTC)}
+    with_v2 = {**parse_call(record()), **v2_fields}
+    # Rows carrying v2's fields, given 1.0's columns: 1.0's columns only.
+    assert dtypes_of(frame_from_rows([with_v2], CALL_DTYPES)) == expected_dtypes()
+    # A row without v2's fields, given v2's columns: they are there, and unknown.
+    frame = frame_from_rows([parse_call(record())], CALL_DTYPES_V2)
+    assert dtypes_of(frame) == expected_v2_dtypes()
+    assert frame.loc[0, "outcome"] is None and frame.loc[0, "state"] is None
+    assert frame[["dialed_at", "answered_at", "completed_at"]].isna().all(axis=None)
+    full = frame_from_rows([with_v2], CALL_DTYPES_V2)
+    assert dtypes_of(full) == expected_v2_dtypes()
+    assert full.loc[0, "outcome"] == "Answered"
+    assert full.loc[0, "answered_at"] == pd.Timestamp("2026-11-02T17:03:09Z")
 
 
 def test_sorted_by_created_then_id_and_deduplicated():

@@ -111,7 +111,7 @@ class Sandbox:
 
     @property
     def request_count(self) -> int:
-        """/1.0 requests served since start or the last reset_request_count()."""
+        """API requests (1.0 and v2) served since start or the last reset_request_count()."""
         return self._state.request_count
 
     def reset_request_count(self) -> None:

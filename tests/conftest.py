@@ -67,6 +67,14 @@ def client(sandbox: Sandbox) -> Iterator[OutreachClient]:
         yield c
 
 
+def sandbox_now(box: Sandbox) -> str:
+    """CALLBOARD_NOW for a short-lived process started at once (the CLI): the sandbox's clock as
+    it reads now; the child runs on from there, so it sees every call made before it started.
+    Unlike pinned_now it needs no real time shared with this process, which a `faketime` run
+    does not give (each process's fake time starts when that process does)."""
+    return box.clock.now().isoformat()
+
+
 def pinned_now(box: Sandbox) -> str:
     """CALLBOARD_NOW for an app or CLI started by a test: the sandbox's clock as it was pinned
     (clock moves are not carried over), in another process (lib.clock.parse_clock). The same

@@ -17,7 +17,7 @@ import pytest
 from lib import metrics
 from lib.sandbox import Sandbox
 from lib.schema import calls_frame, parse_call
-from tests.conftest import NOW, WORKDAY, pinned_now
+from tests.conftest import NOW, WORKDAY, sandbox_now
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 def env(sandbox: Sandbox, tmp_path: Path) -> dict[str, str]:
     """The CLI against the session sandbox, on the sandbox's clock (CALLBOARD_NOW)."""
     return {**base_env(tmp_path), "OUTREACH_API_BASE": sandbox.base_url,
-            "OUTREACH_ACCESS_TOKEN": sandbox.full_token, "CALLBOARD_NOW": pinned_now(sandbox)}
+            "OUTREACH_ACCESS_TOKEN": sandbox.full_token, "CALLBOARD_NOW": sandbox_now(sandbox)}
 
 
 def recent_range(days: int = 10) -> tuple[date, date]:

@@ -14,8 +14,9 @@ from streamlit.testing.v1 import AppTest
 from lib.auth import StaticToken
 from lib.client import NewCall, OutreachClient
 from lib.filters import today_in
+from lib.sandbox import Sandbox
 from tests.apptest_tools import shown
-from tests.conftest import NOW, WORKDAY, pinned_now
+from tests.conftest import NOW, WORKDAY, pinned_now, sandbox_now
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = "Europe/Berlin"
@@ -48,13 +49,16 @@ def open_app(query: dict[str, str] | None = None) -> AppTest:
     return app
 
 
-def cli_summary(env: dict[str, str], start: date, end: date, tz: str = TZ,
+def cli_summary(sandbox: Sandbox, env: dict[str, str], start: date, end: date, tz: str = TZ,
                 users: tuple[int, ...] = ()) -> dict:
+    """`python -m lib.cli summary` with the app's settings, on the sandbox's clock as it reads
+    when the CLI starts."""
     args = ["summary", "--start", str(start), "--end", str(end), "--tz", tz]
     for user in users:
         args += ["--user", str(user)]
     result = subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=ROOT,
-                            env={**_base_env(), **env}, capture_output=True, text=True,
+                            env={**_base_env(), **env, "CALLBOARD_NOW": sandbox_now(sandbox)},
+                            capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -93,10 +97,10 @@ def assert_cards_match(app: AppTest, summary: dict) -> None:
     assert f"{rate['numerator']:,} of {rate['denominator']:,} outbound calls" in captions
 
 
-def test_default_view_equals_the_cli_summary(app_env):
+def test_default_view_equals_the_cli_summary(sandbox, app_env):
     app = open_app()
     today = today_in(TZ, NOW)
-    summary = cli_summary(app_env, today - timedelta(days=29), today)
+    summary = cli_summary(sandbox, app_env, today - timedelta(days=29), today)
     assert summary["calls"] > 500
     assert_cards_match(app, summary)
     assert app.query_params["range"] == "Last 30 days"
@@ -106,7 +110,7 @@ def test_default_view_equals_the_cli_summary(app_env):
     assert any(c.value.startswith("Data as of ") for c in app.sidebar.caption)
 
 
-def test_choosing_reps_and_dates_changes_the_numbers_and_the_url(app_env):
+def test_choosing_reps_and_dates_changes_the_numbers_and_the_url(sandbox, app_env):
     app = open_app()
     before = cards(app)["Calls"][0]
     app.session_state["f_reps"] = [2, 4]
@@ -114,7 +118,7 @@ def test_choosing_reps_and_dates_changes_the_numbers_and_the_url(app_env):
     app.run()
     assert not app.exception
     today = today_in(TZ, NOW)
-    summary = cli_summary(app_env, today - timedelta(days=6), today, users=(2, 4))
+    summary = cli_summary(sandbox, app_env, today - timedelta(days=6), today, users=(2, 4))
     assert cards(app)["Calls"][0] != before
     assert_cards_match(app, summary)
     assert app.query_params["reps"] == "2,4"
@@ -125,14 +129,14 @@ def test_choosing_reps_and_dates_changes_the_numbers_and_the_url(app_env):
     assert list(reps_table["calls"])[-1] == summary["calls"]
 
 
-def test_a_shared_link_reopens_the_same_view(app_env):
+def test_a_shared_link_reopens_the_same_view(sandbox, app_env):
     # Ten closed days of the pinned history, with rep 3's calls on every working day.
     end = WORKDAY - timedelta(days=2)
     start = end - timedelta(days=9)
     query = {"range": "Custom", "start": str(start), "end": str(end), "reps": "3",
              "tz": "America/New_York"}
     app = open_app(query)
-    summary = cli_summary(app_env, start, end, tz="America/New_York", users=(3,))
+    summary = cli_summary(sandbox, app_env, start, end, tz="America/New_York", users=(3,))
     assert summary["calls"] > 0
     assert_cards_match(app, summary)
     assert app.session_state["f_tz"] == "America/New_York"

@@ -641,15 +641,6 @@ class _LatencyMeeting:
         time.sleep(seconds)
 
 
-def test_latency_is_added_to_a_request(fresh):
-    box = fresh(latency_ms=200)
-    started = time.perf_counter()
-    assert _get(box, "/1.0/info").status_code == 200
-    # A lower bound only (the sandbox sleeps at least this long); how much concurrency saves
-    # is benchmarks/sandbox_speed.py's figure, not a test's.
-    assert time.perf_counter() - started >= 0.2
-
-
 def test_requests_wait_out_their_latency_side_by_side(fresh, monkeypatch):
     box = fresh(latency_ms=200)
     meeting = _LatencyMeeting(8)
@@ -657,7 +648,9 @@ def test_requests_wait_out_their_latency_side_by_side(fresh, monkeypatch):
     with ThreadPoolExecutor(8) as pool:
         codes = list(pool.map(lambda _: _get(box, "/1.0/calls").status_code, range(8)))
     assert codes == [200] * 8
-    assert meeting.slept == [0.2] * 8  # every request got the configured latency
+    # Every request got the configured latency (how much concurrency saves is
+    # benchmarks/sandbox_speed.py's figure, not a test's).
+    assert meeting.slept == [0.2] * 8
     # All eight were in their latency sleep at the same time: none waited for another.
     assert not meeting.barrier.broken
 

@@ -13,7 +13,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from lib.sandbox import Sandbox
 from tests.browser.harness import REPO
-from tests.conftest import pinned_now
+from tests.conftest import sandbox_now
 
 TZ = "Europe/Berlin"  # the dashboard's organisation zone in these tests (not UTC, on purpose)
 
@@ -60,7 +60,7 @@ def cli_summary(
     # No on-disk store for the CLI here: each run reads fresh from the sandbox.
     env.update(OUTREACH_API_BASE=sandbox.base_url, OUTREACH_ACCESS_TOKEN=sandbox.full_token,
                CALLBOARD_CACHE_DB="off", OUTREACH_API_VERSION=api_version,
-               CALLBOARD_NOW=pinned_now(sandbox))
+               CALLBOARD_NOW=sandbox_now(sandbox))
     result = subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=REPO, env=env,
                             capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr[-2000:]

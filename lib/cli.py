@@ -47,8 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError("--end is before --start.")
         settings = Settings.from_env()
         tz = args.tz or settings.timezone
-        source = open_source(settings)
-        clock = source.clock  # a rate limit's "try again in" counts on the source's clock
+        clock = settings.make_clock()  # a rate limit's "try again in" counts on it too
+        source = open_source(settings, clock=clock)
         try:
             if source.demo:
                 print(f"No Outreach credentials set: using {source.description}.", file=sys.stderr)

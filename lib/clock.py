@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -38,20 +38,37 @@ class PinnedClock:
         return f"{datetime.fromtimestamp(real + self._offset, UTC).isoformat()}@{real:.6f}"
 
 
-def parse_clock(text: str) -> PinnedClock:
-    """`CALLBOARD_NOW`'s value as a clock: an ISO instant (`2026-11-18T16:00:00Z`; naive means
-    UTC) that is "now" when this runs, or `<instant>@<real epoch seconds>` as `spec` writes it.
+# The years a pinned instant may name: far from datetime's limits, so that nothing computed from
+# it (a history of months before it, a year of ranges after it) can overflow.
+EARLIEST_YEAR, LATEST_YEAR = 2016, 2999
+_ANCHOR = re.compile(r"\d{1,12}(\.\d{1,9})?")
+
+
+def parse_instant(text: str) -> datetime:
+    """An ISO-8601 instant (naive means UTC) from EARLIEST_YEAR to LATEST_YEAR, as aware UTC.
     Raises ValueError for anything else."""
-    instant, _, real_at = text.strip().partition("@")
-    moment = datetime.fromisoformat(instant.strip())
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    anchor = float(real_at) if real_at else None
-    if anchor is not None and not math.isfinite(anchor):
-        raise ValueError("the real time after @ must be a number of seconds")
-    clock = PinnedClock(moment.astimezone(UTC), anchor)
     try:
-        clock()
-    except (OverflowError, OSError) as exc:
-        raise ValueError("the pinned instant is out of range") from exc
-    return clock
+        moment = datetime.fromisoformat(text.strip())
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("the instant is out of range") from exc
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise ValueError(f"the instant must be from {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return moment
+
+
+def parse_clock(text: str) -> PinnedClock:
+    """`CALLBOARD_NOW`'s value as a clock: an ISO instant (`2026-11-18T17:00:00Z`) that is "now"
+    when this runs, or `<instant>@<real epoch seconds>` as `spec` writes it. Raises ValueError
+    for anything else."""
+    instant, at_sign, real_at = text.strip().partition("@")
+    if at_sign and not _ANCHOR.fullmatch(real_at):
+        raise ValueError("after @ comes the real time in epoch seconds")
+    return PinnedClock(parse_instant(instant), float(real_at) if at_sign else None)
+
+
+def clock_from_setting(text: str | None) -> Clock:
+    """The clock a CALLBOARD_NOW value asks for: None is the real one."""
+    return real_clock if text is None else parse_clock(text)

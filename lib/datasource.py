@@ -232,15 +232,18 @@ def _runs(days: list[date]) -> list[list[date]]:
     return runs
 
 
-def open_source(settings: Settings, **sandbox_options: object) -> DataSource:
+def open_source(settings: Settings, clock: Clock | None = None,
+                **sandbox_options: object) -> DataSource:
     """A ready data source. Without credentials this starts the bundled sandbox on a free local
     port. The store of closed days is settings.cache_db (created on first use; None: no store).
 
+    `clock` is Callboard's (default: the one the settings ask for); the client, the token and
+    the source read it, and in demo mode with CALLBOARD_NOW the sandbox is pinned to it.
     `sandbox_options` go to `lib.sandbox.start_sandbox` (tests use them for small data sets).
     """
     store = CallStore(settings.cache_db) if settings.cache_db else None
     max_age = timedelta(hours=settings.cache_max_age_hours)
-    clock = settings.make_clock()
+    clock = clock or settings.make_clock()
     if settings.has_credentials:
         auth = _auth(settings, clock)
         version = api_version_of(settings, auth)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from lib.clock import Clock, parse_clock, real_clock
+from lib.clock import EARLIEST_YEAR, LATEST_YEAR, Clock, clock_from_setting, parse_clock
 
 REAL_API_BASE = "https://api.outreach.io"
 DEFAULT_TIMEZONE = "UTC"
@@ -27,6 +29,16 @@ _OAUTH_KEYS = ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH
 # "auto": 1.0, unless OAuth refresh credentials turn out to be granted only v2 scopes (the token
 # endpoint names them); a pasted access token says nothing about itself, so it means 1.0.
 API_VERSIONS = {"1.0": "1.0", "1": "1.0", "2": "2", "2.0": "2", "auto": "auto"}
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class SettingsError(ValueError):
@@ -66,7 +78,7 @@ class Settings:
     def make_clock(self) -> Clock:
         """The clock these settings ask for: pinned by CALLBOARD_NOW (from this moment on when
         it names no real time), else the real one."""
-        return real_clock if self.now is None else parse_clock(self.now)
+        return clock_from_setting(self.now)
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, object]) -> Settings:
@@ -125,8 +137,15 @@ class Settings:
             try:
                 parse_clock(now)
             except ValueError as exc:
-                raise SettingsError("CALLBOARD_NOW must be an ISO instant such as "
-                                    "2026-11-18T16:00:00Z.") from exc
+                raise SettingsError(
+                    f"CALLBOARD_NOW must be an ISO instant from {EARLIEST_YEAR} to "
+                    f"{LATEST_YEAR}, such as 2026-11-18T17:00:00Z (or that followed by "
+                    "@<epoch seconds>).") from exc
+            has_credentials = any(oauth.values()) or get("OUTREACH_ACCESS_TOKEN")
+            if has_credentials and not _is_loopback(get("OUTREACH_API_BASE") or REAL_API_BASE):
+                # A real API stamps calls and rate windows on the real clock.
+                raise SettingsError("CALLBOARD_NOW works only with the sandbox (no "
+                                    "credentials, or OUTREACH_API_BASE on this machine).")
 
         return cls(
             api_base=(get("OUTREACH_API_BASE") or REAL_API_BASE).rstrip("/"),

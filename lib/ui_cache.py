@@ -12,6 +12,7 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from lib.client import ApiInfo, NewCall
+from lib.clock import Clock, clock_from_setting
 from lib.datasource import DataSource, open_source
 from lib.settings import Settings
 
@@ -52,9 +53,10 @@ def data_source() -> DataSource:
 
 
 def now() -> datetime:
-    """Callboard's "now": the data source's clock (pinned by CALLBOARD_NOW, else the real time),
-    so that "today" on a page is the day the data source reads up to."""
-    return data_source().clock()
+    """Callboard's "now" (pinned by CALLBOARD_NOW, else the real time): the data source's clock,
+    so that "today" on a page is the day it reads up to. Opens no data source, so an error
+    message can ask it too."""
+    return _clock(settings().now)()
 
 
 def source_key() -> str:
@@ -112,7 +114,14 @@ def full_reload() -> None:
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _data_source(key: str, _settings: Settings) -> DataSource:
     del key
-    return open_source(_settings)
+    return open_source(_settings, clock=_clock(_settings.now))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _clock(now_setting: str | None) -> Clock:
+    # One clock per setting for the process: a pinned one starts where the setting says when it
+    # is first made, and every page and the data source then share it.
+    return clock_from_setting(now_setting)
 
 
 @st.cache_data(ttl=LOOKUPS_TTL, max_entries=8, show_spinner="Loading reps and dispositions…")

@@ -624,7 +624,7 @@ class _LatencyMeeting:
     and each waits until `parties` requests are sleeping at once before it sleeps. Requests
     served one at a time would never all meet there (the wait gives up after `give_up` s)."""
 
-    def __init__(self, parties: int, give_up: float = 10.0) -> None:
+    def __init__(self, parties: int, give_up: float = 5.0) -> None:
         self.barrier = threading.Barrier(parties)
         self.give_up = give_up
         self.slept: list[float] = []
@@ -812,3 +812,17 @@ def test_cli_now_serves_the_history_up_to_that_instant(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.mark.parametrize("now", ["0001-01-02T00:00:00Z", "0001-01-01T00:00:00+14:00",
+                                 "9999-12-31T23:59:00Z", "not a time"])
+def test_a_pinned_now_out_of_range_is_refused_in_one_line(now, tmp_path):
+    with pytest.raises(ValueError):
+        start_sandbox(now=now, days=5, reps=2)
+    result = subprocess.run(
+        [sys.executable, "-m", "lib.sandbox", "--port", "0", "--now", now,
+         "--db", str(tmp_path / "cli.sqlite")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("Outreach sandbox could not start:")
+    assert "Traceback" not in result.stderr

@@ -19,11 +19,18 @@ __all__ = ["Sandbox", "SandboxClock", "start_sandbox", "parse_end", "parse_insta
 
 
 def parse_instant(value: str | datetime) -> datetime:
-    """An ISO-8601 instant (or a datetime) as an aware UTC datetime; naive values are UTC."""
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    """An ISO-8601 instant (or a datetime) as an aware UTC datetime; naive values are UTC.
+    ValueError unless it is from 2016 (the seeded ids start in 2015) to 2999."""
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"{value} is out of range") from exc
+    if not 2016 <= moment.year <= 2999:
+        raise ValueError(f"{moment.date().isoformat()} is not from 2016 to 2999")
+    return moment
 
 
 def parse_end(value: str | datetime | None, now: datetime) -> datetime:

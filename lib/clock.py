@@ -20,8 +20,8 @@ class PinnedClock:
     """Reads `at` at the real epoch second `real_at` (default: when it is made) and runs on at
     real speed, so a dashboard's "today" is the same at every run while time still passes.
 
-    Two processes given the same `at` and `real_at` read the same time; `spec` writes that pair
-    down (`CALLBOARD_NOW`), so a test can hand its clock to an app it starts.
+    Two processes given the same `at` and `real_at` read the same time; `pin_text` writes that
+    pair down (`CALLBOARD_NOW`), so a test can hand its clock to an app it starts.
     """
 
     def __init__(self, at: datetime, real_at: float | None = None) -> None:
@@ -32,10 +32,11 @@ class PinnedClock:
     def __call__(self) -> datetime:
         return datetime.fromtimestamp(time.time() + self._offset, UTC)
 
-    def spec(self) -> str:
-        """`<instant>@<real epoch seconds>`: this clock, for `parse_clock` in another process."""
-        real = time.time()
-        return f"{datetime.fromtimestamp(real + self._offset, UTC).isoformat()}@{real:.6f}"
+
+def pin_text(at: datetime, real_at: float) -> str:
+    """`<instant>@<real epoch seconds>`: the clock that read `at` at `real_at`, as `parse_clock`
+    reads it in another process."""
+    return f"{at.isoformat()}@{real_at:.6f}"
 
 
 # The years a pinned instant may name: far from datetime's limits, so that nothing computed from
@@ -61,7 +62,7 @@ def parse_instant(text: str) -> datetime:
 
 def parse_clock(text: str) -> PinnedClock:
     """`CALLBOARD_NOW`'s value as a clock: an ISO instant (`2026-11-18T17:00:00Z`) that is "now"
-    when this runs, or `<instant>@<real epoch seconds>` as `spec` writes it. Raises ValueError
+    when this runs, or `<instant>@<real epoch seconds>` as `pin_text` writes it. Raises ValueError
     for anything else."""
     instant, at_sign, real_at = text.strip().partition("@")
     if at_sign and not _ANCHOR.fullmatch(real_at):

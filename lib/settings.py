@@ -64,7 +64,7 @@ class Settings:
     max_workers: int = DEFAULT_MAX_WORKERS
     api_version: str = "auto"  # "1.0", "2", or "auto" (lib.datasource.open_source decides)
     # CALLBOARD_NOW: a pinned "now" for tests and reproducible demos (lib.clock.parse_clock);
-    # None is the real clock. Kept as text: the clock starts when the data source is made.
+    # None is the real clock. Kept as text: a pinned clock starts when it is made (make_clock).
     now: str | None = None
 
     @property

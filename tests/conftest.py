@@ -13,6 +13,7 @@ import pytest
 
 from lib.auth import StaticToken
 from lib.client import OutreachClient
+from lib.clock import pin_text
 from lib.sandbox import Sandbox, SandboxClock, start_sandbox
 
 # The one "now" of the suite, for the sandbox, the clients, the data source and the app: a
@@ -80,8 +81,7 @@ def pinned_now(box: Sandbox) -> str:
     (clock moves are not carried over), in another process (lib.clock.parse_clock). The same
     text for the whole run, so the app's settings, and with them its caches, stay the same."""
     assert box.clock.pinned_at is not None, "the sandbox's clock is not pinned"
-    instant, real = box.clock.pinned_at
-    return f"{instant.isoformat()}@{real:.6f}"
+    return pin_text(*box.clock.pinned_at)
 
 
 class Scripted:

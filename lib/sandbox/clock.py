@@ -17,18 +17,20 @@ class SandboxClock:
     """
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.pinned = now is not None
-        if now is not None and now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
-        # The pin as (instant, real epoch second it was read at): another process given both
-        # keeps the same clock.
-        self.pinned_at: tuple[datetime, float] | None = None
         real = time.time()
+        # The pin as (instant, real epoch second it was read at): another process given both
+        # keeps the same clock. None: the real clock.
+        self.pinned_at: tuple[datetime, float] | None = None
         if now is not None:
-            self.pinned_at = (now.astimezone(UTC), real)
-        self._base_offset = 0.0 if now is None else now.timestamp() - real
+            instant = (now if now.tzinfo else now.replace(tzinfo=UTC)).astimezone(UTC)
+            self.pinned_at = (instant, real)
+        self._base_offset = 0.0 if self.pinned_at is None else self.pinned_at[0].timestamp() - real
         self._offset = self._base_offset
         self._lock = threading.Lock()
+
+    @property
+    def pinned(self) -> bool:
+        return self.pinned_at is not None
 
     def time(self) -> float:
         """Epoch seconds on this clock."""

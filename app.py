@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib import ui_frame
-from lib.ui_access import require_access
+from lib.ui import frame
+from lib.ui.access import require_access
 
 st.set_page_config(page_title="Callboard", page_icon=":material/call:", layout="wide")
 require_access()  # before any page code: with sign-in configured, no data without it
@@ -17,5 +17,5 @@ page = st.navigation(
                 url_path="log"),
     ]
 )
-ui_frame.render_frame()
+frame.render_frame()
 page.run()

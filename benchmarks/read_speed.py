@@ -35,13 +35,13 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib.auth import StaticToken  # noqa: E402
-from lib.callcache import CallStore, day_bounds  # noqa: E402
-from lib.client import NewCall, OutreachClient  # noqa: E402
-from lib.client_v2 import OutreachClientV2  # noqa: E402
-from lib.datasource import CLOSED_AFTER, DataSource  # noqa: E402
+from lib.analytics.timerange import format_api_time  # noqa: E402
+from lib.outreach.auth import StaticToken  # noqa: E402
+from lib.outreach.client import NewCall, OutreachClient  # noqa: E402
+from lib.outreach.client_v2 import OutreachClientV2  # noqa: E402
 from lib.settings import DEFAULT_MAX_WORKERS  # noqa: E402
-from lib.timerange import format_api_time  # noqa: E402
+from lib.store.callstore import CallStore, day_bounds  # noqa: E402
+from lib.store.datasource import CLOSED_AFTER, DataSource  # noqa: E402
 
 IDENTITY = "benchmark sandbox"
 
@@ -143,8 +143,8 @@ def metrics_child(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
 
-    from lib import charts, overview
-    from lib.schema import CALL_DTYPES
+    from lib.analytics import charts, overview
+    from lib.frames import CALL_DTYPES
 
     client = OutreachClient(args.base_url, StaticToken(args.token))
     users, dispositions = client.list_users(), client.list_dispositions()

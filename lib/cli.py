@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib import metrics, overview
+from lib.analytics import exports, figures, overview
+from lib.analytics.timerange import utc_bounds
 from lib.clock import real_clock
-from lib.datasource import DataSource, open_source
-from lib.errors import OutreachError
-from lib.messages import explain
-from lib.schema import V2_CALL_DTYPES
+from lib.display.messages import explain
+from lib.frames import V2_CALL_DTYPES
+from lib.outreach.errors import OutreachError
 from lib.settings import Settings, SettingsError
-from lib.timerange import utc_bounds
+from lib.store.datasource import DataSource, open_source
 
 EXPORT_COLUMNS = [
     "id",
@@ -99,7 +99,7 @@ def _parse_day(text: str, flag: str) -> date:
 def _export(args: argparse.Namespace, source: DataSource, start: date, end: date, tz: str) -> int:
     after, before = utc_bounds(start, end, tz)
     calls = source.list_calls(after, before, user_ids=args.users)
-    # API v2's own columns (lib.schema.V2_CALL_DTYPES) come after, when the calls have them.
+    # API v2's own columns (lib.frames.V2_CALL_DTYPES) come after, when the calls have them.
     columns = EXPORT_COLUMNS + [name for name in V2_CALL_DTYPES if name in calls.columns]
     table = calls[columns].copy()
     for name in table.columns:
@@ -108,7 +108,7 @@ def _export(args: argparse.Namespace, source: DataSource, start: date, end: date
             table[name] = table[name].dt.strftime(_TIME_FORMAT).astype(object).where(
                 table[name].notna(), None)
     if args.format == "csv":
-        text = metrics.csv_safe(table).to_csv(index=False)
+        text = exports.csv_safe(table).to_csv(index=False)
     else:
         text = table.to_json(orient="records", indent=1) + "\n"
     _write(text, args.output)
@@ -130,7 +130,7 @@ def summary_figures(
     client = source.client
     users, dispositions = client.list_users(), client.list_dispositions()
     rep_ids = list(user_ids) if user_ids else users["id"].tolist()
-    previous_start, previous_end = metrics.previous_period(start, end)
+    previous_start, previous_end = figures.previous_period(start, end)
     calls = source.list_calls(*utc_bounds(start, end, tz), user_ids=user_ids)
     previous = source.list_calls(*utc_bounds(previous_start, previous_end, tz), user_ids=user_ids)
     built = overview.build_overview(

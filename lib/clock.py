@@ -73,3 +73,10 @@ def parse_clock(text: str) -> PinnedClock:
 def clock_from_setting(text: str | None) -> Clock:
     """The clock a CALLBOARD_NOW value asks for: None is the real one."""
     return real_clock if text is None else parse_clock(text)
+
+
+def require_utc(moment: datetime, name: str = "datetime") -> datetime:
+    """`moment` converted to UTC; a naive datetime is a ValueError (its zone would be a guess)."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name} must be timezone-aware (got naive {moment.isoformat()}).")
+    return moment.astimezone(UTC)

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 
 import requests
 
-from lib.auth import StaticToken
-from lib.client import OutreachClient
-from lib.client_v2 import OutreachClientV2, call_row
+from lib.frames import CALL_DTYPES, CALL_DTYPES_V2, frame_from_rows
+from lib.outreach.auth import StaticToken
+from lib.outreach.client import OutreachClient
+from lib.outreach.client_v2 import OutreachClientV2, call_row
+from lib.outreach.records import parse_call
 from lib.sandbox.data import OWNER_USER_ID
 from lib.sandbox.state import V2_SCOPES
-from lib.schema import CALL_DTYPES, CALL_DTYPES_V2, frame_from_rows, parse_call
 from tests.conftest import no_sleep
 
 ALL_SCOPES = ["read_calls", "create_calls", "read_users", "read_call_dispositions",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lib.access import AccessRules, AllowListError, is_allowed, parse_allow_list, rules_from
+from lib.ui.allow_list import AccessRules, AllowListError, is_allowed, parse_allow_list, rules_from
 
 RULES = parse_allow_list(["@northwind.example", "Boss@Other.example"])
 

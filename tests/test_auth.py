@@ -10,11 +10,11 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from lib.auth import MINT_INTERVAL_S, RefreshingToken, StaticToken, token_url_for
-from lib.client import OutreachClient
-from lib.errors import ApiUnavailable, NotAuthorised, RateLimited
+from lib.outreach.auth import MINT_INTERVAL_S, RefreshingToken, StaticToken, token_url_for
+from lib.outreach.client import OutreachClient
+from lib.outreach.errors import ApiUnavailable, NotAuthorised, RateLimited
+from lib.outreach.records import parse_call
 from lib.sandbox.state import ALL_SCOPES
-from lib.schema import parse_call
 from tests.conftest import no_sleep
 
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lib.callcache import ALL_USERS, CallStore, day_bounds, utc_day
-from lib.schema import CALL_DTYPES, CALL_DTYPES_V2, frame_from_rows
+from lib.frames import CALL_DTYPES, CALL_DTYPES_V2, frame_from_rows
+from lib.store.callstore import ALL_USERS, CallStore, day_bounds, utc_day
 
 DAY = date(2026, 3, 28)  # the day before Europe's spring DST change; UTC days do not care
 # When the windows here were "read": a fixed instant after DAY and the days after it closed.

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from lib import callform
-from lib.calldetail import BadCallId, call_details, parse_call_id
-from lib.callform import (
+from lib.analytics.labels import NO_VALUE
+from lib.display import callform
+from lib.display.calldetail import BadCallId, call_details, parse_call_id
+from lib.display.callform import (
     DIRECTION,
     FROM_NUMBER,
     NOTE,
@@ -24,9 +25,8 @@ from lib.callform import (
     parse_form,
     parse_prospect_id,
 )
-from lib.client import ApiInfo, NewCall
-from lib.messages import escape_markdown
-from lib.metrics import NO_VALUE
+from lib.display.messages import escape_markdown
+from lib.outreach.client import ApiInfo, NewCall
 
 USERS = pd.DataFrame({"id": [1, 2], "first_name": ["Dana", ""], "last_name": ["Whitfield", ""],
                       "name": ["Dana Whitfield", "rep@example.com"],

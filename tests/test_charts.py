@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from lib.charts import (
+from lib.analytics.charts import (
     INBOUND_COLOUR,
     OUTBOUND_COLOUR,
     OUTCOME_COLOURS,

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lib import metrics
+from lib.analytics import figures
+from lib.outreach.records import calls_frame, parse_call
 from lib.sandbox import Sandbox
-from lib.schema import calls_frame, parse_call
 from tests.conftest import NOW, WORKDAY, sandbox_now
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -149,7 +149,7 @@ def test_summary_equals_the_metric_functions(sandbox, env):
     assert summary["connect_rate"]["numerator"] == connected
     assert summary["connect_rate"]["denominator"] == len(outbound)
 
-    previous_start, previous_end = metrics.previous_period(start, end)
+    previous_start, previous_end = figures.previous_period(start, end)
     before = calls[(local_day >= previous_start) & (local_day <= previous_end)]
     assert len(before) > 0  # the previous period is within the pinned history too
     assert summary["previous"]["start"] == previous_start.isoformat()

@@ -15,10 +15,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from lib.auth import StaticToken
-from lib.client import ApiInfo, NewCall, OutreachClient
-from lib.client_v2 import OutreachClientV2
-from lib.errors import (
+from lib.analytics.timerange import utc_bounds
+from lib.frames import V2_CALL_DTYPES, frame_from_rows
+from lib.outreach.auth import StaticToken
+from lib.outreach.client import ApiInfo, NewCall, OutreachClient
+from lib.outreach.client_v2 import OutreachClientV2
+from lib.outreach.errors import (
     ApiUnavailable,
     IncompleteRead,
     InvalidInput,
@@ -28,9 +30,8 @@ from lib.errors import (
     RateLimited,
     UnexpectedResponse,
 )
+from lib.outreach.records import calls_frame, parse_call
 from lib.sandbox import start_sandbox
-from lib.schema import V2_CALL_DTYPES, calls_frame, frame_from_rows, parse_call
-from lib.timerange import utc_bounds
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, fresh_client, own_token
 from tests.conftest import NOW, WORKDAY, no_sleep
 

@@ -8,16 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import requests
 
-from lib import overview
-from lib.auth import StaticToken
-from lib.client import CallWindow, NewCall, OutreachClient
-from lib.client_v2 import OutreachClientV2, names_v2_scopes
-from lib.datasource import open_source
-from lib.errors import MissingScope, NotAuthorised
+from lib.analytics import figures, overview
+from lib.analytics.timerange import utc_bounds
+from lib.frames import CALL_COLUMNS, V2_CALL_DTYPES
+from lib.outreach.auth import StaticToken
+from lib.outreach.client import CallWindow, NewCall, OutreachClient
+from lib.outreach.client_v2 import OutreachClientV2, names_v2_scopes
+from lib.outreach.errors import MissingScope, NotAuthorised
 from lib.sandbox.state import ALL_SCOPES
-from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES
 from lib.settings import Settings, SettingsError
-from lib.timerange import utc_bounds
+from lib.store.datasource import open_source
 from tests.api_versions import refresh_token_for
 from tests.conftest import NOW, WORKDAY, no_sleep, pinned_now
 
@@ -168,7 +168,7 @@ def test_the_sandbox_grants_v2_scope_names_to_an_app_that_asks_for_them(sandbox)
 def test_auto_speaks_v2_when_the_oauth_grant_names_v2_scopes_and_no_1_0_ones(
         sandbox, tmp_path, caplog):
     v2_grant = refresh_token_for(sandbox, V2_GRANT)["refresh_token"]
-    with caplog.at_level(logging.INFO, logger="lib.datasource"):
+    with caplog.at_level(logging.INFO, logger="lib.store.datasource"):
         source = open_source(oauth_settings(sandbox, v2_grant, tmp_path))
     assert "calls.read" in caplog.text and "speaking API v2" in caplog.text  # why, in the log
     assert v2_grant not in caplog.text
@@ -227,7 +227,7 @@ def test_the_overview_is_the_same_on_both_versions(sandbox, tmp_path):
         # the store keeps them.
         end = NOW.date() - timedelta(days=3)
         start, tz = end - timedelta(days=13), "America/Chicago"
-        previous = overview.metrics.previous_period(start, end)
+        previous = figures.previous_period(start, end)
         client = source.client
         users = client.list_users()
         sandbox.reset_request_count()
@@ -286,9 +286,9 @@ def test_the_dashboard_shows_the_same_cards_on_both_versions_and_answers_only_on
         sandbox, monkeypatch, tmp_path):
     from streamlit.testing.v1 import AppTest
 
-    from lib.filters import today_in
+    from lib.display.filters import today_in
+    from lib.outreach.records import calls_frame
     from lib.sandbox.data import ANSWERED_IDS
-    from lib.schema import calls_frame
     from tests.apptest_tools import ROOT, TZ, set_app_env
 
     # The app's "today" is the sandbox's.

@@ -12,14 +12,14 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from lib.auth import StaticToken
-from lib.callcache import ALL_USERS, CallStore, day_bounds
-from lib.client import NewCall
+from lib.analytics.timerange import utc_bounds
 from lib.clock import Clock
-from lib.datasource import DataSource, open_source
-from lib.errors import IncompleteRead, NotAuthorised
+from lib.outreach.auth import StaticToken
+from lib.outreach.client import NewCall
+from lib.outreach.errors import IncompleteRead, NotAuthorised
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
-from lib.timerange import utc_bounds
+from lib.store.callstore import ALL_USERS, CallStore, day_bounds
+from lib.store.datasource import DataSource, open_source
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token, refresh_token_for
 from tests.conftest import NOW, no_sleep, pinned_now
 

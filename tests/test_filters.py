@@ -4,7 +4,13 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from lib.filters import PRESETS, DashboardFilters, filters_from_query, preset_range, today_in
+from lib.display.filters import (
+    PRESETS,
+    DashboardFilters,
+    filters_from_query,
+    preset_range,
+    today_in,
+)
 
 THURSDAY = date(2026, 11, 26)
 THURSDAY_NOON = datetime(2026, 11, 26, 12, tzinfo=UTC)

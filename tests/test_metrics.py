@@ -8,22 +8,23 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib import metrics
-from lib.metrics import (
-    METRIC_DEFINITIONS,
-    Rate,
-    calls_table,
-    compare_periods,
-    csv_safe,
+from lib.analytics import figures
+from lib.analytics.breakdowns import (
     disposition_mix,
     hour_weekday_heatmap,
-    overview_figures,
     pick_frequency,
-    previous_period,
-    rep_table,
     volume_over_time,
+)
+from lib.analytics.exports import csv_safe
+from lib.analytics.figures import (
+    METRIC_DEFINITIONS,
+    Rate,
+    compare_periods,
+    overview_figures,
+    previous_period,
     working_days,
 )
+from lib.analytics.tables import calls_table, rep_table
 
 BERLIN = "Europe/Berlin"
 
@@ -108,7 +109,7 @@ def test_rate_value_and_reliability():
 
 
 def test_rate_reliability_follows_the_threshold(monkeypatch):
-    monkeypatch.setattr(metrics, "MIN_CALLS_FOR_RATE", 4)
+    monkeypatch.setattr(figures, "MIN_CALLS_FOR_RATE", 4)
     assert Rate(1, 4).reliable
     assert not Rate(1, 3).reliable
 
@@ -590,7 +591,7 @@ def test_empty_calls_give_zero_filled_frames():
 
 
 def test_display_names_fall_back_from_name_to_first_last_to_email_to_id():
-    from lib.metrics import display_names
+    from lib.analytics.labels import display_names
 
     users = pd.DataFrame({
         "id": [1, 2, 3, 4],

@@ -9,13 +9,15 @@ import pandas as pd
 import pytest
 import requests
 
-from lib import metrics_v2
-from lib.auth import StaticToken
-from lib.client import CallWindow
-from lib.client_v2 import OutreachClientV2, calls_frame_v2
-from lib.metrics import calls_table
+from lib import frames
+from lib.analytics import talk
+from lib.analytics.tables import calls_table
+from lib.frames import CALL_COLUMNS, V2_CALL_DTYPES, frame_from_rows
+from lib.outreach.auth import StaticToken
+from lib.outreach.client import CallWindow
+from lib.outreach.client_v2 import OutreachClientV2, calls_frame_v2
+from lib.outreach.records import calls_frame
 from lib.sandbox.data import ANSWERED_IDS
-from lib.schema import CALL_COLUMNS, V2_CALL_DTYPES, calls_frame, frame_from_rows
 from tests.conftest import NOW, no_sleep
 
 
@@ -59,16 +61,16 @@ def test_v2_calls_frame_reads_ids_as_numbers_or_text_and_times_as_utc():
 
 def test_talk_time_per_rep_and_per_disposition():
     frame = calls_frame_v2(RECORDS)
-    seconds = metrics_v2.talk_seconds(frame)
+    seconds = talk.talk_seconds(frame)
     assert seconds.iloc[:3].tolist() == [60.0, 120.0, 30.0]
     assert seconds.iloc[3:].isna().all()  # unanswered, negative, unknown
-    per_rep = metrics_v2.talk_time_by(frame, "user_id")
+    per_rep = talk.talk_time_by(frame, "user_id")
     assert per_rep["user_id"].tolist() == [1, 2]
     assert per_rep["talked"].tolist() == [2, 1]
     assert per_rep["total_s"].tolist() == [180.0, 30.0]
     assert per_rep["mean_s"].tolist() == [90.0, 30.0]
     assert per_rep["median_s"].tolist() == [90.0, 30.0]
-    per_disposition = metrics_v2.talk_time_by(frame, "disposition_id")
+    per_disposition = talk.talk_time_by(frame, "disposition_id")
     assert per_disposition["disposition_id"].tolist() == [8, 7]
     assert per_disposition["total_s"].tolist() == [120.0, 90.0]
     assert per_disposition["talked"].tolist() == [1, 2]
@@ -76,27 +78,27 @@ def test_talk_time_per_rep_and_per_disposition():
 
 def test_answer_rate_by_outcome_counts_only_known_outcomes():
     frame = calls_frame_v2(RECORDS)
-    rates = metrics_v2.answer_rate_by_outcome(frame)
+    rates = talk.answer_rate_by_outcome(frame)
     assert rates["outcome"].tolist() == ["Answered", "Not Answered"]
     assert rates["calls"].tolist() == [4, 1]
     assert rates["share"].tolist() == [0.8, 0.2]
-    assert metrics_v2.answer_rate(frame) == 0.8
+    assert talk.answer_rate(frame) == 0.8
     none_answered = calls_frame_v2([RECORDS[3]])
-    assert metrics_v2.answer_rate_by_outcome(none_answered)["calls"].tolist() == [0, 1]
+    assert talk.answer_rate_by_outcome(none_answered)["calls"].tolist() == [0, 1]
 
 
 def test_on_1_0_data_the_cards_are_absent_not_zero(sandbox):
     # A 1.0 calls frame has none of the v2 columns; v2 records without outcomes have the cards
     # with nothing known in them (not zero), as has a v2 read without calls.
-    assert not metrics_v2.has_v2_fields(calls_frame(sandbox.all_calls()[:50]))
-    assert not metrics_v2.has_v2_fields(calls_frame([]))
-    assert metrics_v2.has_v2_fields(calls_frame_v2([]))
+    assert not frames.has_v2_fields(calls_frame(sandbox.all_calls()[:50]))
+    assert not frames.has_v2_fields(calls_frame([]))
+    assert frames.has_v2_fields(calls_frame_v2([]))
     empty = calls_frame_v2([RECORDS[5]])
-    assert metrics_v2.has_v2_fields(empty)
-    assert metrics_v2.answer_rate(empty) is None
-    assert metrics_v2.answer_rate_by_outcome(empty).empty
-    assert metrics_v2.talk_time_by(empty, "user_id").empty
-    assert metrics_v2.has_v2_fields(calls_frame_v2(RECORDS))
+    assert frames.has_v2_fields(empty)
+    assert talk.answer_rate(empty) is None
+    assert talk.answer_rate_by_outcome(empty).empty
+    assert talk.talk_time_by(empty, "user_id").empty
+    assert frames.has_v2_fields(calls_frame_v2(RECORDS))
 
 
 def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
@@ -115,17 +117,17 @@ def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
         url, params = body["links"].get("next"), None
     assert records
     frame = calls_frame_v2(records)
-    assert metrics_v2.has_v2_fields(frame)
+    assert frames.has_v2_fields(frame)
     answered = frame["disposition_id"].isin(list(ANSWERED_IDS)).fillna(False)
     assert answered.any() and not answered.all()
     # The sandbox answers exactly the calls whose disposition is an answered one, and those
     # (and only those) have a talk time.
     assert (frame.loc[answered, "outcome"] == "Answered").all()
-    assert metrics_v2.talk_seconds(frame).notna().tolist() == answered.tolist()
-    per_rep = metrics_v2.talk_time_by(frame, "user_id")
+    assert talk.talk_seconds(frame).notna().tolist() == answered.tolist()
+    per_rep = talk.talk_time_by(frame, "user_id")
     assert per_rep["talked"].sum() == int(answered.sum())
-    assert math.isclose(per_rep["total_s"].sum(), metrics_v2.talk_seconds(frame).sum())
-    rates = metrics_v2.answer_rate_by_outcome(frame)
+    assert math.isclose(per_rep["total_s"].sum(), talk.talk_seconds(frame).sum())
+    rates = talk.answer_rate_by_outcome(frame)
     assert rates["calls"].sum() == frame["outcome"].notna().sum()
     assert math.isclose(rates["share"].sum(), 1.0)
 
@@ -150,7 +152,7 @@ def test_the_v2_client_reads_each_calls_own_times_and_outcome(sandbox):
         assert row["answered_at"] == moment(sent["answeredAt"])
         assert row["completed_at"] == moment(sent["completedAt"])
         assert (row["answered_at"] is not None) == (row["disposition_id"] in ANSWERED_IDS)
-    assert metrics_v2.has_v2_fields(frame_from_rows(rows[0], client.call_dtypes))
+    assert frames.has_v2_fields(frame_from_rows(rows[0], client.call_dtypes))
 
 
 def test_the_calls_table_shows_outcome_and_talk_seconds_on_v2_only(sandbox):
@@ -169,17 +171,17 @@ def test_the_calls_table_shows_outcome_and_talk_seconds_on_v2_only(sandbox):
 
 
 def test_talk_time_tables_name_reps_and_dispositions_in_minutes():
-    from lib.overview import talk_time_table
+    from lib.analytics.overview import talk_time_table
 
     frame = calls_frame_v2(RECORDS)
-    per_rep = talk_time_table(metrics_v2.talk_time_by(frame, "user_id"), "user_id",
+    per_rep = talk_time_table(talk.talk_time_by(frame, "user_id"), "user_id",
                               {1: "Ann Lee"}, "Rep")
     assert per_rep.to_dict("list") == {
         "Rep": ["Ann Lee", "Rep 2"],  # a rep not in the list keeps its id
         "Calls talked": [2, 1], "Total min": [3.0, 0.5], "Mean min": [1.5, 0.5],
         "Median min": [1.5, 0.5]}
     dispositions = pd.DataFrame({"id": [7, 8], "name": ["Interested", "Meeting booked"]})
-    per_disposition = talk_time_table(metrics_v2.talk_time_by(frame, "disposition_id"),
+    per_disposition = talk_time_table(talk.talk_time_by(frame, "disposition_id"),
                                       "disposition_id", dispositions, "Disposition")
     assert per_disposition["Disposition"].tolist() == ["Meeting booked", "Interested"]
     assert per_disposition["Total min"].tolist() == [2.0, 1.5]

@@ -8,8 +8,9 @@ from datetime import date
 
 import pandas as pd
 
-from lib.metrics import OverviewFigures, PeriodComparison, Rate
-from lib.overview import calls_csv, metric_cards, selected_dispositions
+from lib.analytics.exports import calls_csv
+from lib.analytics.figures import OverviewFigures, PeriodComparison, Rate
+from lib.analytics.overview import metric_cards, selected_dispositions
 
 
 def figures(calls: int, outbound: int, connected: int, no_disposition: int) -> OverviewFigures:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from lib import callform
+from lib.display import callform
 from tests.apptest_tools import (
     READ_SCOPES,
     element_after,

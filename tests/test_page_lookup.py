@@ -7,7 +7,7 @@ from collections.abc import Collection
 import pandas as pd
 import pytest
 
-from lib.client import NewCall
+from lib.outreach.client import NewCall
 from tests.apptest_tools import READ_SCOPES, TZ, fields_shown, open_page, set_app_env, shown
 from tests.conftest import pinned_now
 

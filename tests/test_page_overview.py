@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import StaticToken
-from lib.client import NewCall, OutreachClient
-from lib.filters import today_in
+from lib.display.filters import today_in
+from lib.outreach.auth import StaticToken
+from lib.outreach.client import NewCall, OutreachClient
 from lib.sandbox import Sandbox
 from tests.apptest_tools import shown
 from tests.conftest import NOW, WORKDAY, pinned_now, sandbox_now

@@ -5,15 +5,11 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
-from lib.errors import UnexpectedResponse
-from lib.schema import (
-    CALL_COLUMNS,
-    CALL_DTYPES,
-    CALL_DTYPES_V2,
+from lib.frames import CALL_COLUMNS, CALL_DTYPES, CALL_DTYPES_V2, empty_calls_frame, frame_from_rows
+from lib.outreach.errors import UnexpectedResponse
+from lib.outreach.records import (
     calls_frame,
     dispositions_frame,
-    empty_calls_frame,
-    frame_from_rows,
     parse_call,
     purposes_frame,
     users_frame,

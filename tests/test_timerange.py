@@ -4,7 +4,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from lib.timerange import format_api_time, utc_bounds, widen_window
+from lib.analytics.timerange import utc_bounds
+from lib.outreach.windows import format_api_time, widen_window
 
 
 def test_plain_utc_day():

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 def gated_page() -> None:
     import streamlit as st
 
-    from lib.ui_access import require_access
+    from lib.ui.access import require_access
 
     require_access()
     st.write("page code ran")

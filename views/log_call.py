@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from lib import callform, ui_cache, ui_frame
-from lib.callform import (
+from lib.display import callform
+from lib.display.callform import (
     DIRECTION,
     DISPOSITION,
     FROM_NUMBER,
@@ -13,8 +13,9 @@ from lib.callform import (
     TO_NUMBER,
     CallFormInput,
 )
-from lib.errors import ApiUnavailable, InvalidInput, MissingScope, OutreachError
-from lib.messages import escape_markdown, explain
+from lib.display.messages import escape_markdown, explain
+from lib.outreach.errors import ApiUnavailable, InvalidInput, MissingScope, OutreachError
+from lib.ui import cache, frame
 
 KEYS = {field: f"log_{field}" for field in callform.FIELDS}  # widget keys: input survives reruns
 _PROBLEMS = "log_problems"  # {field: message} of the last attempt
@@ -58,7 +59,7 @@ def _submit() -> None:
         # The outcome is stored before any other Streamlit call: a rerun queued meanwhile stops
         # this script at its next Streamlit call, and the outcome must not be lost with it.
         try:
-            created = ui_cache.create_call(parsed)
+            created = cache.create_call(parsed)
         except InvalidInput as error:
             field = callform.form_field_for(error.field)
             if field is not None:
@@ -79,9 +80,9 @@ if st.session_state.pop(_CLEAR, False):
         st.session_state.pop(key, None)
 
 st.title("Log a call")
-lookups = ui_cache.lookups()
+lookups = cache.lookups()
 try:
-    owner = ui_cache.token_owner()
+    owner = cache.token_owner()
 except OutreachError:
     owner = None  # who it will be is nice to know, not needed to log a call
 if owner is not None:
@@ -140,7 +141,7 @@ if submitted:
 
 failure = st.session_state.get(_FAILURE)
 if failure is not None:
-    ui_frame.show_error(failure, "The call was not logged")
+    frame.show_error(failure, "The call was not logged")
     if isinstance(failure, ApiUnavailable):
         st.warning(callform.MAYBE_LOGGED, icon=":material/warning:")
 elif st.session_state.get(_PROBLEMS):

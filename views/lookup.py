@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from lib import ui_cache, ui_frame
-from lib.calldetail import BadCallId, call_details, parse_call_id
-from lib.errors import NotFound, OutreachError
-from lib.metrics import NO_VALUE
+from lib.analytics.labels import NO_VALUE
+from lib.display.calldetail import BadCallId, call_details, parse_call_id
+from lib.outreach.errors import NotFound, OutreachError
+from lib.ui import cache, frame
 
 _ID = "lookup_id"  # the id box
 _URL_ID = "lookup_url_id"  # the ?id= this page last read or wrote
@@ -48,7 +48,7 @@ if call_id is None:
 _sync_url(str(call_id))
 
 try:
-    row = ui_cache.get_call(call_id)
+    row = cache.get_call(call_id)
 except NotFound:
     st.warning(
         f"Outreach has no call with the id {call_id}. Check the number; a call logged a moment "
@@ -57,12 +57,12 @@ except NotFound:
     )
     st.stop()
 except OutreachError as error:
-    ui_frame.show_error(error, f"Call {call_id} could not be loaded")
+    frame.show_error(error, f"Call {call_id} could not be loaded")
     st.stop()
 
-lookups = ui_cache.lookups()
+lookups = cache.lookups()
 details = call_details(
-    row, lookups.users, lookups.dispositions, lookups.purposes, ui_frame.current_filters().tz
+    row, lookups.users, lookups.dispositions, lookups.purposes, frame.current_filters().tz
 )
 
 st.subheader(f"Call {details.call_id}")

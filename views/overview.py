@@ -2,37 +2,38 @@
 
 import streamlit as st
 
-from lib import charts, metrics, ui_cache, ui_frame
-from lib.errors import OutreachError
-from lib.messages import escape_markdown
-from lib.overview import (
+from lib.analytics import charts, figures, labels
+from lib.analytics.exports import calls_csv
+from lib.analytics.overview import (
     build_overview,
-    calls_csv,
     metric_cards,
     percent_text,
     selected_dispositions,
     talk_time_table,
 )
-from lib.timerange import utc_bounds
+from lib.analytics.timerange import utc_bounds
+from lib.display.messages import escape_markdown
+from lib.outreach.errors import OutreachError
+from lib.ui import cache, frame
 
-filters = ui_frame.current_filters()
-lookups = ui_cache.lookups()
+filters = frame.current_filters()
+lookups = cache.lookups()
 rep_ids = list(filters.rep_ids) if filters.rep_ids else lookups.users["id"].tolist()
-previous_start, previous_end = metrics.previous_period(filters.start, filters.end)
+previous_start, previous_end = figures.previous_period(filters.start, filters.end)
 
 st.title("Overview")
-st.caption(ui_frame.describe_filters(filters, len(rep_ids)))
+st.caption(frame.describe_filters(filters, len(rep_ids)))
 
 try:
-    current = ui_cache.calls(*utc_bounds(filters.start, filters.end, filters.tz), filters.rep_ids)
-    previous = ui_cache.calls(
+    current = cache.calls(*utc_bounds(filters.start, filters.end, filters.tz), filters.rep_ids)
+    previous = cache.calls(
         *utc_bounds(previous_start, previous_end, filters.tz), filters.rep_ids
     )
 except OutreachError as error:
-    ui_frame.show_error(error, "The calls could not be loaded")
+    frame.show_error(error, "The calls could not be loaded")
     st.stop()
 
-ui_frame.data_note(min(current.loaded_at, previous.loaded_at), filters.tz)
+frame.data_note(min(current.loaded_at, previous.loaded_at), filters.tz)
 overview = build_overview(
     current.calls, previous.calls, lookups.users, lookups.dispositions, lookups.purposes,
     rep_ids, filters.start, filters.end, filters.tz,
@@ -75,7 +76,7 @@ with left:
         charts.disposition_chart(overview.mix), width="stretch", on_select="rerun", key="mix"
     )
 with right:
-    st.subheader("When do we reach people?", help=metrics.METRIC_DEFINITIONS["connect_rate"])
+    st.subheader("When do we reach people?", help=figures.METRIC_DEFINITIONS["connect_rate"])
     shade = st.segmented_control(
         "Shade by", ["Calls", "Connect rate"], default="Calls", key="heat_value"
     )
@@ -88,11 +89,11 @@ st.dataframe(
     overview.reps.drop(columns=["rep_id", "is_team"]),
     hide_index=True,
     width="stretch",
-    column_config=ui_frame.REP_COLUMNS,
-    placeholder=metrics.NO_VALUE,  # the cards' dash, not the grid's "None"
+    column_config=frame.REP_COLUMNS,
+    placeholder=labels.NO_VALUE,  # the cards' dash, not the grid's "None"
 )
 st.caption(
-    f"Rates built on fewer than {metrics.MIN_CALLS_FOR_RATE} calls are marked as few calls: "
+    f"Rates built on fewer than {figures.MIN_CALLS_FOR_RATE} calls are marked as few calls: "
     "too few to rank anyone on."
 )
 
@@ -111,12 +112,12 @@ if answers is not None:
     left, right = st.columns(2)
     with left:
         st.dataframe(talk_time_table(answers.talk_by_rep, "user_id",
-                                     metrics.display_names(lookups.users), "Rep"),
-                     hide_index=True, width="stretch", column_config=ui_frame.TALK_COLUMNS)
+                                     labels.display_names(lookups.users), "Rep"),
+                     hide_index=True, width="stretch", column_config=frame.TALK_COLUMNS)
     with right:
         st.dataframe(talk_time_table(answers.talk_by_disposition, "disposition_id",
                                      lookups.dispositions, "Disposition"),
-                     hide_index=True, width="stretch", column_config=ui_frame.TALK_COLUMNS)
+                     hide_index=True, width="stretch", column_config=frame.TALK_COLUMNS)
     st.caption("Talk time is completed minus answered; unanswered calls have none.")
 
 chosen = selected_dispositions(mix_event)
@@ -130,8 +131,8 @@ st.caption(
     + (f" · disposition: {escape_markdown(', '.join(chosen))} (click the bar again to show all)"
        if chosen else "")
 )
-st.dataframe(shown, hide_index=True, width="stretch", column_config=ui_frame.CALL_COLUMNS,
-             placeholder=metrics.NO_VALUE)
+st.dataframe(shown, hide_index=True, width="stretch", column_config=frame.CALL_COLUMNS,
+             placeholder=labels.NO_VALUE)
 st.download_button(
     "Download these calls (CSV)",
     data=calls_csv(shown),

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from lib.filters import today_in
+from lib.display.filters import today_in
 from lib.sandbox import Sandbox
 from tests.browser.conftest import sandbox_env, snapshot
 from tests.browser.harness import RunningApp, SecretScan

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from lib.filters import today_in
+from lib.display.filters import today_in
 from lib.sandbox import Sandbox
 from tests.browser.conftest import Apps, sandbox_env, snapshot
 from tests.browser.harness import RunningApp, SecretScan

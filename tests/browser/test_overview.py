@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from lib.auth import StaticToken
-from lib.client import OutreachClient
-from lib.filters import today_in
+from lib.display.filters import today_in
+from lib.outreach.auth import StaticToken
+from lib.outreach.client import OutreachClient
 from lib.sandbox import Sandbox
 from tests.browser.conftest import snapshot
 from tests.browser.harness import RunningApp, SecretScan

@@ -12,7 +12,7 @@ from typing import Any
 
 import requests
 
-from lib.errors import ApiUnavailable, NotAuthorised, RateLimited, UnexpectedResponse
+from lib.outreach.errors import ApiUnavailable, NotAuthorised, RateLimited, UnexpectedResponse
 
 log = logging.getLogger(__name__)
 

@@ -2,21 +2,13 @@
 
 API v2 records carry `outcome`, `answeredAt` and `completedAt` (no duration field: talk time is
 completedAt - answeredAt, per section 4 of the API reference). A calls frame read from v2 has
-them as columns (lib.schema.V2_CALL_DTYPES); one read from 1.0 has not, and `has_v2_fields`
+them as columns (lib.frames.V2_CALL_DTYPES); one read from 1.0 has not, and `has_v2_fields`
 says whether the cards can be drawn at all: on 1.0 they are absent, never shown as zero.
 """
 
 from __future__ import annotations
 
 import pandas as pd
-
-
-def has_v2_fields(frame: pd.DataFrame) -> bool:
-    """True when the frame was read from v2 and carries its own columns (known or not: an empty
-    v2 read has the figures as "none yet"); False for 1.0 data, whose cards must be left out,
-    not drawn as zero. Decided by the columns, never by the data, so that what is shown (and
-    the summary's keys) does not change shape with the range picked."""
-    return {"outcome", "answered_at", "completed_at"} <= set(frame.columns)
 
 
 def talk_seconds(frame: pd.DataFrame) -> pd.Series:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from lib.metrics import NO_VALUE
+from lib.analytics.labels import NO_VALUE
 
 _MAX_ID_DIGITS = 18  # Outreach ids are 64-bit integers
 
@@ -50,7 +50,7 @@ def call_details(
     purposes: pd.DataFrame,
     tz: str,
 ) -> CallDetails:
-    """A parsed call row (lib.schema.parse_call) with reps, purposes and dispositions by name,
+    """A parsed call row (lib.outreach parse_call) with reps, purposes and dispositions by name,
     and its creation time in the zone `tz`. A row read from API v2 also shows its own outcome
     (rather than its disposition's) and its talk time."""
     created = pd.Timestamp(row["created_at"]).tz_convert(tz)

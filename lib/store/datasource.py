@@ -34,14 +34,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.auth import RefreshingToken, StaticToken, token_url_for
-from lib.callcache import ALL_USERS, CallStore, day_bounds, utc_day
-from lib.client import CallWindow, OutreachClient, distinct_user_ids
-from lib.client_v2 import OutreachClientV2, names_v2_scopes
-from lib.clock import Clock, real_clock
-from lib.schema import V2_CALL_DTYPES, empty_calls_frame, frame_from_rows
+from lib.clock import Clock, real_clock, require_utc
+from lib.frames import V2_CALL_DTYPES, empty_calls_frame, frame_from_rows
+from lib.outreach.auth import RefreshingToken, StaticToken, token_url_for
+from lib.outreach.client import CallWindow, OutreachClient, distinct_user_ids
+from lib.outreach.client_v2 import OutreachClientV2, names_v2_scopes
 from lib.settings import DEFAULT_CACHE_MAX_AGE_HOURS, Settings
-from lib.timerange import require_utc
+from lib.store.callstore import ALL_USERS, CallStore, day_bounds, utc_day
 
 log = logging.getLogger(__name__)
 

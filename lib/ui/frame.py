@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime
-from functools import cache
 from zoneinfo import available_timezones
 
 import pandas as pd
 import streamlit as st
 
-from lib import metrics, ui_cache
-from lib.errors import OutreachError
-from lib.filters import PRESETS, DashboardFilters, filters_from_query, preset_range, today_in
-from lib.messages import escape_markdown, explain
+from lib.analytics import figures, labels
+from lib.display.filters import (
+    PRESETS,
+    DashboardFilters,
+    filters_from_query,
+    preset_range,
+    today_in,
+)
+from lib.display.messages import escape_markdown, explain
+from lib.outreach.errors import OutreachError
 from lib.settings import SettingsError
+from lib.ui import cache
 
 _FILTER_PARAMS = ("tz", "range", "start", "end", "reps")
 _FILTERS = "callboard_filters"
@@ -23,21 +30,21 @@ def render_frame() -> None:
     """Demo banner and sidebar for the page about to run; stops the page when no data can be
     read, with a sentence saying why and what to do."""
     try:
-        source = ui_cache.data_source()
+        source = cache.data_source()
         if source.demo:
             st.info(
                 "**Demo data.** No Outreach credentials are set, so Callboard shows its built-in "
                 "sandbox: made-up reps and calls. See the README to connect your Outreach.",
                 icon=":material/science:",
             )
-        lookups = ui_cache.lookups()
+        lookups = cache.lookups()
     except (OutreachError, SettingsError) as error:
         what = ("Callboard's settings need attention" if isinstance(error, SettingsError)
                 else "Callboard could not read the list of reps from Outreach")
         show_error(error, what)
         _sidebar_controls()  # the message says to press Refresh: it must be there
         st.stop()
-    default_tz = ui_cache.settings().timezone
+    default_tz = cache.settings().timezone
     st.session_state[_FILTERS] = _sidebar_filters(lookups.users, default_tz)
     _sidebar_controls()
 
@@ -51,7 +58,7 @@ def show_error(error: Exception, what: str) -> None:
     """An error as a manager reads it: what failed, and what to do next. Never a traceback."""
     # The sentence may quote Outreach, which may quote user input: shown as text, not Markdown.
     try:
-        moment = ui_cache.now()  # a rate limit's "try again in" counts on Callboard's clock
+        moment = cache.now()  # a rate limit's "try again in" counts on Callboard's clock
     except (OutreachError, SettingsError):
         moment = None
     st.error(f"**{what}.** {escape_markdown(explain(error, now=moment))}",
@@ -75,17 +82,17 @@ _SHARE = "percent"
 
 REP_COLUMNS = {
     "rep": st.column_config.TextColumn("Rep", pinned=True),
-    "calls": _COUNT("Calls", help=metrics.METRIC_DEFINITIONS["calls"]),
-    "outbound": _COUNT("Outbound", help=metrics.METRIC_DEFINITIONS["outbound"]),
+    "calls": _COUNT("Calls", help=figures.METRIC_DEFINITIONS["calls"]),
+    "outbound": _COUNT("Outbound", help=figures.METRIC_DEFINITIONS["outbound"]),
     "outbound_share": _COUNT(
-        "Outbound share", format=_SHARE, help=metrics.METRIC_DEFINITIONS["outbound_share"]
+        "Outbound share", format=_SHARE, help=figures.METRIC_DEFINITIONS["outbound_share"]
     ),
     "connected": _COUNT("Connected", help="Outbound calls whose disposition counts as Answered."),
     "connect_rate": _COUNT(
-        "Connect rate", format=_SHARE, help=metrics.METRIC_DEFINITIONS["connect_rate"]
+        "Connect rate", format=_SHARE, help=figures.METRIC_DEFINITIONS["connect_rate"]
     ),
-    "positive": _COUNT("Meetings & positive", help=metrics.METRIC_DEFINITIONS["positive"]),
-    "no_disposition": _COUNT("No disposition", help=metrics.METRIC_DEFINITIONS["no_disposition"]),
+    "positive": _COUNT("Meetings & positive", help=figures.METRIC_DEFINITIONS["positive"]),
+    "no_disposition": _COUNT("No disposition", help=figures.METRIC_DEFINITIONS["no_disposition"]),
     "calls_per_day": _COUNT(
         "Calls per working day",
         format="%.1f",
@@ -93,7 +100,7 @@ REP_COLUMNS = {
     ),
     "daily_calls": st.column_config.LineChartColumn("Calls per day", y_min=0),
     "few_calls": st.column_config.CheckboxColumn(
-        "Few calls", help=metrics.METRIC_DEFINITIONS["few_calls"]
+        "Few calls", help=figures.METRIC_DEFINITIONS["few_calls"]
     ),
 }
 CALL_COLUMNS = {
@@ -111,7 +118,7 @@ CALL_COLUMNS = {
     "id": st.column_config.NumberColumn("Call id", format="%d"),
 }
 
-# The talk-time tables (lib.overview.talk_time_table): minutes with one decimal, always.
+# The talk-time tables (lib.analytics.overview.talk_time_table): minutes with one decimal, always.
 TALK_COLUMNS = {
     name: st.column_config.NumberColumn(name, format="%.1f")
     for name in ("Total min", "Mean min", "Median min")
@@ -122,7 +129,7 @@ TALK_COLUMNS = {
 
 
 def _sidebar_filters(users: pd.DataFrame, default_tz: str) -> DashboardFilters:
-    names = metrics.display_names(users)
+    names = labels.display_names(users)
     if "f_range" not in st.session_state:
         _filters_from_url(list(names), default_tz)
 
@@ -146,9 +153,9 @@ def _sidebar_filters(users: pd.DataFrame, default_tz: str) -> DashboardFilters:
     preset = sidebar.selectbox("Dates", options=PRESETS, key="f_range")
     if preset == "Custom":
         picked = sidebar.date_input("From – to", key="f_days", format="YYYY-MM-DD")
-        start, end = _picked_range(picked, today_in(tz, ui_cache.now()))
+        start, end = _picked_range(picked, today_in(tz, cache.now()))
     else:
-        start, end = preset_range(preset, today_in(tz, ui_cache.now()))
+        start, end = preset_range(preset, today_in(tz, cache.now()))
         # Kept so that switching to Custom starts from the range last shown.
         st.session_state["f_days"] = (start, end)
         sidebar.caption(_describe_range(start, end))
@@ -165,17 +172,17 @@ def _sidebar_controls() -> None:
     left, right = sidebar.columns(2)
     if left.button("Refresh", icon=":material/refresh:", help="Read today's calls again.",
                    key="refresh"):
-        ui_cache.refresh()
+        cache.refresh()
     with right.popover("More", icon=":material/more_horiz:"):
         st.caption("Closed days are kept in a local store. A full reload reads everything again.")
         if st.button("Full reload", icon=":material/restart_alt:", key="full_reload"):
-            ui_cache.full_reload()
+            cache.full_reload()
 
 
 def _filters_from_url(known_rep_ids: list[int], default_tz: str) -> None:
     query = {key: st.query_params.get(key, "") for key in _FILTER_PARAMS}
     filters = filters_from_query(query, default_tz=default_tz, known_rep_ids=known_rep_ids,
-                                 now=ui_cache.now())
+                                 now=cache.now())
     st.session_state["f_reps"] = list(filters.rep_ids or [])
     st.session_state["f_tz"] = filters.tz
     st.session_state["f_range"] = filters.preset
@@ -208,7 +215,7 @@ def _describe_range(start: date, end: date) -> str:
     return f"{start:%d %b} – {end:%d %b %Y} ({(end - start).days + 1} days)"
 
 
-@cache
+@functools.cache
 def _all_time_zones() -> tuple[str, ...]:
     return tuple(sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC"))
 

@@ -34,9 +34,10 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
-from lib.auth import USER_AGENT, token_url_for
-from lib.clock import Clock, real_clock
-from lib.errors import (
+from lib.clock import Clock, real_clock, require_utc
+from lib.frames import CALL_DTYPES, frame_from_rows
+from lib.outreach.auth import USER_AGENT, token_url_for
+from lib.outreach.errors import (
     ApiUnavailable,
     IncompleteRead,
     InvalidInput,
@@ -47,16 +48,8 @@ from lib.errors import (
     RateLimited,
     UnexpectedResponse,
 )
-from lib.schema import (
-    CALL_DTYPES,
-    dispositions_frame,
-    frame_from_rows,
-    parse_call,
-    purposes_frame,
-    to_id,
-    users_frame,
-)
-from lib.timerange import format_api_time, require_utc, widen_window
+from lib.outreach.records import dispositions_frame, parse_call, purposes_frame, to_id, users_frame
+from lib.outreach.windows import format_api_time, widen_window
 
 __all__ = ["ApiInfo", "CallWindow", "NewCall", "OutreachClient", "PAGE_SIZE", "token_url_for"]
 
@@ -67,7 +60,7 @@ _SCOPE_IN_TEXT = re.compile(r"\b((?:read|create|update|delete|write)_[a-z_]+)\b"
 
 
 class Auth(Protocol):
-    """What the client needs from lib.auth's StaticToken / RefreshingToken."""
+    """What the client needs from lib.outreach.auth's StaticToken / RefreshingToken."""
 
     def access_token(self) -> str: ...
 
@@ -245,7 +238,7 @@ class OutreachClient:
     paths start at /1.0. `bound_margin` widens each list request beyond the wanted window: the
     API's created filters have whole-minute precision and undocumented inclusivity, so a minute
     either side guarantees the edge calls are in the answer, and the client then keeps exactly
-    [after, before) by each call's own created time (see lib.timerange.widen_window). A day
+    [after, before) by each call's own created time (see lib.outreach.windows.widen_window). A day
     would also cover a server that reads the filters in the user's zone. `sleep` is injectable
     so tests never wait; `throttle_below` (default 2 * max_workers) is how few remaining
     requests make the client wait for the rate window's reset.
@@ -368,7 +361,7 @@ class OutreachClient:
         user_ids: Sequence[int] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list[dict[str, Any]]:
-        """Parsed call rows (lib.schema.parse_call) with after <= created_at < before.
+        """Parsed call rows (lib.outreach.records.parse_call) with after <= created_at < before.
 
         Rows are filtered exactly, de-duplicated by id and sorted by (created_at, id).
         """
@@ -455,16 +448,16 @@ class OutreachClient:
         return parse_call(data)
 
     def list_users(self) -> pd.DataFrame:
-        """Every user of the org (lib.schema.users_frame), in the API's order (last name)."""
+        """Every user of the org (records.users_frame), in the API's order (last name)."""
         return users_frame(self._read_pages("/1.0/users", [({}, "GET /1.0/users")])[0])
 
     def list_dispositions(self) -> pd.DataFrame:
-        """Every call disposition (lib.schema.dispositions_frame)."""
+        """Every call disposition (lib.outreach.records.dispositions_frame)."""
         query = [({}, "GET /1.0/call_dispositions")]
         return dispositions_frame(self._read_pages("/1.0/call_dispositions", query)[0])
 
     def list_purposes(self) -> pd.DataFrame:
-        """Every call purpose (lib.schema.purposes_frame)."""
+        """Every call purpose (lib.outreach.records.purposes_frame)."""
         query = [({}, "GET /1.0/call_purposes")]
         return purposes_frame(self._read_pages("/1.0/call_purposes", query)[0])
 

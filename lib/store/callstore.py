@@ -15,7 +15,7 @@
 # per column, NULL as INT64_NA; created_us is microseconds since the epoch), and `texts`, a JSON
 # array of the TEXT_COLUMNS lists. A quarter of a 25-rep team is ~65,000 calls in 90 windows:
 # read as rows through sqlite3 that took 0.2 s of Python tuples, as columns it is ~90 blobs.
-# Calls read from API v2 carry more (lib.schema.V2_CALL_DTYPES): `v2_numbers` holds V2_NUMBER_
+# Calls read from API v2 carry more (lib.frames.V2_CALL_DTYPES): `v2_numbers` holds V2_NUMBER_
 # COLUMNS the same way and `v2_texts` the JSON of V2_TEXT_COLUMNS (null kept: unknown); both are
 # NULL for 1.0 calls. A load has the v2 columns only when every window with calls has them, so
 # a frame never claims v2 facts for some calls and leaves them out for others.
@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.schema import CALL_DTYPES, V2_CALL_DTYPES
+from lib.frames import CALL_DTYPES, V2_CALL_DTYPES
 
 __all__ = ["ALL_USERS", "CallStore", "day_bounds", "utc_day"]
 
@@ -194,7 +194,7 @@ class CallStore:
     def load(self, identity: str, scope: int, days: Collection[date], after: datetime,
              before: datetime, user_ids: Collection[int] | None = None) -> pd.DataFrame:
         """The stored calls of these days' windows with after <= created_at < before (and of
-        `user_ids` only, when given), as a calls frame (lib.schema dtypes; unsorted).
+        `user_ids` only, when given), as a calls frame (lib.frames dtypes; unsorted).
 
         Ask only for days that `stored_days` reported: a day that is not stored gives no rows.
         """
@@ -226,7 +226,7 @@ class CallStore:
              rows: Iterable[Mapping[str, Any]], fetched_at: datetime) -> None:
         """Store these days' windows as read completely at `fetched_at`, replacing older copies.
 
-        `rows` are lib.schema.parse_call rows, each created on one of `days` (a row of another
+        `rows` are parsed call rows, each created on one of `days` (a row of another
         day is a ValueError: it would be served for a day it does not belong to). A day without
         rows is stored too: "no calls that day" is worth remembering.
         """
@@ -317,7 +317,7 @@ def _matrix(blob: bytes, n_columns: int, calls: int) -> np.ndarray:
 
 
 def _frame(windows: Sequence[tuple[int, bytes, str, bytes | None, str | None]]) -> pd.DataFrame:
-    """A calls frame (lib.schema dtypes) from stored windows with calls, column by column; with
+    """A calls frame (lib.frames dtypes) from stored windows with calls, column by column; with
     the v2 columns when every window has them."""
     if windows:
         matrix = np.concatenate([_matrix(blob, len(NUMBER_COLUMNS), calls)
@@ -346,7 +346,7 @@ def _frame(windows: Sequence[tuple[int, bytes, str, bytes | None, str | None]]) 
                                     for calls, _blob, _text, v2_blob, _v2_text in windows],
                                    axis=1)
         v2_texts = [json.loads(text) for *_base, text in windows]
-        for name, dtype in V2_CALL_DTYPES.items():  # in the order lib.schema gives them
+        for name, dtype in V2_CALL_DTYPES.items():  # in the order lib.outreach.records gives them
             if name in V2_NUMBER_COLUMNS:
                 data[name] = _times(v2_matrix[V2_NUMBER_COLUMNS.index(name)], dtype)
             else:

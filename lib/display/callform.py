@@ -16,8 +16,8 @@ import pandas as pd
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
-from lib.client import ApiInfo, NewCall
-from lib.metrics import display_names
+from lib.analytics.labels import display_names
+from lib.outreach.client import ApiInfo, NewCall
 
 # Where a number typed without "+country code" is taken to be (ISO 3166 region code).
 DEFAULT_REGION = "US"

@@ -11,10 +11,10 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from lib.client import ApiInfo, NewCall
 from lib.clock import Clock, clock_from_setting
-from lib.datasource import DataSource, open_source
+from lib.outreach.client import ApiInfo, NewCall
 from lib.settings import Settings
+from lib.store.datasource import DataSource, open_source
 
 # Calls change all day (new calls, edited dispositions): keep them briefly. The lists of reps,
 # dispositions and purposes rarely change. Entries are bounded so a busy server cannot grow

@@ -1,4 +1,4 @@
-"""Callboard's charts: the frames from lib.metrics in, Altair charts out (no Streamlit)."""
+"""Callboard's charts: the analytics' frames in, Altair charts out (no Streamlit)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Literal
 import altair as alt
 import pandas as pd
 
-from lib.metrics import MIN_CALLS_FOR_RATE
+from lib.analytics.figures import MIN_CALLS_FOR_RATE
 
 # One palette for every page, so outbound, answered etc. look the same wherever they appear.
 OUTBOUND_COLOUR = "#1f77b4"

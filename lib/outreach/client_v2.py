@@ -2,8 +2,8 @@
 
 # Only the wire format differs: paths, filters, cursor paging, the media type and record shapes.
 # Retries, backoff, rate limits, token refresh and typed errors are OutreachClient's. Each v2
-# record is translated into the 1.0 shape, so lib.schema parses both versions into the same
-# frames; a v2 call row also carries v2's own fields (lib.schema.V2_CALL_DTYPES). A cursor walk
+# record is translated into the 1.0 shape, so records.parse_call reads both versions into the same
+# frames; a v2 call row also carries v2's own fields (lib.frames.V2_CALL_DTYPES). A cursor walk
 # is sequential by nature, so concurrency comes from reading windows (days, users) side by
 # side; with 1000-call pages a quarter of a 25-rep team is ~70 requests, not 1,300.
 
@@ -19,19 +19,19 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 
-from lib.client import ApiInfo, CallWindow, NewCall, OutreachClient, rows_in_window
-from lib.errors import IncompleteRead, InvalidInput, OutreachError, UnexpectedResponse
-from lib.schema import (
-    CALL_DTYPES_V2,
+from lib.clock import require_utc
+from lib.frames import CALL_DTYPES_V2, frame_from_rows
+from lib.outreach.client import ApiInfo, CallWindow, NewCall, OutreachClient, rows_in_window
+from lib.outreach.errors import IncompleteRead, InvalidInput, OutreachError, UnexpectedResponse
+from lib.outreach.records import (
     dispositions_frame,
-    frame_from_rows,
     parse_call,
     parse_timestamp,
     purposes_frame,
     to_id,
     users_frame,
 )
-from lib.timerange import require_utc, widen_window
+from lib.outreach.windows import widen_window
 
 V2_PAGE_SIZE = 1000  # v2's maximum
 _V2_SCOPE = re.compile(r"\b([a-z][A-Za-z]*\.(?:read|write|delete|all))\b")
@@ -65,7 +65,7 @@ def _related(record: Mapping[str, Any], name: str) -> Any:
 
 
 def call_as_v1(record: Any) -> dict[str, Any]:
-    """A v2 call record in the 1.0 shape lib.schema.parse_call reads."""
+    """A v2 call record in the 1.0 shape lib.outreach.records.parse_call reads."""
     if not isinstance(record, Mapping):
         raise UnexpectedResponse("A call record is not a JSON object.")
     attributes = record.get("attributes")
@@ -104,7 +104,7 @@ def _text_or_none(value: Any) -> str | None:
 
 
 def call_row(record: Any) -> dict[str, Any]:
-    """A v2 call record as a parsed row: lib.schema.parse_call's columns and V2_CALL_DTYPES'."""
+    """A v2 call record as a parsed row: records.parse_call's columns and V2_CALL_DTYPES'."""
     row = parse_call(call_as_v1(record))
     attributes = record.get("attributes")
     attributes = attributes if isinstance(attributes, Mapping) else {}

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
-from lib.access import AllowListError, is_allowed, rules_from
+from lib.ui.allow_list import AllowListError, is_allowed, rules_from
 
 # The keys Streamlit's st.login needs; checked here so that a half-written [auth] section locks
 # the dashboard with a plain sentence instead of a traceback (or, worse, no lock at all).

@@ -8,7 +8,8 @@ from datetime import date
 
 import pandas as pd
 
-from lib import charts, metrics, metrics_v2
+from lib import frames
+from lib.analytics import breakdowns, charts, figures, labels, tables, talk
 
 
 @dataclass(frozen=True)
@@ -28,29 +29,29 @@ class Card:
 
 @dataclass(frozen=True)
 class Answers:
-    """API v2's figures of the current period (lib.metrics_v2): absent on 1.0, never zero."""
+    """API v2's figures of the current period (lib.analytics.talk): absent on 1.0, never zero."""
 
     rate: float | None  # answered / calls with a known outcome
     by_outcome: pd.DataFrame  # outcome, calls, share
-    talk_by_rep: pd.DataFrame  # metrics_v2.talk_time_by(calls, "user_id")
-    talk_by_disposition: pd.DataFrame  # metrics_v2.talk_time_by(calls, "disposition_id")
+    talk_by_rep: pd.DataFrame  # talk.talk_time_by(calls, "user_id")
+    talk_by_disposition: pd.DataFrame  # talk.talk_time_by(calls, "disposition_id")
 
 
 @dataclass(frozen=True)
 class Overview:
-    """Everything the overview page shows, computed by lib.metrics from the same calls."""
+    """Everything the overview page shows, computed by lib.analytics.figures from the same calls."""
 
-    comparison: metrics.PeriodComparison
+    comparison: figures.PeriodComparison
     volume: pd.DataFrame
     frequency: str
     mix: pd.DataFrame
     heatmap: pd.DataFrame
     reps: pd.DataFrame
-    calls: pd.DataFrame  # the calls table (lib.metrics.calls_table), newest first
+    calls: pd.DataFrame  # the calls table (lib.analytics.figures.calls_table), newest first
     answers: Answers | None = None  # None unless the calls came from API v2
 
     @property
-    def figures(self) -> metrics.OverviewFigures:
+    def figures(self) -> figures.OverviewFigures:
         return self.comparison.current
 
 
@@ -66,28 +67,28 @@ def build_overview(
     tz: str,
 ) -> Overview:
     """The overview of `calls` (created in the local days start..end by `rep_ids`), against
-    `previous_calls` (the same reps in metrics.previous_period(start, end))."""
-    frequency = metrics.pick_frequency(start, end)
+    `previous_calls` (the same reps in figures.previous_period(start, end))."""
+    frequency = breakdowns.pick_frequency(start, end)
     return Overview(
-        comparison=metrics.compare_periods(
+        comparison=figures.compare_periods(
             calls, previous_calls, dispositions, rep_ids, start, end, tz
         ),
-        volume=metrics.volume_over_time(calls, tz, start, end, frequency),
+        volume=breakdowns.volume_over_time(calls, tz, start, end, frequency),
         frequency=frequency,
-        mix=metrics.disposition_mix(calls, dispositions),
-        heatmap=metrics.hour_weekday_heatmap(calls, dispositions, tz),
-        reps=metrics.rep_table(calls, dispositions, users, rep_ids, start, end, tz),
-        calls=metrics.calls_table(calls, users, dispositions, purposes, tz),
-        answers=_answers(calls) if metrics_v2.has_v2_fields(calls) else None,
+        mix=breakdowns.disposition_mix(calls, dispositions),
+        heatmap=breakdowns.hour_weekday_heatmap(calls, dispositions, tz),
+        reps=tables.rep_table(calls, dispositions, users, rep_ids, start, end, tz),
+        calls=tables.calls_table(calls, users, dispositions, purposes, tz),
+        answers=_answers(calls) if frames.has_v2_fields(calls) else None,
     )
 
 
 def _answers(calls: pd.DataFrame) -> Answers:
     return Answers(
-        rate=metrics_v2.answer_rate(calls),
-        by_outcome=metrics_v2.answer_rate_by_outcome(calls),
-        talk_by_rep=metrics_v2.talk_time_by(calls, "user_id"),
-        talk_by_disposition=metrics_v2.talk_time_by(calls, "disposition_id"),
+        rate=talk.answer_rate(calls),
+        by_outcome=talk.answer_rate_by_outcome(calls),
+        talk_by_rep=talk.talk_time_by(calls, "user_id"),
+        talk_by_disposition=talk.talk_time_by(calls, "disposition_id"),
     )
 
 
@@ -133,14 +134,14 @@ def _answers_summary(answers: Answers) -> dict:
     }
 
 
-def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
+def metric_cards(comparison: figures.PeriodComparison) -> list[Card]:
     """The five headline cards, each with its change against the previous period."""
     now, before, deltas = comparison.current, comparison.previous, comparison.deltas
     since = f"vs {comparison.previous_start:%d %b} – {comparison.previous_end:%d %b}"
-    definitions = metrics.METRIC_DEFINITIONS
+    definitions = figures.METRIC_DEFINITIONS
     few = definitions["few_calls"]
 
-    def rate_card(key: str, label: str, rate: metrics.Rate, of: str, colour: str) -> Card:
+    def rate_card(key: str, label: str, rate: figures.Rate, of: str, colour: str) -> Card:
         help_text = definitions[key] + ("\n\n" + few if not rate.reliable else "")
         return Card(
             key=key,
@@ -174,7 +175,7 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
         Card(
             key="calls_per_rep_per_day",
             label="Calls per rep per working day",
-            value=metrics.NO_VALUE if per_rep is None else f"{per_rep:.1f}",
+            value=labels.NO_VALUE if per_rep is None else f"{per_rep:.1f}",
             delta=None if per_rep_delta is None else f"{per_rep_delta:+.1f}",
             compared_with=since,
             delta_color="normal",
@@ -198,7 +199,7 @@ def metric_cards(comparison: metrics.PeriodComparison) -> list[Card]:
 
 def percent_text(value: float | None) -> str:
     """A share as the cards show it ("42.5%"), or the dash when there is none."""
-    return metrics.NO_VALUE if value is None else f"{100 * value:.1f}%"
+    return labels.NO_VALUE if value is None else f"{100 * value:.1f}%"
 
 
 def selected_dispositions(chart_event: object) -> list[str]:
@@ -208,15 +209,6 @@ def selected_dispositions(chart_event: object) -> list[str]:
     points = _get(selection, charts.DISPOSITION_SELECTION) or []
     names = [_get(point, "disposition") for point in points if isinstance(point, Mapping)]
     return [name for name in names if isinstance(name, str)]
-
-
-def calls_csv(table: pd.DataFrame) -> str:
-    """A calls table as CSV text: exactly its rows and columns, times with their UTC offset, and
-    cells a spreadsheet would run as formulas neutralised."""
-    out = table.copy()
-    if "time" in out:
-        out["time"] = out["time"].map(lambda moment: moment.isoformat())
-    return metrics.csv_safe(out).to_csv(index=False)
 
 
 def _get(container: object, key: str) -> object:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lib.errors import (
+from lib.outreach.errors import (
     ApiUnavailable,
     IncompleteRead,
     InvalidInput,

@@ -1,0 +1,4 @@
+"""Pure analytics: calls frames (and lookups) in, figures, tables and Altair charts out.
+
+No I/O, no Streamlit, no HTTP. May import: pandas, numpy, altair, lib.frames and lib.clock.
+"""

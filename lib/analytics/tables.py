@@ -1,0 +1,178 @@
+"""The overview's tables: one row per rep, one row per call."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from lib.analytics.calls import call_flags, day_offsets, utc_times
+from lib.analytics.figures import (
+    DEFAULT_POSITIVE,
+    MIN_CALLS_FOR_RATE,
+    overview_figures,
+    working_days,
+)
+from lib.analytics.labels import (
+    NO_DISPOSITION,
+    OTHER_USERS,
+    TEAM,
+    labels_for,
+    unknown_disposition,
+    user_names,
+    with_display_names,
+)
+from lib.analytics.talk import talk_seconds
+
+
+def rep_table(
+    calls: pd.DataFrame,
+    dispositions: pd.DataFrame,
+    users: pd.DataFrame,
+    rep_ids: Sequence[int],
+    start: date,
+    end: date,
+    tz: str,
+    positive: Collection[str] = DEFAULT_POSITIVE,
+) -> pd.DataFrame:
+    """One row per rep in scope (even with no calls), busiest first, then "Other users" (only if
+    some calls belong to nobody in scope), then "Team", whose figures are `overview_figures`.
+
+    Columns: rep_id (Int64, <NA> on the last two rows), rep, calls, outbound, outbound_share,
+    connected, connect_rate (connected / outbound), positive, no_disposition, calls_per_day
+    (calls per working day; for Team, per rep per working day), daily_calls (list of calls per
+    local day from start to end, for a sparkline), few_calls (a rate has a denominator below
+    MIN_CALLS_FOR_RATE), is_team.
+    """
+    reps = list(dict.fromkeys(int(rep) for rep in rep_ids))
+    n_slots = len(reps) + 1  # the last slot collects calls of users outside the scope
+    slot = pd.Index(reps, dtype=np.int64).get_indexer(
+        calls["user_id"].to_numpy(dtype=np.float64, na_value=np.nan)
+    )
+    slot[slot < 0] = len(reps)
+    flags = call_flags(calls, dispositions, positive)
+
+    def per_slot(weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(slot, weights=weights, minlength=n_slots).astype(np.int64)
+
+    n_days = (end - start).days + 1
+    offset = day_offsets(calls, tz, start)
+    inside = (offset >= 0) & (offset < n_days)
+    daily = np.bincount(slot[inside] * n_days + offset[inside], minlength=n_slots * n_days).reshape(
+        n_slots, n_days
+    )
+
+    frame = pd.DataFrame(
+        {
+            "rep_id": pd.array([*reps, None], dtype="Int64"),
+            "rep": [*user_names(reps, users), OTHER_USERS],
+            "calls": per_slot(),
+            "outbound": per_slot(flags.outbound),
+            "connected": per_slot(flags.connected),
+            "positive": per_slot(flags.positive),
+            "no_disposition": per_slot(flags.no_disposition),
+            "daily_calls": [row.tolist() for row in daily],
+        }
+    )
+    days = working_days(start, end)
+    frame["calls_per_day"] = frame["calls"] / days if days else np.nan
+    rep_rows = frame.iloc[: len(reps)].sort_values(
+        ["calls", "rep"], ascending=[False, True], kind="stable"
+    )
+    other = frame.iloc[len(reps) :].assign(calls_per_day=np.nan)  # not one rep: no per-day rate
+    parts = [rep_rows, other] if other["calls"].iloc[0] > 0 else [rep_rows]
+
+    team = overview_figures(calls, dispositions, reps, start, end, tz, positive)
+    team_row = {
+        "rep_id": pd.NA,
+        "rep": TEAM,
+        "calls": team.calls,
+        "outbound": team.outbound,
+        "connected": team.connect_rate.numerator,
+        "positive": team.positive,
+        "no_disposition": team.no_disposition,
+        "daily_calls": daily.sum(axis=0).tolist(),
+        "calls_per_day": np.nan
+        if team.calls_per_rep_per_day is None
+        else team.calls_per_rep_per_day,
+    }
+    frame = pd.concat([*parts, pd.DataFrame([team_row])], ignore_index=True)
+    frame["rep_id"] = frame["rep_id"].astype("Int64")
+    for column in ("calls", "outbound", "connected", "positive", "no_disposition"):
+        frame[column] = frame[column].astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["outbound_share"] = frame["outbound"] / frame["calls"].where(frame["calls"] > 0)
+        frame["connect_rate"] = frame["connected"] / frame["outbound"].where(frame["outbound"] > 0)
+    frame["few_calls"] = (frame["calls"] < MIN_CALLS_FOR_RATE) | (
+        frame["outbound"] < MIN_CALLS_FOR_RATE
+    )
+    frame["is_team"] = frame["rep"].eq(TEAM) & frame["rep_id"].isna()
+    return frame[
+        [
+            "rep_id",
+            "rep",
+            "calls",
+            "outbound",
+            "outbound_share",
+            "connected",
+            "connect_rate",
+            "positive",
+            "no_disposition",
+            "calls_per_day",
+            "daily_calls",
+            "few_calls",
+            "is_team",
+        ]
+    ]
+
+
+def calls_table(
+    calls: pd.DataFrame,
+    users: pd.DataFrame,
+    dispositions: pd.DataFrame,
+    purposes: pd.DataFrame,
+    tz: str,
+) -> pd.DataFrame:
+    """The calls for reading, newest first.
+
+    Columns: time (tz-aware, in `tz`), rep ("" when none, "User <id>" when not in `users`),
+    direction ("Outbound"/"Inbound"), from, to, purpose ("" when none), disposition (same labels
+    as `disposition_mix`, so a chart selection can filter this table), note, id; and for calls
+    read from API v2 (lib.frames.V2_CALL_DTYPES), outcome ("" when unknown) and talk_s (talk
+    seconds, NaN when the call was not answered) before id.
+    """
+    created = utc_times(calls["created_at"])
+    # Newest first; the id breaks ties so the order is stable between reloads.
+    order = np.lexsort(
+        (-calls["id"].to_numpy(dtype=np.int64), -created.dt.tz_localize(None).to_numpy().view("i8"))
+    )
+    rep_names = labels_for(
+        calls["user_id"], with_display_names(users), "_display", "", lambda i: f"User {i}"
+    )
+    disposition_names = labels_for(
+        calls["disposition_id"], dispositions, "name", NO_DISPOSITION, unknown_disposition
+    )
+    purpose_names = labels_for(calls["purpose_id"], purposes, "name", "", lambda i: f"Purpose {i}")
+    direction = pd.array(["Inbound", "Outbound"], dtype="str").take(
+        calls["outbound"].to_numpy(dtype=np.int64)
+    )
+    # Takes on the columns' own arrays: no round trip of a million strings through Python objects.
+    table = {
+        "time": created.dt.tz_convert(tz).array.take(order),
+        "rep": rep_names.take(order),
+        "direction": direction.take(order),
+        "from": calls["from_number"].array.take(order),
+        "to": calls["to_number"].array.take(order),
+        "purpose": purpose_names.take(order),
+        "disposition": disposition_names.take(order),
+        "note": calls["note"].array.take(order),
+    }
+    if {"outcome", "answered_at", "completed_at"} <= set(calls.columns):
+        table["outcome"] = calls["outcome"].fillna("").to_numpy(dtype=object)[order]
+        table["talk_s"] = talk_seconds(calls).to_numpy(dtype=float)[order]
+    table["id"] = calls["id"].to_numpy(dtype=np.int64)[order]
+    return pd.DataFrame(table)
+
+

@@ -17,7 +17,7 @@ from lib.analytics import exports, figures, overview
 from lib.analytics.timerange import utc_bounds
 from lib.clock import real_clock
 from lib.display.messages import explain
-from lib.frames import V2_CALL_DTYPES
+from lib.frames import V2_CALL_DTYPES, has_v2_fields
 from lib.outreach.errors import OutreachError
 from lib.settings import Settings, SettingsError
 from lib.store.datasource import DataSource, open_source
@@ -100,7 +100,7 @@ def _export(args: argparse.Namespace, source: DataSource, start: date, end: date
     after, before = utc_bounds(start, end, tz)
     calls = source.list_calls(after, before, user_ids=args.users)
     # API v2's own columns (lib.frames.V2_CALL_DTYPES) come after, when the calls have them.
-    columns = EXPORT_COLUMNS + [name for name in V2_CALL_DTYPES if name in calls.columns]
+    columns = EXPORT_COLUMNS + (list(V2_CALL_DTYPES) if has_v2_fields(calls) else [])
     table = calls[columns].copy()
     for name in table.columns:
         if isinstance(table[name].dtype, pd.DatetimeTZDtype):

@@ -124,9 +124,13 @@ def frame_from_rows(rows: Iterable[Mapping[str, Any]],
     return frame
 
 
-def has_v2_fields(frame: pd.DataFrame) -> bool:
-    """True when the frame was read from v2 and carries its own columns (known or not: an empty
-    v2 read has the figures as "none yet"); False for 1.0 data, whose cards must be left out,
-    not drawn as zero. Decided by the columns, never by the data, so that what is shown (and
-    the summary's keys) does not change shape with the range picked."""
-    return {"outcome", "answered_at", "completed_at"} <= set(frame.columns)
+def has_v2_fields(columns_of: pd.DataFrame | Mapping[str, Any]) -> bool:
+    """Whether this calls frame, parsed row or dtypes mapping carries API v2's own fields
+    (V2_CALL_DTYPES), known or not: the one test every layer asks, by the column names alone.
+
+    A frame read from v2 has them even when it found no calls ("none yet"); one read from 1.0
+    never has them, so v2-only figures are left out rather than drawn as zero. Never decided by
+    the data, so what is shown (and the summary's keys) does not change shape with the range.
+    """
+    names = columns_of.columns if isinstance(columns_of, pd.DataFrame) else columns_of.keys()
+    return V2_CALL_DTYPES.keys() <= set(names)

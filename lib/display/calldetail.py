@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from lib.analytics.labels import NO_VALUE
+from lib.frames import has_v2_fields
 
 _MAX_ID_DIGITS = 18  # Outreach ids are 64-bit integers
 
@@ -57,7 +58,7 @@ def call_details(
     disposition_id = _id(row.get("disposition_id"))
     disposition = _lookup_row(dispositions, disposition_id)
     outcome = str(disposition.get("outcome") or "").strip() if disposition else ""
-    from_v2 = "answered_at" in row
+    from_v2 = has_v2_fields(row)
     if from_v2:
         outcome = str(row.get("outcome") or "").strip()
     prospect_id = _id(row.get("prospect_id"))

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.frames import CALL_DTYPES, V2_CALL_DTYPES
+from lib.frames import CALL_DTYPES, V2_CALL_DTYPES, has_v2_fields
 
 __all__ = ["ALL_USERS", "CallStore", "day_bounds", "utc_day"]
 
@@ -302,7 +302,7 @@ def _pack(rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, str, bytes | None, 
                else [number(row[name]) for row in rows] for name in NUMBER_COLUMNS]
     texts = [[row[name] or "" for row in rows] for name in TEXT_COLUMNS]
     packed = (_int64_matrix(columns, len(rows)), json.dumps(texts, ensure_ascii=False))
-    if not rows or not all(V2_CALL_DTYPES.keys() <= row.keys() for row in rows):
+    if not rows or not all(has_v2_fields(row) for row in rows):
         return (*packed, None, None)
     v2_columns = [[micros(row[name]) for row in rows] for name in V2_NUMBER_COLUMNS]
     v2_texts = [[row[name] for row in rows] for name in V2_TEXT_COLUMNS]

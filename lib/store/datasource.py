@@ -35,7 +35,7 @@ from pathlib import Path
 import pandas as pd
 
 from lib.clock import Clock, real_clock, require_utc
-from lib.frames import V2_CALL_DTYPES, empty_calls_frame, frame_from_rows
+from lib.frames import empty_calls_frame, frame_from_rows, has_v2_fields
 from lib.outreach.auth import RefreshingToken, StaticToken, token_url_for
 from lib.outreach.client import CallWindow, OutreachClient, distinct_user_ids
 from lib.outreach.client_v2 import OutreachClientV2, names_v2_scopes
@@ -141,7 +141,7 @@ class DataSource:
         scopes = [ALL_USERS] if users is None else users
         dtypes = self.client.call_dtypes
         # On v2 a stored day serves only if it holds v2's fields too.
-        with_v2 = V2_CALL_DTYPES.keys() <= dtypes.keys()
+        with_v2 = has_v2_fields(dtypes)
 
         def stored(scope: int) -> set[date]:
             return closed & store.stored_days(identity, scope, first, last, fresh_since,

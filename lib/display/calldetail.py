@@ -11,9 +11,8 @@ from typing import Any
 import pandas as pd
 
 from lib.analytics.labels import NO_VALUE
+from lib.display.typed_ids import typed_id
 from lib.frames import has_v2_fields
-
-_MAX_ID_DIGITS = 18  # Outreach ids are 64-bit integers
 
 
 class BadCallId(ValueError):
@@ -34,14 +33,12 @@ class CallDetails:
 
 def parse_call_id(text: str | None) -> int | None:
     """The call id typed by the user; None when nothing was typed. Raises BadCallId otherwise."""
-    text = (text or "").strip().removeprefix("#").strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()):
+    found = typed_id((text or "").strip().removeprefix("#"))
+    if found == "not digits":
         raise BadCallId("A call id is a number, e.g. 4319081. Check what was typed.")
-    if len(text) > _MAX_ID_DIGITS or int(text) == 0:
+    if found == "no such id":
         raise BadCallId("No call can have this id: Outreach ids are whole numbers from 1 up.")
-    return int(text)
+    return found
 
 
 def call_details(

@@ -17,6 +17,7 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 from lib.analytics.labels import display_names
+from lib.display.typed_ids import typed_id
 from lib.outreach.client import ApiInfo, NewCall
 
 # Where a number typed without "+country code" is taken to be (ISO 3166 region code).
@@ -45,8 +46,6 @@ MAYBE_LOGGED = (
 
 # The sandbox's limit; the live API documents none, and a longer note is surely a paste mistake.
 MAX_NOTE = 10_000
-# Outreach ids are 64-bit integers at most.
-_MAX_ID_DIGITS = 18
 
 # The last part of the API's error pointer (InvalidInput.field) -> the form field it is about.
 _API_FIELDS: dict[str, str] = {
@@ -114,14 +113,12 @@ def normalise_phone(text: str | None, region: str = DEFAULT_REGION) -> str | Non
 
 def parse_prospect_id(text: str | None) -> int | None:
     """An Outreach prospect id (digits only), None when left empty."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdigit()):
+    found = typed_id(text)
+    if found == "not digits":
         raise FieldProblem("A prospect id is digits only, e.g. 200012. Leave it empty if unknown.")
-    if len(text) > _MAX_ID_DIGITS or int(text) == 0:
+    if found == "no such id":
         raise FieldProblem("No prospect has this id. Check it, or leave it empty if unknown.")
-    return int(text)
+    return found
 
 
 def parse_form(form: CallFormInput, region: str = DEFAULT_REGION) -> NewCall | dict[str, str]:

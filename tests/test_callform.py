@@ -221,11 +221,13 @@ def test_details_of_a_v2_call_show_its_own_outcome_and_talk_time():
     shown = call_details(talked, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
     # The call's own outcome wins over its disposition's ("Left voicemail": Not Answered).
     assert (shown["Outcome"], shown["Talk time"]) == ("Answered", "4 min 05 s")
-    short = _row(outcome="Answered", answered_at=answered,
+    # A v2 row always has all five of v2's fields (lib.frames.V2_CALL_DTYPES), known or not.
+    short = _row(outcome="Answered", state="completed", dialed_at=answered, answered_at=answered,
                  completed_at=answered + timedelta(seconds=9))
     assert call_details(short, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()["Talk time"] == \
         "9 s"
-    unanswered = _row(outcome="Not Answered", answered_at=pd.NaT, completed_at=answered)
+    unanswered = _row(outcome="Not Answered", state="completed", dialed_at=answered,
+                      answered_at=pd.NaT, completed_at=answered)
     shown = call_details(unanswered, USERS, DISPOSITIONS, PURPOSES, "UTC").as_dict()
     assert (shown["Outcome"], shown["Talk time"]) == ("Not Answered", NO_VALUE)
     # A 1.0 call has no talk time at all: the line is absent, not a dash.

@@ -1,6 +1,11 @@
-"""The calls frame's parsing, dtypes, order and de-duplication, and the lookup frames."""
+"""Reading Outreach records into the calls frame, checked against hand-written raw records:
+each documented column from its documented source field, with its documented dtype, the
+fallbacks, refusals of malformed records, order and de-duplication, the lookup frames; and the
+column table in docs/ARCHITECTURE.md, read from the file, against what lib.frames produces."""
 
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -29,31 +34,36 @@ def record(call_id=9001, created="2026-11-02T17:03:00.000Z", **attributes):
     return {"id": call_id, "type": "call", "attributes": base}
 
 
+# The documented dtypes (docs/ARCHITECTURE.md), written out: what a page or the store may rely on.
+DOCUMENTED_DTYPES = {
+    "id": "int64",
+    "created_at": "datetime64[ns, UTC]",
+    "user_id": "Int64",
+    "outbound": "bool",
+    "from_number": "object",
+    "to_number": "object",
+    "purpose_id": "Int64",
+    "disposition_id": "Int64",
+    "prospect_id": "Int64",
+    "note": "object",
+}
+DOCUMENTED_V2_DTYPES = {
+    **DOCUMENTED_DTYPES,
+    "outcome": "object",
+    "state": "object",
+    "dialed_at": "datetime64[ns, UTC]",
+    "answered_at": "datetime64[ns, UTC]",
+    "completed_at": "datetime64[ns, UTC]",
+}
+
+
 def expected_dtypes():
-    return {
-        "id": "int64",
-        "created_at": "datetime64[ns, UTC]",
-        "user_id": "Int64",
-        "outbound": "bool",
-        "from_number": "object",
-        "to_number": "object",
-        "purpose_id": "Int64",
-        "disposition_id": "Int64",
-        "prospect_id": "Int64",
-        "note": "object",
-    }
+    return dict(DOCUMENTED_DTYPES)
 
 
 def expected_v2_dtypes():
-    """A v2 read's columns: 1.0's, then v2's own facts (lib/schema.py's table)."""
-    return {
-        **expected_dtypes(),
-        "outcome": "object",
-        "state": "object",
-        "dialed_at": "datetime64[ns, UTC]",
-        "answered_at": "datetime64[ns, UTC]",
-        "completed_at": "datetime64[ns, UTC]",
-    }
+    """A v2 read's columns: 1.0's, then v2's own facts."""
+    return dict(DOCUMENTED_V2_DTYPES)
 
 
 def dtypes_of(frame):
@@ -164,6 +174,12 @@ def test_null_and_missing_parts_become_empty():
         (record(connection={"outbound": "true"}), "outbound"),
         (record(connection=None), "outbound"),
         (record(user={"id": "five"}), "user id"),
+        (record(user={"id": 5.5}), "user id"),
+        ({"id": 1, "attributes": record()["attributes"] | {"purpose": None},
+          "relationships": {"purpose": {"data": {"id": "3a"}}}}, "purpose id"),
+        (record(connection={"outbound": True, "from": {"number": "+1555"}}), "from number"),
+        (record(connection={"outbound": True, "to": ["+1555"]}), "to number"),
+        (record(metadata={"created": "2026-11-02T17:03:00Z", "note": {"text": "hi"}}), "note"),
         ("not an object", "object"),
     ],
 )
@@ -175,10 +191,12 @@ def test_unusable_records_raise(bad, reason):
 def test_frame_dtypes_are_exact():
     frame = calls_frame([record(), record(call_id=9002, user=None, purpose=None)])
     assert list(frame.columns) == list(CALL_COLUMNS)
-    assert {name: str(dtype) for name, dtype in frame.dtypes.items()} == expected_dtypes()
-    assert expected_dtypes() == CALL_DTYPES
-    assert frame.loc[1, "user_id"] is pd.NA
-    assert isinstance(frame.loc[0, "note"], str)
+    assert dtypes_of(frame) == expected_dtypes()
+    assert frame.loc[1, "user_id"] is pd.NA and frame.loc[1, "purpose_id"] is pd.NA
+    assert frame.loc[0, "user_id"] == 5 and frame.loc[0, "created_at"] == pd.Timestamp(
+        "2026-11-02T17:03:00Z")
+    assert all(isinstance(frame.loc[i, c], str) for i in (0, 1)
+               for c in ("from_number", "to_number", "note"))
 
 
 def test_empty_frame_has_the_same_dtypes():
@@ -256,3 +274,150 @@ def test_lookup_frames():
 
     with pytest.raises(UnexpectedResponse):
         users_frame([{"attributes": {}}])
+
+
+# ----- fallbacks: which source wins when both are there -----
+
+
+def test_metadata_created_and_note_come_before_the_attributes_ones():
+    row = parse_call({"id": 1, "attributes": {
+        "metadata": {"created": "2026-11-02T17:03:00Z", "note": "from metadata"},
+        "created": "2026-10-01T09:00:00Z", "note": "from attributes",
+        "connection": {"outbound": True}}})
+    assert row["created_at"] == datetime(2026, 11, 2, 17, 3, tzinfo=UTC)
+    assert row["note"] == "from metadata"
+
+
+def test_a_null_metadata_created_falls_back_to_attributes_created():
+    row = parse_call({"id": 1, "attributes": {
+        "metadata": {"created": None, "note": None}, "created": "2026-10-01T09:00:00Z",
+        "note": "from attributes", "connection": {"outbound": False}}})
+    assert row["created_at"] == datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+    assert row["note"] == "from attributes"
+
+
+def test_attributes_ids_come_before_relationships_ids():
+    related = {name: {"data": {"type": name, "id": 900 + n}}
+               for n, name in enumerate(("user", "purpose", "disposition", "prospect"))}
+    both = parse_call({**record(), "relationships": related})
+    assert (both["user_id"], both["purpose_id"], both["disposition_id"],
+            both["prospect_id"]) == (5, 3, 7, 42)
+    # An attributes id that is null defers to the relationship.
+    attributes = record()["attributes"] | {"user": {"id": None}, "prospect": None}
+    fallback = parse_call({"id": 1, "attributes": attributes, "relationships": related})
+    assert (fallback["user_id"], fallback["prospect_id"]) == (900, 903)
+    assert fallback["purpose_id"] == 3
+
+
+def test_numbers_sent_as_json_numbers_keep_their_digits():
+    row = parse_call(record(connection={"outbound": True, "from": 15550001111, "to": "+1"}))
+    assert row["from_number"] == "15550001111" and row["to_number"] == "+1"
+
+
+# ----- the documented table (docs/ARCHITECTURE.md) -----
+
+ARCHITECTURE = Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md"
+
+
+def documented_tables() -> dict[str, list[tuple[list[str], str, str]]]:
+    """The calls frame's column tables of docs/ARCHITECTURE.md, by record version ("1.0",
+    "v2"): (columns, dtype cell, source cell) per row, as written."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    sections = [part for part in re.split(r"^### ", text, flags=re.MULTILINE)[1:]
+                if re.search(r"`lib/frames\.py`|schema", part.splitlines()[0])]
+    assert len(sections) == 1, "docs/ARCHITECTURE.md has no one section on the calls frame"
+    tables = {}
+    table = re.compile(r"^\| column \| dtype \| source in a (\S+) record \|\n"
+                       r"\|[-| ]+\|\n((?:\|.*\|\n)+)", re.MULTILINE)
+    for version, body in table.findall(sections[0]):
+        rows = []
+        for line in body.splitlines():
+            name, dtype, source = (cell.strip() for cell in line.strip().strip("|").split("|"))
+            rows.append(([c.strip(" `") for c in name.split(",")], dtype, source))
+        tables[version] = rows
+    assert set(tables) == {"1.0", "v2"}, f"tables found: {sorted(tables)}"
+    return tables
+
+
+def documented_dtype(cell: str) -> str:
+    """A dtype cell as pandas names it: 'string (object, "" if absent)' is object,
+    'Int64 (nullable)' is Int64."""
+    return "object" if "object" in cell else cell.split(" (")[0].strip()
+
+
+def documented_columns(version: str) -> dict[str, str]:
+    return {column: documented_dtype(dtype)
+            for columns, dtype, _ in documented_tables()[version] for column in columns}
+
+
+def test_the_documented_columns_are_the_frames_columns_in_order_and_dtype():
+    v1 = documented_columns("1.0")
+    v2 = {**v1, **documented_columns("v2")}
+    # What lib.frames gives, with rows and without: calls parsed from 1.0 records, and a
+    # frame of v2's columns.
+    assert dtypes_of(calls_frame([record(), record(call_id=2, user=None)])) == v1
+    assert list(calls_frame([record()]).columns) == list(v1)
+    assert dtypes_of(empty_calls_frame()) == v1
+    assert dtypes_of(frame_from_rows([parse_call(record())], CALL_DTYPES_V2)) == v2
+    assert list(empty_calls_frame(CALL_DTYPES_V2).columns) == list(v2)
+    # The test's own copy agrees with the docs too.
+    assert v1 == DOCUMENTED_DTYPES and v2 == DOCUMENTED_V2_DTYPES
+
+
+def minimal_record() -> dict:
+    return {"id": 1, "attributes": {"metadata": {"created": "2026-11-02T17:03:00Z"},
+                                    "connection": {"outbound": True}}}
+
+
+def put(record: dict, path: str, value) -> None:
+    *parents, leaf = path.split(".")
+    for key in parents:
+        record = record.setdefault(key, {})
+    record[leaf] = value
+
+
+def drop(record: dict, path: str) -> None:
+    *parents, leaf = path.split(".")
+    for key in parents:
+        record = record.get(key) or {}
+    record.pop(leaf, None)
+
+
+def sample(dtype: str, n: int = 0):
+    """(value sent in a record, value expected in the row) for a column of that dtype; another
+    n, another value."""
+    if dtype.startswith("datetime64"):
+        return f"2026-11-{3 + n:02d}T08:09:10Z", datetime(2026, 11, 3 + n, 8, 9, 10, tzinfo=UTC)
+    if dtype.lower() == "int64":
+        return 4242 + n, 4242 + n
+    if dtype == "bool":
+        return False, False  # the minimal record's is True
+    return f"text {n}", f"text {n}"
+
+
+def test_each_documented_column_is_read_from_its_documented_source():
+    checked = 0
+    for columns, dtype_cell, source in documented_tables()["1.0"]:
+        (column,) = columns
+        dtype = documented_dtype(dtype_cell)
+        paths = re.findall(r"`([^`]+)`", source)
+        assert paths, f"no source field documented for {column}"
+        for n, path in enumerate(paths):
+            raw = minimal_record()
+            for other in paths:  # only this source present
+                drop(raw, other)
+            sent, wanted = sample(dtype, n)
+            put(raw, path, sent)
+            assert parse_call(raw)[column] == wanted, f"{column} from {path}"
+            checked += 1
+        if " else " in source:  # "a, else b": a wins when both are there
+            raw = minimal_record()
+            for n, path in enumerate(paths):
+                put(raw, path, sample(dtype, n)[0])
+            assert parse_call(raw)[column] == sample(dtype, 0)[1], f"{column}: {paths[0]} first"
+        if '"" if absent' in dtype_cell:
+            raw = minimal_record()
+            for path in paths:
+                drop(raw, path)
+            assert parse_call(raw)[column] == "", f"{column} absent"
+    assert checked >= 16  # every source of the ten columns' table was tried

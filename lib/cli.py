@@ -80,6 +80,10 @@ def _parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="every call created in the days, one row each")
     add_filters(export)
     export.add_argument("--format", choices=("csv", "json"), default="csv")
+    export.add_argument(
+        "--spreadsheet-safe", action="store_true",
+        help="quote CSV cells a spreadsheet would run as formulas (default: raw values)",
+    )
     export.add_argument("--output", type=Path, help="file to write (default standard output)")
     export.set_defaults(run=_export)
 
@@ -108,7 +112,8 @@ def _export(args: argparse.Namespace, source: DataSource, start: date, end: date
             table[name] = table[name].dt.strftime(_TIME_FORMAT).astype(object).where(
                 table[name].notna(), None)
     if args.format == "csv":
-        text = exports.csv_safe(table).to_csv(index=False)
+        # Raw by default: a machine-readable export keeps "+16505551335" and "=..." as they are.
+        text = (exports.csv_safe(table) if args.spreadsheet_safe else table).to_csv(index=False)
     else:
         text = table.to_json(orient="records", indent=1) + "\n"
     _write(text, args.output)

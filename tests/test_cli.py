@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from lib.analytics import figures
-from lib.outreach.records import calls_frame, parse_call
 from lib.sandbox import Sandbox
 from tests.conftest import NOW, WORKDAY, sandbox_now
+from tests.expected_calls import expected_calls
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,14 +53,12 @@ def recent_range(days: int = 10) -> tuple[date, date]:
 
 def expected_rows(sandbox: Sandbox, start: date, end: date, tz: str,
                   users: set[int] | None = None) -> list[dict]:
-    """What the sandbox holds for those local days, computed from its own records."""
+    """What the sandbox holds for those local days, read from its raw records by the tests'
+    own code (tests/expected_calls.py), never by the client's parser."""
     zone = ZoneInfo(tz)
     low = datetime.combine(start, datetime.min.time(), zone)
     high = datetime.combine(end + timedelta(days=1), datetime.min.time(), zone)
-    rows = [parse_call(record) for record in sandbox.all_calls()]
-    rows = [r for r in rows if low <= r["created_at"] < high
-            and (users is None or r["user_id"] in users)]
-    return sorted(rows, key=lambda r: (r["created_at"], r["id"]))
+    return expected_calls(sandbox, low, high, users).to_dict("records")
 
 
 def test_export_csv_holds_exactly_the_sandbox_calls(sandbox, env):
@@ -78,6 +76,22 @@ def test_export_csv_holds_exactly_the_sandbox_calls(sandbox, env):
     first = datetime.fromisoformat(rows[0]["created_at"].replace("Z", "+00:00"))
     assert first == expected[0]["created_at"]
     assert "sandbox" not in result.stderr  # credentials given: no demo notice
+
+
+def test_export_csv_is_raw_unless_asked_to_be_spreadsheet_safe(sandbox, env, tmp_path):
+    start, end = recent_range(days=3)
+    days = ["--start", str(start), "--end", str(end)]
+    raw = list(csv.DictReader(io.StringIO(run_cli("export", *days, env=env).stdout)))
+    expected = expected_rows(sandbox, start, end, "UTC")
+    assert len(raw) == len(expected) > 0
+    # Machine-readable by default: numbers exactly as Outreach holds them.
+    assert [r["to_number"] for r in raw] == [r["to_number"] for r in expected]
+    assert all(r["to_number"].startswith("+") for r in raw if r["to_number"])
+    safe = run_cli("export", *days, "--spreadsheet-safe", env=env)
+    assert safe.returncode == 0, safe.stderr
+    safe_rows = list(csv.DictReader(io.StringIO(safe.stdout)))
+    # E.164 numbers are plain numbers: a spreadsheet reads them, never runs them.
+    assert [r["to_number"] for r in safe_rows] == [r["to_number"] for r in raw]
 
 
 def test_export_json_filters_by_user_and_survives_faults(sandbox, env, configure_sandbox):
@@ -126,7 +140,7 @@ def test_summary_equals_the_metric_functions(sandbox, env):
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
 
-    calls = calls_frame(sandbox.all_calls())
+    calls = expected_calls(sandbox)
     zone = ZoneInfo(tz)
     local_day = calls["created_at"].dt.tz_convert(zone).dt.date
     current = calls[(local_day >= start) & (local_day <= end)]

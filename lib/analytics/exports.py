@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
-_FORMULA_START = r"[=+\-@\t\r]"
-_FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r")
+# What a spreadsheet runs as a formula (OWASP "CSV injection"): a cell that starts with = + - @,
+# a tab or a carriage return, or their full-width forms, which some spreadsheets fold into them.
+_FORMULA_CHARS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+_FORMULA_START = "[" + re.escape("".join(_FORMULA_CHARS)) + "]"
+# A plain number ("+16505551335", "-3", "-2.5e3") is read as a number, never run: left intact.
+_PLAIN_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+
+
+def runs_as_formula(text: str) -> bool:
+    """Whether a spreadsheet opening this cell would run it as a formula."""
+    return text.startswith(_FORMULA_CHARS) and re.fullmatch(_PLAIN_NUMBER, text) is None
 
 
 def _neutralise(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_CHARS) else text
+    return "'" + text if runs_as_formula(text) else text
 
 
 def _neutralise_any(value: object) -> object:
     return _neutralise(value) if isinstance(value, str) else value
 
 
-
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy in which every text cell a spreadsheet would run as a formula (starting with =, +,
-    -, @, tab or carriage return) starts with a single quote instead; numbers are untouched.
-
-    Phone numbers such as "+15551234567" are text here and so become "'+15551234567": that is
-    the usual spreadsheet practice (OWASP "CSV injection"), and the quote is not shown in Excel.
+    """A copy for a spreadsheet: every text cell it would run as a formula (runs_as_formula)
+    starts with a single quote instead, which spreadsheets do not show. Plain numbers, in
+    number columns or as text ("+16505551335", "-3"), and every other cell are left intact.
     """
     out = frame.copy()
     out.columns = [_neutralise(c) if isinstance(c, str) else c for c in out.columns]
@@ -40,7 +48,8 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
         if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
             continue
         try:
-            risky = series.str.match(_FORMULA_START, na=False)
+            risky = (series.str.match(_FORMULA_START, na=False)
+                     & ~series.str.fullmatch(_PLAIN_NUMBER, na=False))
         except AttributeError:  # an object column holding no strings at all
             continue
         if risky.any():

@@ -94,7 +94,10 @@ def test_a_logged_call_appears_on_the_overview_in_the_lookup_and_in_the_csv(
     assert note.lstrip("'") == HOSTILE_NOTE
     for row in rows:
         for value in row.values():
-            assert not value or value[0] not in "=+-@\t\r", f"formula-like cell {value!r}"
+            # A plain number such as an E.164 "+16505551335" is read as a number, never run.
+            assert (not value or value[0] not in "=+-@\t\r\uff1d\uff0b\uff0d\uff20"
+                    or re.fullmatch(r"[+-]\d+", value)), f"formula-like cell {value!r}"
+    assert any(row["from"].startswith("+") for row in rows), "E.164 numbers are left intact"
 
 
 def test_invalid_input_is_explained_beside_each_field_and_nothing_typed_is_lost(

@@ -35,10 +35,15 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lib.analytics.timerange import format_api_time  # noqa: E402
-from lib.outreach.auth import StaticToken  # noqa: E402
-from lib.outreach.client import NewCall, OutreachClient  # noqa: E402
-from lib.outreach.client_v2 import OutreachClientV2  # noqa: E402
+from lib.outreach import (  # noqa: E402
+    Dialect,
+    NewCall,
+    OutreachClient,
+    StaticToken,
+    V2Dialect,
+    dialect_for,
+)
+from lib.outreach.windows import format_api_time  # noqa: E402
 from lib.settings import DEFAULT_MAX_WORKERS  # noqa: E402
 from lib.store.callstore import CallStore, day_bounds  # noqa: E402
 from lib.store.datasource import CLOSED_AFTER, DataSource  # noqa: E402
@@ -103,16 +108,16 @@ def baseline_walk(base_url: str, token: str, after: datetime, before: datetime) 
 
 
 def make_source(base_url: str, token: str, store: Path, workers: int,
-                client_class: type[OutreachClient] = OutreachClient) -> DataSource:
-    client = client_class(base_url, StaticToken(token), max_workers=workers)
+                dialect: Dialect | None = None) -> DataSource:
+    client = OutreachClient(base_url, StaticToken(token), dialect=dialect, max_workers=workers)
     return DataSource(client, demo=True, description="benchmark", store=CallStore(store),
                       store_identity=IDENTITY)
 
 
 def warm_child(args: argparse.Namespace) -> None:
     """Run in a new process: one read through the store, timed; prints JSON."""
-    client_class = OutreachClientV2 if args.api_version == "2" else OutreachClient
-    source = make_source(args.base_url, args.token, Path(args.store), args.workers, client_class)
+    source = make_source(args.base_url, args.token, Path(args.store), args.workers,
+                         dialect_for(args.api_version))
     after = datetime.fromisoformat(args.after)
     before = None if args.before == "now" else datetime.fromisoformat(args.before)
     started = time.perf_counter()
@@ -273,7 +278,7 @@ def main() -> None:
 
         # 2b. The same cold read over API v2 (1000 calls a page, cursor paging).
         source_v2 = make_source(sandbox.base_url, sandbox.token, work / "calls-v2.sqlite",
-                                args.workers, OutreachClientV2)
+                                args.workers, V2Dialect())
         sandbox.reset()
         started = time.perf_counter()
         cold_v2 = source_v2.list_calls(after, now)

@@ -10,29 +10,21 @@ from dataclasses import dataclass, field
 
 import requests
 
-from lib.frames import CALL_DTYPES, CALL_DTYPES_V2, frame_from_rows
-from lib.outreach.auth import StaticToken
-from lib.outreach.client import OutreachClient
-from lib.outreach.client_v2 import OutreachClientV2, call_row
-from lib.outreach.records import parse_call
+from lib.outreach import Dialect, OutreachClient, StaticToken, V1Dialect, V2Dialect
 from lib.sandbox.data import OWNER_USER_ID
 from lib.sandbox.state import V2_SCOPES
 from tests.conftest import no_sleep
+from tests.expected_calls import expected_calls
 
 ALL_SCOPES = ["read_calls", "create_calls", "read_users", "read_call_dispositions",
               "read_call_purposes"]
 
 
 def expected(sandbox, after=None, before=None, users=None, version="1.0"):
-    """The sandbox's calls in [after, before) of those users, from its own records of that
-    version (v2's with their extra columns), computed without the client's reading."""
-    parse = call_row if version == "2" else parse_call
-    rows = [parse(record) for record in sandbox.all_calls(version)]
-    rows = [row for row in rows
-            if (after is None or row["created_at"] >= after)
-            and (before is None or row["created_at"] < before)
-            and (users is None or row["user_id"] in users)]
-    return frame_from_rows(rows, CALL_DTYPES_V2 if version == "2" else CALL_DTYPES)
+    """The sandbox's calls in [after, before) of those users, from its own raw records of that
+    version (v2's with their extra columns), read by the test's own code
+    (tests/expected_calls.py), never by the client's parser."""
+    return expected_calls(sandbox, after, before, users, version)
 
 
 @dataclass(frozen=True)
@@ -40,13 +32,18 @@ class Api:
     """What differs between the two versions, as far as these tests need to know."""
 
     version: str
-    client_class: type[OutreachClient]
+    dialect: Dialect  # what its clients speak, by default
     purposes_path: str  # the route of list_purposes, a one-request read on both versions
     page_size: int  # the client's default records a page
     scope_names: dict[str, str] = field(default_factory=dict)  # 1.0 name -> this version's
     # Client options that make a read take one request per 50 calls, as 1.0 always does:
     # tests of faults and rate limits need many requests from a small read.
-    pages_of_50: dict[str, int] = field(default_factory=dict)
+    pages_of_50: dict[str, Dialect] = field(default_factory=dict)
+
+    def client(self, base_url: str, auth, **options) -> OutreachClient:
+        """A client speaking this version (OutreachClient's options; a `dialect` among them
+        replaces the default one)."""
+        return OutreachClient(base_url, auth, **{"dialect": self.dialect, **options})
 
     def scope(self, v1_name: str) -> str:
         return self.scope_names.get(v1_name, v1_name)
@@ -58,16 +55,15 @@ class Api:
         return max(1, -(-calls // self.page_size))
 
 
-API_1_0 = Api("1.0", OutreachClient, "/1.0/call_purposes", 50)
-API_2 = Api("2", OutreachClientV2, "/api/v2/callPurposes", 1000,
-            {v1: v2 for v2, v1 in V2_SCOPES.items()}, {"page_size": 50})
+API_1_0 = Api("1.0", V1Dialect(), "/1.0/call_purposes", 50)
+API_2 = Api("2", V2Dialect(), "/api/v2/callPurposes", 1000,
+            {v1: v2 for v2, v1 in V2_SCOPES.items()}, {"dialect": V2Dialect(page_size=50)})
 
 
 def fresh_client(sandbox, api: Api, token=None, **options) -> OutreachClient:
     options.setdefault("sleep", no_sleep)
     options.setdefault("clock", sandbox.clock.now)
-    return api.client_class(sandbox.base_url, StaticToken(token or sandbox.full_token),
-                            **options)
+    return api.client(sandbox.base_url, StaticToken(token or sandbox.full_token), **options)
 
 
 def own_token(sandbox, scopes=ALL_SCOPES, ttl=3600) -> str:

@@ -12,8 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from lib.clock import pin_text
-from lib.outreach.auth import StaticToken
-from lib.outreach.client import OutreachClient
+from lib.outreach import OutreachClient, StaticToken
 from lib.sandbox import Sandbox, SandboxClock, start_sandbox
 
 # The one "now" of the suite, for the sandbox, the clients, the data source and the app: a

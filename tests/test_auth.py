@@ -10,9 +10,16 @@ from urllib.parse import parse_qsl
 import pytest
 import requests
 
-from lib.outreach.auth import MINT_INTERVAL_S, RefreshingToken, StaticToken, token_url_for
-from lib.outreach.client import OutreachClient
-from lib.outreach.errors import ApiUnavailable, NotAuthorised, RateLimited
+from lib.outreach import (
+    ApiUnavailable,
+    NotAuthorised,
+    OutreachClient,
+    RateLimited,
+    RefreshingToken,
+    StaticToken,
+    token_url_for,
+)
+from lib.outreach.auth import MINT_INTERVAL_S
 from lib.outreach.records import parse_call
 from lib.sandbox.state import ALL_SCOPES
 from tests.conftest import no_sleep

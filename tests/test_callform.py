@@ -26,7 +26,7 @@ from lib.display.callform import (
     parse_prospect_id,
 )
 from lib.display.messages import escape_markdown
-from lib.outreach.client import ApiInfo, NewCall
+from lib.outreach import ApiInfo, NewCall
 
 USERS = pd.DataFrame({"id": [1, 2], "first_name": ["Dana", ""], "last_name": ["Whitfield", ""],
                       "name": ["Dana Whitfield", "rep@example.com"],

@@ -17,19 +17,24 @@ import pytest
 
 from lib.analytics.timerange import utc_bounds
 from lib.frames import V2_CALL_DTYPES, frame_from_rows
-from lib.outreach.auth import StaticToken
-from lib.outreach.client import ApiInfo, NewCall, OutreachClient
-from lib.outreach.client_v2 import OutreachClientV2
-from lib.outreach.errors import (
+from lib.outreach import (
+    ApiInfo,
     ApiUnavailable,
     IncompleteRead,
     InvalidInput,
     MissingScope,
+    NewCall,
     NotAuthorised,
     NotFound,
+    OutreachClient,
     RateLimited,
+    StaticToken,
     UnexpectedResponse,
+    V1Dialect,
+    V2Dialect,
+    dialect_for,
 )
+from lib.outreach.dialect import NextPages
 from lib.outreach.records import calls_frame, parse_call
 from lib.sandbox import start_sandbox
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, fresh_client, own_token
@@ -91,7 +96,7 @@ def test_all_calls_across_many_pages(sandbox, client, api):
     assert progress[-1] == (pages, pages)
     assert [done for done, _ in progress] == list(range(1, pages + 1))
     assert sandbox.request_count == pages  # one request a page, nothing re-read
-    assert client.rate_limit_limit == 10_000 and client.rate_limit_remaining is not None
+    assert client.quota.limit == 10_000 and client.quota.remaining is not None
 
 
 def test_before_none_pins_now(sandbox, client, api):
@@ -318,7 +323,7 @@ def test_client_side_validation_sends_nothing(sandbox, client):
 ], ids=["v1.0", "v2-size", "v2-cursor"])
 def test_bad_parameter_is_invalid_input_with_the_parameter(client, path, parameter, value):
     with pytest.raises(InvalidInput) as info:
-        client._request("GET", path, params={parameter: value})
+        client.transport.request("GET", path, params={parameter: value})
     assert info.value.status == 400 and info.value.field == parameter
 
 
@@ -338,8 +343,8 @@ def test_429_waits_retry_after_then_succeeds(sandbox, configure_sandbox, clock, 
                           max_backoff=7200, throttle_below=0)
     for _ in range(3):
         client.list_purposes()
-    assert client.rate_limit_remaining == 0
-    expected_wait.append((client.rate_limit_reset - clock.now()).total_seconds())
+    assert client.quota.remaining == 0
+    expected_wait.append((client.quota.reset - clock.now()).total_seconds())
     assert len(client.list_purposes()) == 5  # a 429, one wait, then success
     assert len(slept) == 1
     # Retry-After is whole seconds to the reset; it was honoured, not replaced by backoff.
@@ -386,7 +391,7 @@ def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox, clock,
     remaining_when_slept: list[int | None] = []
 
     def sleep(seconds: float) -> None:
-        remaining_when_slept.append(client.rate_limit_remaining)
+        remaining_when_slept.append(client.quota.remaining)
         clock.advance(seconds)  # to the window's reset, on the sandbox's clock
 
     client = fresh_client(sandbox, api, own_token(sandbox, ttl=DAY_S), sleep=sleep,
@@ -491,8 +496,8 @@ def _closed_port() -> int:
 
 def test_connection_refused_is_retried_then_unavailable(api):
     slept: list[float] = []
-    client = api.client_class(f"http://127.0.0.1:{_closed_port()}", StaticToken("t"),
-                              sleep=slept.append, max_retries=2)
+    client = api.client(f"http://127.0.0.1:{_closed_port()}", StaticToken("t"),
+                        sleep=slept.append, max_retries=2)
     with pytest.raises(ApiUnavailable, match="failed after 3 tries: connection failed"):
         client.list_purposes()
     # Nothing reached a server, so even a create may be retried.
@@ -580,7 +585,7 @@ def test_v2_cursor_paging_follows_links_next_on_our_host_only(scripted):
         return 200, JSON, _json({"data": [v2_call(i, i % 60) for i in range(1001, 1011)]})
 
     server = scripted(answer)
-    client = OutreachClientV2(server.base_url, StaticToken("t"), sleep=no_sleep)
+    client = OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep, dialect=V2Dialect())
     frame = client.list_calls(None, datetime(2026, 11, 3, tzinfo=UTC))
     assert sorted(frame["id"]) == list(range(1, 1011))
     assert set(frame["user_id"]) == {5} and frame["disposition_id"].isna().all()
@@ -597,8 +602,8 @@ def test_v2_cursor_paging_follows_links_next_on_our_host_only(scripted):
 
     other = scripted(elsewhere)
     with pytest.raises(UnexpectedResponse, match="elsewhere"):
-        OutreachClientV2(other.base_url, StaticToken("t"), sleep=no_sleep).list_calls(
-            None, datetime(2026, 11, 3, tzinfo=UTC))
+        OutreachClient(other.base_url, StaticToken("t"), sleep=no_sleep,
+                       dialect=V2Dialect()).list_calls(None, datetime(2026, 11, 3, tzinfo=UTC))
     assert len(other.requests) == 1
 
 
@@ -611,9 +616,9 @@ def test_non_json_200_is_retried_and_two_number_remaining_header(scripted, api):
     ])
     server = scripted(lambda *a: next(answers))
     slept: list[float] = []
-    client = api.client_class(server.base_url, StaticToken("t"), sleep=slept.append)
+    client = api.client(server.base_url, StaticToken("t"), sleep=slept.append)
     assert client.get_call(1)["outbound"] is False
-    assert client.rate_limit_remaining == 9999 and client.rate_limit_limit == 10000
+    assert client.quota.remaining == 9999 and client.quota.limit == 10000
     assert len(slept) == 2 and all(0 < s <= 30 for s in slept)
 
 
@@ -632,7 +637,7 @@ def test_retry_after_seconds_honoured(scripted, api):
                     (200, JSON, _json(one_call(api)))])
     server = scripted(lambda *a: next(answers))
     slept: list[float] = []
-    client = api.client_class(server.base_url, StaticToken("t"), sleep=slept.append)
+    client = api.client(server.base_url, StaticToken("t"), sleep=slept.append)
     assert client.get_call(1)["outbound"] is False
     assert slept[0] == 7 and 0.5 <= slept[1] <= 1.0  # second try: 0.5 * 2, jittered
 
@@ -643,25 +648,116 @@ def test_429_without_retry_after_waits_for_the_reset_header(scripted, api):
                     (200, JSON, _json(empty_list(api)))])
     server = scripted(lambda *a: next(answers))
     slept: list[float] = []
-    client = api.client_class(server.base_url, StaticToken("t"), sleep=slept.append,
-                              throttle_below=0, clock=lambda: NOW)
+    client = api.client(server.base_url, StaticToken("t"), sleep=slept.append,
+                        throttle_below=0, clock=lambda: NOW)
     assert len(client.list_purposes()) == 0
     assert slept == [6.0]
 
 
 def test_json_of_the_wrong_shape_is_unexpected(scripted, api):
     server = scripted(lambda *a: (200, JSON, _json({"data": {"id": 1, "attributes": {}}})))
-    client = api.client_class(server.base_url, StaticToken("t"), sleep=no_sleep)
+    client = api.client(server.base_url, StaticToken("t"), sleep=no_sleep)
     with pytest.raises(UnexpectedResponse):
         client.get_call(1)
     server2 = scripted(lambda *a: (200, JSON, _json({"data": "nope"})))
     with pytest.raises(UnexpectedResponse):
-        api.client_class(server2.base_url, StaticToken("t")).list_purposes()
+        api.client(server2.base_url, StaticToken("t")).list_purposes()
 
 
 def test_403_without_a_scope_in_the_text_uses_the_routes_scope(scripted, api):
     server = scripted(lambda *a: (403, JSON, _json({"errors": [{"id": "forbidden"}]})))
-    client = api.client_class(server.base_url, StaticToken("t"), sleep=no_sleep)
+    client = api.client(server.base_url, StaticToken("t"), sleep=no_sleep)
     with pytest.raises(MissingScope) as info:
         client.list_dispositions()
     assert info.value.scope == api.scope("read_call_dispositions")
+
+
+# ----- the dialects' seams, on hand-written answers -----
+
+
+def test_a_1_0_page_tells_the_last_page_or_the_next_one():
+    v1, filters = V1Dialect(), {"filter[user/id]": "5"}
+    assert v1.page_params(filters, 3) == {"filter[user/id]": "5", "page[number]": "3",
+                                          "page[size]": "50"}
+    full, short = [{}] * 50, [{}] * 7
+    # The meta says how many pages there are: by maximum, else by total and entries.
+    assert v1.next_pages({"meta": {"page": {"maximum": 7}}}, full, filters, 1) == \
+        NextPages(last=7)
+    assert v1.next_pages({"meta": {"page": {"entries": 50}, "results": {"total": 101}}}, full,
+                         filters, 1) == NextPages(last=3)
+    # Without meta: links.next decides, else a full page means there may be more.
+    assert v1.next_pages({"links": {"next": "page 3"}}, short, filters, 2) == \
+        NextPages(follow=v1.page_params(filters, 3))
+    assert v1.next_pages({"links": {"prev": "page 1"}}, full, filters, 2) == NextPages()
+    assert v1.next_pages({}, full, filters, 2) == NextPages(follow=v1.page_params(filters, 3))
+    assert v1.next_pages({}, short, filters, 2) == NextPages()
+    assert v1.next_pages({"links": {"next": "more"}}, [], filters, 2) == NextPages()
+
+
+def test_a_v2_page_names_the_next_by_its_link_only():
+    v2 = V2Dialect(page_size=20)
+    assert v2.page_params({"filter[user][id]": "5"}, 1) == {
+        "filter[user][id]": "5", "page[size]": "20", "count": "false"}
+    with pytest.raises(ValueError):
+        v2.page_params({}, 2)  # a cursor's later pages have no number
+    link = "http://127.0.0.1:1/api/v2/calls?page[after]=abc"
+    assert v2.next_pages({"links": {"next": link}}, [{}], {}, 1) == NextPages(follow=link)
+    assert v2.next_pages({"links": {}}, [{}] * 20, {}, 1) == NextPages()
+    assert v2.next_pages({"data": []}, [], {}, 1) == NextPages()
+
+
+def test_each_dialect_spells_the_window_filters_its_own_way():
+    after, before = datetime(2026, 11, 2, 17, 3, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
+    assert V1Dialect().window_params(after, before, 5) == {
+        "filter[metadata/created/after]": "2026-11-02T17:03",
+        "filter[metadata/created/before]": "2026-11-03T00:00", "filter[user/id]": "5"}
+    assert V1Dialect().window_params(None, before, None) == {
+        "filter[metadata/created/before]": "2026-11-03T00:00"}
+    assert V2Dialect().window_params(after, before, 5) == {
+        "filter[createdAt]": "2026-11-02T17:03:00.000Z..2026-11-03T00:00:00.000Z",
+        "filter[user][id]": "5"}
+    assert V2Dialect().window_params(None, before, None) == {
+        "filter[createdAt]": "neginf..2026-11-03T00:00:00.000Z"}
+
+
+@pytest.mark.parametrize(("pointer", "v1_field", "v2_field"), [
+    ("/data/attributes/connection/outbound", "outbound", "outbound"),
+    ("/data/attributes/direction", "direction", "outbound"),
+    ("/data/attributes/purpose/id", "purpose", "purpose"),
+    ("/data/relationships/callDisposition/data/id", "id", "disposition"),
+    ("/data/attributes/to", "to", "to"),
+])
+def test_a_validation_pointer_names_the_field_in_1_0s_words(pointer, v1_field, v2_field):
+    error = {"id": "validationError", "source": {"pointer": pointer}}
+    assert V1Dialect().error_field(error) == v1_field
+    assert V2Dialect().error_field(error) == v2_field
+    parameter = {"source": {"parameter": "page[size]"}}
+    assert V1Dialect().error_field(parameter) == V2Dialect().error_field(parameter) == \
+        "page[size]"
+    assert V1Dialect().error_field({}) is V2Dialect().error_field({}) is None
+
+
+def test_dialect_for_names_the_two_versions():
+    assert dialect_for("1.0") == V1Dialect() and dialect_for("2") == V2Dialect()
+    assert dialect_for("2", page_size=50) == V2Dialect(page_size=50) != V2Dialect()
+    with pytest.raises(ValueError, match="1.0 or 2"):
+        dialect_for("3")
+    client = OutreachClient("http://127.0.0.1:1/", StaticToken("t"))
+    assert client.dialect == V1Dialect() and client.base_url == "http://127.0.0.1:1"
+    assert (client.pages_in_parallel, client.call_dtypes) == (True, V1Dialect.call_dtypes)
+    v2 = OutreachClient("http://127.0.0.1:1", StaticToken("t"), dialect=V2Dialect())
+    assert (v2.pages_in_parallel, v2.call_dtypes) == (False, V2Dialect.call_dtypes)
+
+
+def test_the_v2_create_body_is_json_api_with_relationships():
+    new = NewCall(outbound=False, from_number="+15550001111", purpose_id=3, prospect_id="42",
+                  note="hi")
+    assert V2Dialect().create_body(new) == {"data": {
+        "type": "call",
+        "attributes": {"direction": "inbound", "from": "+15550001111", "note": "hi"},
+        "relationships": {"callPurpose": {"data": {"type": "callPurpose", "id": 3}},
+                          "prospect": {"data": {"type": "prospect", "id": 42}}}}}
+    assert V1Dialect().create_body(new) == new.to_body()
+    with pytest.raises(InvalidInput) as info:
+        V2Dialect().create_body(NewCall(outbound=True, disposition_id="seven"))
+    assert info.value.field == "disposition"

@@ -14,8 +14,7 @@ import pytest
 
 from lib.analytics.timerange import utc_bounds
 from lib.clock import Clock
-from lib.outreach.auth import StaticToken
-from lib.outreach.client import NewCall
+from lib.outreach import NewCall, StaticToken
 from lib.outreach.errors import IncompleteRead, NotAuthorised
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
 from lib.store.callstore import ALL_USERS, CallStore, day_bounds
@@ -58,9 +57,9 @@ def make_source(sandbox, tmp_path, api: Api, token=None, *,
     """A source over the sandbox whose client is on the sandbox's clock, and the source itself
     on `clock` (default: the sandbox's too), so that which days are closed and open, and where
     a read is pinned, is decided from NOW, never from the wall clock."""
-    client = api.client_class(sandbox.base_url, StaticToken(token or sandbox.full_token),
-                              sleep=no_sleep, max_workers=workers, clock=sandbox.clock.now,
-                              **(client_options or {}))
+    client = api.client(sandbox.base_url, StaticToken(token or sandbox.full_token),
+                        sleep=no_sleep, max_workers=workers, clock=sandbox.clock.now,
+                        **(client_options or {}))
     return DataSource(client, demo=False, description="the test sandbox",
                       store=CallStore(tmp_path / "calls.sqlite"), store_identity=identity,
                       clock=clock or sandbox.clock.now, **options)
@@ -68,15 +67,15 @@ def make_source(sandbox, tmp_path, api: Api, token=None, *,
 
 def sequential(sandbox, api: Api, after, before, users=None):
     """The reference result: the plain client reading one page at a time, without a store."""
-    with api.client_class(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
-                          max_workers=1, clock=sandbox.clock.now) as client:
+    with api.client(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
+                    max_workers=1, clock=sandbox.clock.now) as client:
         return client.list_calls(after, before, users)
 
 
 def fetch_cost(sandbox, api: Api, after, before, users=None) -> int:
     """The requests a source makes to fetch [after, before) of each of `users` (None: all) that
     it does not hold: on 1.0 one query for the whole run, on v2 one query a UTC day."""
-    if api.client_class.pages_in_parallel:
+    if api.dialect.pages_in_parallel:
         spans = [(after, before)]
     else:
         days = (before - timedelta(microseconds=1)).date() - after.date()
@@ -199,7 +198,7 @@ def test_a_cold_read_costs_no_more_requests_than_a_plain_walk(sandbox, tmp_path,
     sandbox.reset_request_count()
     make_source(sandbox, tmp_path, api).list_calls(after, before)
     # v2 reads a day a query, each ending in a partly filled page: at most one more a day.
-    extra = 0 if api.client_class.pages_in_parallel else (before - after).days
+    extra = 0 if api.dialect.pages_in_parallel else (before - after).days
     assert sandbox.request_count <= walk + extra
 
 
@@ -398,7 +397,7 @@ def test_two_users_of_one_oauth_app_never_share_a_v2_store(sandbox, tmp_path):
 
     after, before = closed_range(5, 3)
     first = source_for(1)
-    assert isinstance(first.client, API_2.client_class)
+    assert first.client.dialect == API_2.dialect
     assert len(first.list_calls(after, before)) > 0
     sandbox.reset_request_count()
     first.list_calls(after, before)
@@ -445,7 +444,7 @@ def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path, ap
     source = open_source(settings, seed=3, reps=2, days=8, mint_interval=0)
     try:
         assert source.demo and source.client.max_workers == 3
-        assert type(source.client) is api.client_class
+        assert source.client.dialect == api.dialect
         assert source.store_identity.startswith("sandbox seed=3 reps=2 days=8")
         assert source.store_identity.endswith(f"api={api.version}")
         after, before = closed_range(6, 3)

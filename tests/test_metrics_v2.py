@@ -13,10 +13,9 @@ from lib import frames
 from lib.analytics import talk
 from lib.analytics.tables import calls_table
 from lib.frames import CALL_COLUMNS, V2_CALL_DTYPES, frame_from_rows
-from lib.outreach.auth import StaticToken
-from lib.outreach.client import CallWindow
-from lib.outreach.client_v2 import OutreachClientV2, calls_frame_v2
+from lib.outreach import CallWindow, OutreachClient, StaticToken, V2Dialect
 from lib.outreach.records import calls_frame
+from lib.outreach.v2 import calls_frame_v2
 from lib.sandbox.data import ANSWERED_IDS
 from tests.conftest import NOW, no_sleep
 
@@ -133,8 +132,8 @@ def test_metrics_from_the_sandbox_v2_records_over_loopback(sandbox):
 
 
 def test_the_v2_client_reads_each_calls_own_times_and_outcome(sandbox):
-    client = OutreachClientV2(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
-                              clock=sandbox.clock.now)
+    client = OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
+                            clock=sandbox.clock.now, dialect=V2Dialect())
     # Of the pinned history: Tuesday to Saturday, and Saturday to NOW (Wednesday) for rep 3.
     windows = [CallWindow(NOW - timedelta(days=8), NOW - timedelta(days=4)),
                CallWindow(NOW - timedelta(days=4), NOW, user_id=3)]

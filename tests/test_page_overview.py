@@ -12,8 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.display.filters import today_in
-from lib.outreach.auth import StaticToken
-from lib.outreach.client import NewCall, OutreachClient
+from lib.outreach import NewCall, OutreachClient, StaticToken
 from lib.sandbox import Sandbox
 from tests.apptest_tools import shown
 from tests.conftest import NOW, WORKDAY, pinned_now, sandbox_now

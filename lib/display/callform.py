@@ -18,7 +18,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResu
 
 from lib.analytics.labels import display_names
 from lib.display.typed_ids import typed_id
-from lib.outreach.client import ApiInfo, NewCall
+from lib.outreach import ApiInfo, NewCall
 
 # Where a number typed without "+country code" is taken to be (ISO 3166 region code).
 DEFAULT_REGION = "US"

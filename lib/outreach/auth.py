@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -12,7 +11,9 @@ from typing import Any
 
 import requests
 
+from lib.outreach.answers import json_or_none
 from lib.outreach.errors import ApiUnavailable, NotAuthorised, RateLimited, UnexpectedResponse
+from lib.outreach.waiting import backoff_delay
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +170,7 @@ class RefreshingToken:
             if status >= 500:
                 last_problem, rate_limited = f"HTTP {status}", False
                 continue
-            body = _json_or_none(response)
+            body = json_or_none(response)
             if status in (400, 401, 403):
                 code = body.get("error") if isinstance(body, dict) else None
                 reason = f" ({code})" if isinstance(code, str) and code.isidentifier() else ""
@@ -219,13 +220,5 @@ class RefreshingToken:
         log.info("Obtained a new Outreach access token (expires in %.0f s).", float(expires_in))
 
     def _delay(self, retry: int) -> float:
-        base = min(self._max_backoff, self._backoff_factor * (2**retry))
-        return base * random.uniform(0.5, 1.0)
-
-
-def _json_or_none(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+        return backoff_delay(retry + 1, self._backoff_factor, self._max_backoff)
 

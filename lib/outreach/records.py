@@ -25,7 +25,7 @@ from lib.outreach.errors import UnexpectedResponse
 # ----- small readers -----
 
 
-def _obj(value: Any) -> Mapping[str, Any]:
+def as_object(value: Any) -> Mapping[str, Any]:
     """A JSON object, or an empty one for null/missing (the API omits or nulls empty parts)."""
     return value if isinstance(value, Mapping) else {}
 
@@ -55,11 +55,17 @@ def to_id(value: Any) -> int | None:
     return None
 
 
+def relationship_id(record: Mapping[str, Any], name: str) -> Any:
+    """JSON:API relationships.<name>.data.id as sent (None when absent or null)."""
+    related = as_object(as_object(record.get("relationships")).get(name))
+    return as_object(related.get("data")).get("id")
+
+
 def _related_id(record: Mapping[str, Any], attributes: Mapping[str, Any], name: str) -> int | None:
     """attributes.<name>.id, else JSON:API relationships.<name>.data.id; None if neither is set."""
-    raw = _obj(attributes.get(name)).get("id")
+    raw = as_object(attributes.get(name)).get("id")
     if raw is None:
-        raw = _obj(_obj(_obj(record.get("relationships")).get(name)).get("data")).get("id")
+        raw = relationship_id(record, name)
     if raw is None:
         return None
     parsed = to_id(raw)
@@ -108,9 +114,9 @@ def parse_call(record: Any) -> dict[str, Any]:
     if call_id is None:
         raise UnexpectedResponse(f"A call record has no usable id: {record.get('id')!r}.")
 
-    attributes = _obj(record.get("attributes"))
-    metadata = _obj(attributes.get("metadata"))
-    connection = _obj(attributes.get("connection"))
+    attributes = as_object(record.get("attributes"))
+    metadata = as_object(attributes.get("metadata"))
+    connection = as_object(attributes.get("connection"))
 
     raw_created = metadata.get("created")
     if raw_created is None:
@@ -181,9 +187,9 @@ def users_frame(records: Iterable[Any]) -> pd.DataFrame:
     rows = []
     for record in records:
         user_id = _lookup_id(record, "user")
-        attributes = _obj(record.get("attributes"))
-        metadata = _obj(attributes.get("metadata"))
-        contact = _obj(attributes.get("contact"))
+        attributes = as_object(record.get("attributes"))
+        metadata = as_object(attributes.get("metadata"))
+        contact = as_object(attributes.get("contact"))
         first = _text(metadata.get("first_name", attributes.get("first_name")), "first name",
                       record)
         last = _text(metadata.get("last_name", attributes.get("last_name")), "last name", record)
@@ -201,7 +207,7 @@ def dispositions_frame(records: Iterable[Any]) -> pd.DataFrame:
     rows = []
     for record in records:
         disposition_id = _lookup_id(record, "disposition")
-        attributes = _obj(record.get("attributes"))
+        attributes = as_object(record.get("attributes"))
         rows.append({
             "id": disposition_id,
             "name": _text(attributes.get("name"), "name", record),
@@ -217,7 +223,7 @@ def purposes_frame(records: Iterable[Any]) -> pd.DataFrame:
     rows = []
     for record in records:
         purpose_id = _lookup_id(record, "purpose")
-        attributes = _obj(record.get("attributes"))
+        attributes = as_object(record.get("attributes"))
         rows.append({
             "id": purpose_id,
             "name": _text(attributes.get("name"), "name", record),

@@ -36,9 +36,16 @@ import pandas as pd
 
 from lib.clock import Clock, real_clock, require_utc
 from lib.frames import empty_calls_frame, frame_from_rows, has_v2_fields
-from lib.outreach.auth import RefreshingToken, StaticToken, token_url_for
-from lib.outreach.client import CallWindow, OutreachClient, distinct_user_ids
-from lib.outreach.client_v2 import OutreachClientV2, names_v2_scopes
+from lib.outreach import (
+    CallWindow,
+    OutreachClient,
+    RefreshingToken,
+    StaticToken,
+    dialect_for,
+    distinct_user_ids,
+    names_v2_scopes,
+    token_url_for,
+)
 from lib.settings import DEFAULT_CACHE_MAX_AGE_HOURS, Settings
 from lib.store.callstore import ALL_USERS, CallStore, day_bounds, utc_day
 
@@ -246,9 +253,8 @@ def open_source(settings: Settings, clock: Clock | None = None,
     if settings.has_credentials:
         auth = _auth(settings, clock)
         version = api_version_of(settings, auth)
-        client_class = OutreachClientV2 if version == "2" else OutreachClient
-        client = client_class(settings.api_base, auth, max_workers=settings.max_workers,
-                              clock=clock)
+        client = OutreachClient(settings.api_base, auth, dialect=dialect_for(version),
+                                max_workers=settings.max_workers, clock=clock)
         description = f"the Outreach API {version} at {settings.api_base}"
         return DataSource(client, demo=False, description=description, store=store,
                           store_identity=_v2_identity(settings, version), max_age=max_age,
@@ -264,9 +270,9 @@ def open_source(settings: Settings, clock: Clock | None = None,
         options.setdefault("now", clock())
     sandbox = start_sandbox(port=0, **options)
     version = "2" if settings.api_version == "2" else "1.0"
-    client_class = OutreachClientV2 if version == "2" else OutreachClient
-    client = client_class(sandbox.base_url, StaticToken(sandbox.full_token),
-                          max_workers=settings.max_workers, clock=clock)
+    client = OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token),
+                            dialect=dialect_for(version), max_workers=settings.max_workers,
+                            clock=clock)
     return DataSource(
         client,
         demo=True,

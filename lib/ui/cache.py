@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from lib.clock import Clock, clock_from_setting
-from lib.outreach.client import ApiInfo, NewCall
+from lib.outreach import ApiInfo, NewCall
 from lib.settings import Settings
 from lib.store.datasource import DataSource, open_source
 

@@ -10,8 +10,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lib.display.filters import today_in
-from lib.outreach.auth import StaticToken
-from lib.outreach.client import OutreachClient
+from lib.outreach import OutreachClient, StaticToken
 from lib.sandbox import Sandbox
 from tests.browser.conftest import snapshot
 from tests.browser.harness import RunningApp, SecretScan

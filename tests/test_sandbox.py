@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -568,11 +569,18 @@ def test_authorization_code_is_single_use(fresh):
                              params={"client_id": box.client_id, "response_type": "code",
                                      "redirect_uri": "http://localhost:9/cb", "state": "xyz",
                                      "scope": "read_calls read_users"})
+    # The consent page (tests/test_sandbox_oauth.py); its Allow sends the code back.
+    assert authorize.status_code == 200
+    consent = re.search(r'name="consent" value="([^"]+)"', authorize.text).group(1)
+    authorize = requests.post(f"{box.base_url}/oauth/authorize", allow_redirects=False,
+                              timeout=10, data={"consent": consent, "decision": "allow"})
     assert authorize.status_code == 302
     location = authorize.headers["Location"]
     assert location.startswith("http://localhost:9/cb?code=") and "state=xyz" in location
     code = location.split("code=")[1].split("&")[0]
-    exchanged = _token(box, grant_type="authorization_code", code=code)
+    # The exchange names the authorize request's redirect_uri (test_sandbox_oauth.py).
+    exchanged = _token(box, grant_type="authorization_code", code=code,
+                       redirect_uri="http://localhost:9/cb")
     assert exchanged.status_code == 200
     assert exchanged.json()["scope"] == "read_calls read_users"
     token = exchanged.json()["access_token"]

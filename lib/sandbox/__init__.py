@@ -1,15 +1,20 @@
-"""Starts a local imitation of the Outreach Calls API 1.0 in-process (stdlib only)."""
+"""Starts a local imitation of the Outreach API (1.0 and v2) in-process, with seeded data.
+
+Imports only the standard library and nothing else of lib, so it can run anywhere and test the
+client from outside; `python -m lib.sandbox` runs it alone.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .clock import SandboxClock
 from .data import OWNER_USER_ID, generate
+from .oauth import registered_redirect_uris
 from .server import SandboxHTTPServer, call_record
 from .state import Config, SandboxState
 from .store import CallStore
@@ -58,6 +63,11 @@ class Sandbox:
         self.refresh_token: str = state.refresh_token
         self.owner_user_id: int = OWNER_USER_ID
         self.token_url: str = f"{self.base_url}/oauth/token"
+        self.authorize_url: str = f"{self.base_url}/oauth/authorize"
+        # The app's registered redirect URIs (none: any loopback one), and whether a refresh
+        # spends the refresh token it presents.
+        self.redirect_uris: tuple[str, ...] = state.redirect_uris
+        self.rotate_refresh_tokens: bool = state.rotate_refresh_tokens
         # The sandbox's time; in-process tests give it to the client and the data source too.
         self.clock: SandboxClock = state.clock
         self._thread = threading.Thread(
@@ -111,10 +121,12 @@ class Sandbox:
         """A new access token of the owner with exactly these scopes, valid ttl seconds."""
         return self._state.issue_token(scopes, ttl)
 
-    def issue_code(self, scopes: list[str] | None = None, user_id: int = OWNER_USER_ID) -> str:
+    def issue_code(self, scopes: list[str] | None = None, user_id: int = OWNER_USER_ID,
+                   redirect_uri: str | None = None) -> str:
         """A single-use authorization code for /oauth/token (all scopes when None), granted by
-        this user."""
-        return self._state.issue_code(scopes, user_id)
+        this user, valid 10 minutes on the sandbox's clock; with a redirect_uri, as if the
+        authorize request had given it (the exchange must give the same)."""
+        return self._state.issue_code(scopes, user_id, redirect_uri)
 
     @property
     def request_count(self) -> int:
@@ -123,6 +135,17 @@ class Sandbox:
 
     def reset_request_count(self) -> None:
         self._state.reset_request_count()
+
+    def stats(self) -> dict:
+        """What GET /_sandbox/stats answers: `request_count`; `api_429s` (429 answers of the
+        API, 1.0 and v2) and `api_429s_by_user` (by the token's user id, as text);
+        `token_429s` (of /oauth/token); `mints` (tokens minted, by grant type:
+        `authorization_code`, `refresh_token`); `calls`; `config`; `oauth`."""
+        return self._state.stats()
+
+    def reset_stats(self) -> None:
+        """Zero the request count and every 429 and mint count."""
+        self._state.reset_stats()
 
     def reset_rate_limits(self) -> None:
         self._state.reset_rate_limits()
@@ -145,6 +168,8 @@ def start_sandbox(
     token_ttl: int = 7200,
     mint_interval: float = 60,
     user_names: Mapping[int, tuple[str, str]] | None = None,
+    redirect_uris: Iterable[str] = (),
+    rotate_refresh_tokens: bool = False,
 ) -> Sandbox:
     """Generate the seeded data and serve it in a daemon thread; port=0 picks a free port.
 
@@ -154,9 +179,15 @@ def start_sandbox(
 
     db_path=None keeps created calls in an in-memory SQLite database (gone on stop).
     user_names maps user ids to (first name, last name) in place of the seeded ones.
+
+    redirect_uris are the OAuth app's registered redirect URIs: https://, or http:// on
+    loopback (ValueError otherwise); /oauth/authorize and /oauth/token then take only these.
+    None registered: any loopback URI. rotate_refresh_tokens: a refresh spends the refresh
+    token it presents (a second use is 400 invalid_grant); by default it stays valid.
     """
     if not 0 <= fault_rate <= 1:
         raise ValueError("fault_rate must be between 0 and 1")
+    registered = registered_redirect_uris(redirect_uris)
     clock = SandboxClock(None if now is None else parse_instant(now))
     seed_data = generate(seed, reps, days, parse_end(end, clock.now()))
     if user_names:
@@ -170,7 +201,8 @@ def start_sandbox(
     config = Config(latency_ms=latency_ms, fault_rate=fault_rate, rate_limit=rate_limit,
                     token_ttl=token_ttl, mint_interval=float(mint_interval))
     state = SandboxState(seed_data, store, config, seed=seed, fault_seed=fault_seed,
-                         clock=clock)
+                         clock=clock, redirect_uris=registered,
+                         rotate_refresh_tokens=rotate_refresh_tokens)
     try:
         server = SandboxHTTPServer((host, port), state)
     except OSError:

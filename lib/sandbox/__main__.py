@@ -31,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-ttl", type=int, default=7200, help="seconds")
     parser.add_argument("--mint-interval", type=float, default=60,
                         help="seconds between access tokens per refresh-token family")
+    parser.add_argument("--redirect-uri", action="append", default=[], dest="redirect_uris",
+                        help="a redirect URI the OAuth app registers (repeatable): https://, or "
+                             "http:// on loopback; none: any loopback URI")
+    parser.add_argument("--rotate-refresh-tokens", action="store_true",
+                        help="a refresh spends the refresh token it presents")
     return parser
 
 
@@ -42,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             end=args.end, now=args.now, latency_ms=args.latency_ms, rate_limit=args.rate_limit,
             fault_rate=args.fault_rate, fault_seed=args.fault_seed, db_path=args.db,
             token_ttl=args.token_ttl, mint_interval=args.mint_interval,
+            redirect_uris=args.redirect_uris, rotate_refresh_tokens=args.rotate_refresh_tokens,
         )
     except (OSError, ValueError) as error:
         print(f"Outreach sandbox could not start: {error}", file=sys.stderr)

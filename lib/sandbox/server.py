@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from .data import CallRow, User
+from .oauth import GRANTABLE_SCOPES, consent_page, error_page, with_params
 from .state import (
     ALL_SCOPES,
-    KNOWN_SCOPES,
     RATE_WINDOW_S,
     V2_SCOPES,
     RateStatus,
@@ -302,6 +302,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         rate = state.take_request(token)
         headers = self._rate_headers(rate)
         if not rate.allowed:
+            state.count_api_429(info.user_id)
             headers["Retry-After"] = str(rate.retry_after)
             self._send_json(429, {"errors": [{
                 "id": "rateLimitExceeded", "title": "Rate Limit Exceeded",
@@ -604,25 +605,79 @@ class SandboxHandler(BaseHTTPRequestHandler):
                                 {"Cache-Control": "no-store", "Pragma": "no-cache"})
             return
         if path == "/oauth/authorize" and method == "GET":
-            if query.get("client_id") != state.client_id:
-                self._send_json(400, {"error": "invalid_client",
-                                      "error_description": "Unknown client_id."})
-                return
-            requested = [s for s in query.get("scope", "").split() if s in KNOWN_SCOPES]
-            # The sandbox's user always consents.
-            code = state.issue_code(requested or None)
-            redirect = query.get("redirect_uri")
-            if not redirect:
-                self._send_json(200, {"code": code, "state": query.get("state")})
-                return
-            params = {"code": code}
-            if "state" in query:
-                params["state"] = query["state"]
-            separator = "&" if "?" in redirect else "?"
-            self._send(302, b"", "text/plain", {"Location": redirect + separator +
-                                                urlencode(params)})
+            self._authorize(query)
+            return
+        if path == "/oauth/authorize" and method == "POST":
+            text = body.decode("utf-8", errors="replace")
+            self._consent_answer(dict(parse_qsl(text, keep_blank_values=True)))
             return
         self._send_json(404, {"error": "not_found"})
+
+    def _page(self, status: int, html: bytes) -> None:
+        # Not to be cached, nor framed by another site (a consent page must not be clickjacked).
+        self._send(status, html, "text/html; charset=utf-8", {
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+                                       "frame-ancestors 'none'",
+        })
+
+    def _redirect(self, uri: str, params: dict[str, str], app_state: str | None) -> None:
+        if app_state is not None:
+            params["state"] = app_state
+        self._send(302, b"", "text/plain", {"Location": with_params(uri, params),
+                                            "Cache-Control": "no-store"})
+
+    def _authorize(self, query: dict[str, str]) -> None:
+        """GET /oauth/authorize: the consent page, or where the request is wrong an error page
+        (client or redirect URI: the browser cannot be trusted back) or an error redirect."""
+        state = self.state
+        if query.get("client_id") != state.client_id:
+            self._page(400, error_page("invalid_client", "No app has this client_id."))
+            return
+        redirect = query.get("redirect_uri", "")
+        if not redirect:
+            self._page(400, error_page("invalid_request", "The request has no redirect_uri."))
+            return
+        if not state.redirect_allowed(redirect):
+            self._page(400, error_page("invalid_redirect_uri",
+                                       "The redirect_uri is not one registered for this app."))
+            return
+        app_state = query.get("state")
+        if query.get("response_type") != "code":
+            self._redirect(redirect, {"error": "unsupported_response_type",
+                                      "error_description": "response_type must be code."},
+                           app_state)
+            return
+        # An app that names no scope is given the sandbox's default: every 1.0 scope.
+        scopes = list(dict.fromkeys(query.get("scope", "").split())) or list(ALL_SCOPES)
+        unknown = [scope for scope in scopes if scope not in GRANTABLE_SCOPES]
+        if unknown:
+            self._redirect(redirect, {"error": "invalid_scope",
+                                      "error_description": f"Unknown scope {unknown[0]}."},
+                           app_state)
+            return
+        consent_id = state.begin_consent(scopes, redirect, app_state)
+        owner = state.users_by_id[state.owner_user_id]
+        self._page(200, consent_page(scopes, consent_id, redirect,
+                                     f"{owner.first_name} {owner.last_name}", owner.email))
+
+    def _consent_answer(self, form: dict[str, str]) -> None:
+        """POST /oauth/authorize from the consent page: Allow sends a code back, anything
+        else access_denied; without a live consent id nothing is sent back."""
+        pending = self.state.end_consent(form.get("consent", ""))
+        if pending is None or pending.redirect_uri is None:
+            self._page(400, error_page("invalid_request",
+                                       "This consent request is unknown, answered or expired; "
+                                       "start again from the app."))
+            return
+        if form.get("decision") == "allow":
+            code = self.state.issue_code(pending.scopes, pending.user_id, pending.redirect_uri)
+            self._redirect(pending.redirect_uri, {"code": code}, pending.state)
+        else:
+            self._redirect(pending.redirect_uri, {
+                "error": "access_denied",
+                "error_description": "The user denied the request."}, pending.state)
 
     # -- test-only admin routes --
 
@@ -638,9 +693,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return
         name = path.removeprefix("/_sandbox/")
         if method == "GET" and name == "stats":
-            self._send_json(200, {"request_count": state.request_count,
-                                  "calls": state.call_count(),
-                                  "config": state.configure()})
+            self._send_json(200, state.stats())
         elif method == "POST" and name == "configure":
             try:
                 config = state.configure(**payload)
@@ -660,10 +713,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 [str(s) for s in scopes], int(ttl))})
         elif method == "POST" and name == "codes":
             scopes = payload.get("scopes")
-            self._send_json(200, {"code": state.issue_code(scopes if isinstance(scopes, list)
-                                                           else None)})
+            redirect = payload.get("redirect_uri")
+            self._send_json(200, {"code": state.issue_code(
+                scopes if isinstance(scopes, list) else None,
+                redirect_uri=redirect if isinstance(redirect, str) else None)})
         elif method == "POST" and name == "reset":
-            state.reset_request_count()
+            state.reset_stats()
             state.reset_rate_limits()
             self._send_json(200, {"reset": True})
         else:

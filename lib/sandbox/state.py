@@ -8,12 +8,14 @@ import random
 import secrets
 import threading
 from bisect import bisect_left, insort
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from .clock import SandboxClock
 from .data import CREATED_ID_FLOOR, DISPOSITIONS, OWNER_USER_ID, PURPOSES, CallRow, SeedData, User
+from .oauth import CODE_TTL_S, redirect_allowed
 from .store import CallStore
 
 ALL_SCOPES = (
@@ -70,6 +72,20 @@ class RefreshGrant:
     scopes: frozenset[str]
     expires_at: float
     revoked: bool = False
+    # Spent by a refresh while rotation is on: a second use is refused.
+    used: bool = False
+
+
+@dataclass
+class PendingGrant:
+    """What a user granted an app, waiting to be exchanged: an authorization code, or a
+    consent page not yet answered (which also remembers the app's `state`)."""
+
+    user_id: int
+    scopes: frozenset[str]
+    redirect_uri: str | None  # None: a code from issue_code, given at no authorize
+    expires_at: float
+    state: str | None = None
 
 
 @dataclass
@@ -114,9 +130,13 @@ class SandboxState:
     """Everything the HTTP handler reads and changes; each part guarded by its own lock."""
 
     def __init__(self, seed_data: SeedData, store: CallStore, config: Config, seed: int,
-                 fault_seed: int, clock: SandboxClock) -> None:
+                 fault_seed: int, clock: SandboxClock, redirect_uris: tuple[str, ...] = (),
+                 rotate_refresh_tokens: bool = False) -> None:
         self.config = config
         self.clock = clock
+        # The app's registered redirect URIs (checked by oauth.registered_redirect_uris).
+        self.redirect_uris = redirect_uris
+        self.rotate_refresh_tokens = rotate_refresh_tokens
         self.users: list[User] = sorted(
             seed_data.users, key=lambda u: (u.last_name.lower(), u.first_name.lower(), u.id)
         )
@@ -160,7 +180,9 @@ class SandboxState:
                 self.clock.time() + REFRESH_TOKEN_TTL_S,
             )
         }
-        self._codes: dict[str, tuple[int, frozenset[str]] | None] = {}
+        # None: spent. Consents are the ids of consent pages not yet answered.
+        self._codes: dict[str, PendingGrant | None] = {}
+        self._consents: dict[str, PendingGrant] = {}
         self._last_mint: dict[str, float] = {}
 
         self._rate_lock = threading.Lock()
@@ -170,6 +192,9 @@ class SandboxState:
         self._fault_rng = random.Random(fault_seed)
         self._count_lock = threading.Lock()
         self.request_count = 0
+        self._api_429s: Counter[int] = Counter()  # by the token's user
+        self._token_429s = 0
+        self._mints: Counter[str] = Counter()  # by grant type
 
     # ----- calls -----
 
@@ -246,12 +271,50 @@ class SandboxState:
                 return True
         return False
 
-    def issue_code(self, scopes: list[str] | tuple[str, ...] | None = None,
-                   user_id: int = OWNER_USER_ID) -> str:
+    def redirect_allowed(self, uri: str) -> bool:
+        """One of the app's registered redirect URIs, or any loopback one if none are."""
+        return redirect_allowed(uri, self.redirect_uris)
+
+    def _pending(self, scopes: Iterable[str] | None, user_id: int, redirect_uri: str | None,
+                 state: str | None = None) -> PendingGrant:
+        return PendingGrant(user_id, frozenset(scopes or ALL_SCOPES), redirect_uri,
+                            self.clock.time() + CODE_TTL_S, state)
+
+    def issue_code(self, scopes: Iterable[str] | None = None, user_id: int = OWNER_USER_ID,
+                   redirect_uri: str | None = None) -> str:
+        """A single-use authorization code, valid CODE_TTL_S on the sandbox's clock. With a
+        redirect_uri, the exchange must name the same one."""
         code = secrets.token_urlsafe(16)
         with self._auth_lock:
-            self._codes[code] = (user_id, frozenset(scopes or ALL_SCOPES))
+            self._codes[code] = self._pending(scopes, user_id, redirect_uri)
         return code
+
+    def begin_consent(self, scopes: Iterable[str], redirect_uri: str,
+                      state: str | None) -> str:
+        """The one-time id of a consent page the owner is shown (valid as long as a code)."""
+        consent_id = secrets.token_urlsafe(16)
+        with self._auth_lock:
+            self._consents[consent_id] = self._pending(scopes, OWNER_USER_ID, redirect_uri,
+                                                       state)
+        return consent_id
+
+    def end_consent(self, consent_id: str) -> PendingGrant | None:
+        """The consent page's request, once: None if the id is unknown, used or expired."""
+        with self._auth_lock:
+            pending = self._consents.pop(consent_id, None)
+        if pending is None or self.clock.time() >= pending.expires_at:
+            return None
+        return pending
+
+    def _redirect_problem(self, uri: str | None, expected: str | None,
+                          required: bool) -> str | None:
+        """Why a token request's redirect_uri is refused, or None. A code given at authorize
+        wants that same URI; any other carried URI must be allowed (redirect_allowed)."""
+        if expected is not None:
+            return None if uri == expected else "redirect_uri must be the authorize request's."
+        if uri is None:
+            return "redirect_uri is required." if required else None
+        return None if self.redirect_allowed(uri) else "redirect_uri is not registered."
 
     def mint(self, form: dict[str, str]) -> MintResult:
         """The /oauth/token exchange: an authorization code or a refresh token for tokens."""
@@ -262,11 +325,17 @@ class SandboxState:
         grant_type = form.get("grant_type")
         now = self.clock.time()
         with self._auth_lock:
+            grant: RefreshGrant | None = None
             if grant_type == "refresh_token":
                 presented = form.get("refresh_token", "")
                 grant = self._refresh.get(presented)
+                if grant is not None and grant.used and not grant.revoked:
+                    # As Outreach's OAuth server (Doorkeeper) answers a rotated-out token.
+                    return _oauth_error(400, "invalid_grant",
+                                        "This refresh token was already used; use the newest.")
                 if grant is None or grant.revoked or now >= grant.expires_at:
                     return _oauth_error(401, "invalid_grant", "Unknown or expired refresh token.")
+                problem = self._redirect_problem(form.get("redirect_uri"), None, False)
                 family, user_id, scopes = grant.family, grant.user_id, grant.scopes
             elif grant_type == "authorization_code":
                 code = form.get("code", "")
@@ -277,14 +346,22 @@ class SandboxState:
                     return _oauth_error(401, "invalid_grant", "Unknown or already used code.")
                 # Single use: spent even if the rest of the exchange fails.
                 self._codes[code] = None
-                user_id, scopes = entry
+                if now >= entry.expires_at:
+                    return _oauth_error(401, "invalid_grant", "The code has expired.")
+                problem = self._redirect_problem(form.get("redirect_uri"), entry.redirect_uri,
+                                                 bool(self.redirect_uris))
+                user_id, scopes = entry.user_id, entry.scopes
                 family = secrets.token_hex(8)
             else:
                 return _oauth_error(400, "unsupported_grant_type",
                                     "Use authorization_code or refresh_token.")
+            if problem is not None:
+                return _oauth_error(400, "invalid_grant", problem)
             last = self._last_mint.get(family)
             # 0 <=: a test that put the clock back must not be refused until it catches up.
             if last is not None and 0 <= now - last < self.config.mint_interval:
+                with self._count_lock:
+                    self._token_429s += 1
                 return MintResult(
                     429, "Too many token requests; wait before minting another access token.",
                     plain_text=True,
@@ -293,11 +370,16 @@ class SandboxState:
             access = secrets.token_urlsafe(30)
             ttl = self.config.token_ttl
             self._tokens[access] = Token(user_id, as_v1_scopes(scopes), now + ttl)
-            # Rotate, but leave the presented refresh token valid: the reference cannot say
-            # whether Outreach rotates, and a lenient sandbox suits both client behaviours.
+            # A new refresh token every time. By default the presented one stays valid too
+            # (the reference cannot say whether Outreach rotates, and a lenient sandbox suits
+            # both client behaviours); with rotation on, it is spent now.
             refresh = secrets.token_urlsafe(30)
             self._refresh[refresh] = RefreshGrant(family, user_id, scopes,
                                                   now + REFRESH_TOKEN_TTL_S)
+            if grant is not None and self.rotate_refresh_tokens:
+                grant.used = True
+            with self._count_lock:
+                self._mints[grant_type] += 1
         return MintResult(200, {
             "access_token": access,
             "token_type": "bearer",
@@ -348,9 +430,37 @@ class SandboxState:
         with self._count_lock:
             self.request_count += 1
 
+    def count_api_429(self, user_id: int) -> None:
+        with self._count_lock:
+            self._api_429s[user_id] += 1
+
     def reset_request_count(self) -> None:
         with self._count_lock:
             self.request_count = 0
+
+    def reset_stats(self) -> None:
+        """Zero the request count, the 429 counts and the mint counts."""
+        with self._count_lock:
+            self.request_count = 0
+            self._api_429s.clear()
+            self._token_429s = 0
+            self._mints.clear()
+
+    def stats(self) -> dict:
+        """The counters tests read (GET /_sandbox/stats), with the settings."""
+        with self._count_lock:
+            counts = {
+                "request_count": self.request_count,
+                "api_429s": sum(self._api_429s.values()),
+                # JSON object keys: the user ids as text.
+                "api_429s_by_user": {str(user): n for user, n in sorted(self._api_429s.items())},
+                "token_429s": self._token_429s,
+                "mints": {kind: self._mints[kind]
+                          for kind in ("authorization_code", "refresh_token")},
+            }
+        return {**counts, "calls": self.call_count(), "config": self.configure(),
+                "oauth": {"redirect_uris": list(self.redirect_uris),
+                          "rotate_refresh_tokens": self.rotate_refresh_tokens}}
 
     def configure(self, **changes: float | int | None) -> dict:
         for name, value in changes.items():

@@ -20,7 +20,8 @@ from lib.display.messages import explain
 from lib.frames import V2_CALL_DTYPES, has_v2_fields
 from lib.outreach.errors import OutreachError
 from lib.settings import Settings, SettingsError
-from lib.store.datasource import DataSource, open_source
+from lib.store.datasource import DataSource
+from lib.store.opening import open_source
 
 EXPORT_COLUMNS = [
     "id",

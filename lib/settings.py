@@ -62,7 +62,7 @@ class Settings:
     cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
     cache_max_age_hours: float = DEFAULT_CACHE_MAX_AGE_HOURS
     max_workers: int = DEFAULT_MAX_WORKERS
-    api_version: str = "auto"  # "1.0", "2", or "auto" (lib.store.datasource.open_source decides)
+    api_version: str = "auto"  # "1.0", "2", or "auto" (lib.store.opening.open_source decides)
     # CALLBOARD_NOW: a pinned "now" for tests and reproducible demos (lib.clock.parse_clock);
     # None is the real clock. Kept as text: a pinned clock starts when it is made (make_clock).
     now: str | None = None

@@ -24,7 +24,7 @@ from lib.outreach import (
 )
 from lib.sandbox.state import ALL_SCOPES
 from lib.settings import Settings, SettingsError
-from lib.store.datasource import open_source
+from lib.store.opening import open_source
 from tests.api_versions import refresh_token_for
 from tests.conftest import NOW, WORKDAY, no_sleep, pinned_now
 
@@ -177,7 +177,7 @@ def test_the_sandbox_grants_v2_scope_names_to_an_app_that_asks_for_them(sandbox)
 def test_auto_speaks_v2_when_the_oauth_grant_names_v2_scopes_and_no_1_0_ones(
         sandbox, tmp_path, caplog):
     v2_grant = refresh_token_for(sandbox, V2_GRANT)["refresh_token"]
-    with caplog.at_level(logging.INFO, logger="lib.store.datasource"):
+    with caplog.at_level(logging.INFO, logger="lib.store.opening"):
         source = open_source(oauth_settings(sandbox, v2_grant, tmp_path))
     assert "calls.read" in caplog.text and "speaking API v2" in caplog.text  # why, in the log
     assert v2_grant not in caplog.text

@@ -18,7 +18,8 @@ from lib.outreach import NewCall, StaticToken
 from lib.outreach.errors import IncompleteRead, NotAuthorised
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
 from lib.store.callstore import ALL_USERS, CallStore, day_bounds
-from lib.store.datasource import DataSource, open_source
+from lib.store.datasource import DataSource
+from lib.store.opening import open_source
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token, refresh_token_for
 from tests.conftest import NOW, no_sleep, pinned_now
 

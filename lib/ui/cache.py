@@ -14,7 +14,8 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from lib.clock import Clock, clock_from_setting
 from lib.outreach import ApiInfo, NewCall
 from lib.settings import Settings
-from lib.store.datasource import DataSource, open_source
+from lib.store.datasource import DataSource
+from lib.store.opening import open_source
 
 # Calls change all day (new calls, edited dispositions): keep them briefly. The lists of reps,
 # dispositions and purposes rarely change. Entries are bounded so a busy server cannot grow

@@ -20,6 +20,9 @@ DEFAULT_CACHE_MAX_AGE_HOURS = 24.0
 # it serves and enough to make a quarter's read an order of magnitude faster than one page at a
 # time (see README, Performance). The hourly request quota is the same whatever this is.
 DEFAULT_MAX_WORKERS = 12
+# The share of the token user's hourly API quota one Callboard process may spend: Outreach counts
+# requests per user, and the same user's other integrations draw on the same 10,000 an hour.
+DEFAULT_QUOTA_SHARE = 0.5
 MAX_WORKERS_LIMIT = 32
 _OFF = {"off", "none", "false", "no", "0"}
 
@@ -62,6 +65,7 @@ class Settings:
     cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
     cache_max_age_hours: float = DEFAULT_CACHE_MAX_AGE_HOURS
     max_workers: int = DEFAULT_MAX_WORKERS
+    quota_share: float = DEFAULT_QUOTA_SHARE
     api_version: str = "auto"  # "1.0", "2", or "auto" (lib.store.opening.open_source decides)
     # CALLBOARD_NOW: a pinned "now" for tests and reproducible demos (lib.clock.parse_clock);
     # None is the real clock. Kept as text: a pinned clock starts when it is made (make_clock).
@@ -127,6 +131,15 @@ class Settings:
             raise SettingsError(f"CALLBOARD_MAX_WORKERS must be a whole number from 1 to "
                                 f"{MAX_WORKERS_LIMIT}.")
 
+        raw_share = get("CALLBOARD_QUOTA_SHARE")
+        try:
+            quota_share = DEFAULT_QUOTA_SHARE if raw_share is None else float(raw_share)
+        except ValueError:
+            quota_share = -1.0
+        if not 0 < quota_share <= 1:
+            raise SettingsError("CALLBOARD_QUOTA_SHARE must be a fraction of the hourly API quota, "
+                                "more than 0 and at most 1 (for example 0.5).")
+
         raw_version = (get("OUTREACH_API_VERSION") or "auto").lower().removeprefix("v")
         api_version = API_VERSIONS.get(raw_version)
         if api_version is None:
@@ -158,6 +171,7 @@ class Settings:
             cache_db=cache_db,
             cache_max_age_hours=max_age,
             max_workers=max_workers,
+            quota_share=quota_share,
             api_version=api_version,
             now=now,
         )

@@ -427,9 +427,13 @@ def test_store_settings():
     assert (tuned.cache_db, tuned.cache_max_age_hours, tuned.max_workers) == \
         ("/tmp/x.sqlite", 6.5, 3)
     assert Settings.from_mapping({"CALLBOARD_CACHE_DB": "off"}).cache_db is None
+    assert default.quota_share == 0.5
+    assert Settings.from_mapping({"CALLBOARD_QUOTA_SHARE": "0.25"}).quota_share == 0.25
     for key, value in (("CALLBOARD_MAX_WORKERS", "0"), ("CALLBOARD_MAX_WORKERS", "many"),
                        ("CALLBOARD_CACHE_MAX_AGE_HOURS", "-1"),
-                       ("CALLBOARD_CACHE_MAX_AGE_HOURS", "soon")):
+                       ("CALLBOARD_CACHE_MAX_AGE_HOURS", "soon"),
+                       ("CALLBOARD_QUOTA_SHARE", "0"), ("CALLBOARD_QUOTA_SHARE", "1.5"),
+                       ("CALLBOARD_QUOTA_SHARE", "half")):
         with pytest.raises(SettingsError, match=key):
             Settings.from_mapping({key: value})
 

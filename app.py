@@ -1,21 +1,7 @@
-"""Callboard's entry point: page navigation, and the frame (banner, filters) around every page."""
-
-import streamlit as st
+"""Callboard's entry point: lib.ui.frame.run_app() runs the sign-in gate, the page navigation,
+the frame (banner, sidebar filters), then the chosen page. Every page opens with
+frame.page_frame(), which does the same itself if Streamlit ran the page without this file."""
 
 from lib.ui import frame
-from lib.ui.access import require_access
 
-st.set_page_config(page_title="Callboard", page_icon=":material/call:", layout="wide")
-require_access()  # before any page code: with sign-in configured, no data without it
-
-page = st.navigation(
-    [
-        st.Page("views/overview.py", title="Overview", icon=":material/monitoring:", default=True),
-        st.Page("views/lookup.py", title="Call lookup", icon=":material/search:",
-                url_path="lookup"),
-        st.Page("views/log_call.py", title="Log a call", icon=":material/add_call:",
-                url_path="log"),
-    ]
-)
-frame.render_frame()
-page.run()
+frame.run_app()

@@ -17,6 +17,8 @@ from lib.display.messages import escape_markdown, explain
 from lib.outreach.errors import ApiUnavailable, InvalidInput, MissingScope, OutreachError
 from lib.ui import cache, frame
 
+frame.page_frame()  # first: the sign-in gate and the frame, before any page code
+
 KEYS = {field: f"log_{field}" for field in callform.FIELDS}  # widget keys: input survives reruns
 _PROBLEMS = "log_problems"  # {field: message} of the last attempt
 _FAILURE = "log_failure"  # the last attempt's error that is about no single field
@@ -95,7 +97,7 @@ if owner is not None:
 logged = st.session_state.get(_LOGGED)
 if logged is not None:
     st.success(f"Logged call {logged}. It is in the dashboard now.", icon=":material/check:")
-    st.page_link("views/lookup.py", label=f"Open call {logged} in the call lookup",
+    st.page_link("pages/lookup.py", label=f"Open call {logged} in the call lookup",
                  icon=":material/search:", query_params={"id": str(logged)})
 
 purposes = callform.choices(lookups.purposes)

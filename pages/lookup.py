@@ -7,6 +7,8 @@ from lib.display.calldetail import BadCallId, call_details, parse_call_id
 from lib.outreach.errors import NotFound, OutreachError
 from lib.ui import cache, frame
 
+frame.page_frame()  # first: the sign-in gate and the frame, before any page code
+
 _ID = "lookup_id"  # the id box
 _URL_ID = "lookup_url_id"  # the ?id= this page last read or wrote
 

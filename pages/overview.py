@@ -16,6 +16,8 @@ from lib.display.messages import escape_markdown
 from lib.outreach.errors import OutreachError
 from lib.ui import cache, frame
 
+frame.page_frame()  # first: the sign-in gate and the frame, before any page code
+
 filters = frame.current_filters()
 lookups = cache.lookups()
 rep_ids = list(filters.rep_ids) if filters.rep_ids else lookups.users["id"].tolist()

@@ -29,7 +29,12 @@ def set_app_env(monkeypatch: pytest.MonkeyPatch, base_url: str, token: str, db: 
 
 
 def open_page(page: str, query: dict[str, str] | None = None) -> AppTest:
-    """The app run once (pages register on the first run), then switched to `page`."""
+    """The app run once (pages register on the first run), then switched to `page`.
+
+    AppTest resets Streamlit's folder-mode flag before every run, so with `pages/` beside
+    app.py every later run starts in folder mode and runs the page file itself: these tests
+    pass through lib.ui.frame.page_frame()'s folder path, the browser tests through app.py.
+    """
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     for key, value in (query or {}).items():
         app.query_params[key] = value

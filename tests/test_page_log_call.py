@@ -17,7 +17,7 @@ from tests.apptest_tools import (
 )
 from tests.conftest import pinned_now
 
-PAGE = "views/log_call.py"
+PAGE = "pages/log.py"
 DISCOVERY, INTERESTED = 3, 2  # the sandbox's purpose and disposition ids
 TYPED = {"log_from_number": "(415) 555-0142", "log_to_number": "+44 20 7946 0958",
          "log_prospect": "200012", "log_note": "Asked for pricing <b>by e-mail</b>"}
@@ -95,7 +95,7 @@ def test_one_click_logs_exactly_one_call_and_links_to_it(sandbox, full_token_app
 
     # The link's target: the lookup finds the call, with names.
     app.query_params["id"] = str(new["id"])
-    app.switch_page("views/lookup.py").run()
+    app.switch_page("pages/lookup.py").run()
     shown = fields_shown(app)
     assert shown["Call id"] == str(new["id"])
     assert shown["Rep"] == "Dana Whitfield"
@@ -121,13 +121,13 @@ def test_a_second_click_sent_while_the_first_was_in_flight_logs_nothing(sandbox,
 
 
 def test_the_new_call_is_on_the_dashboard_without_a_refresh(sandbox, full_token_app):
-    app = open_page("views/overview.py")
+    app = open_page("pages/overview.py")
     calls_before = int(next(m.value for m in app.metric if m.label.startswith("Calls"))
                        .replace(",", ""))
     app.switch_page(PAGE).run()
     submit(fill(app))
     assert app.success
-    app.switch_page("views/overview.py").run()
+    app.switch_page("pages/overview.py").run()
     calls_after = int(next(m.value for m in app.metric if m.label.startswith("Calls"))
                       .replace(",", ""))
     assert calls_after == calls_before + 1
@@ -236,7 +236,7 @@ def test_on_api_v2_the_form_logs_the_call_and_its_lookup_shows_v2s_fields(
         f"Logged call {new['id']}. It is in the dashboard now."]
 
     app.query_params["id"] = str(new["id"])
-    app.switch_page("views/lookup.py").run()
+    app.switch_page("pages/lookup.py").run()
     details = fields_shown(app)
     assert (details["Direction"], details["Disposition"], details["Outcome"]) == (
         "Inbound", "Interested", new["attributes"]["outcome"])

@@ -7,11 +7,11 @@ from collections.abc import Collection
 import pandas as pd
 import pytest
 
-from lib.outreach.client import NewCall
+from lib.outreach import NewCall
 from tests.apptest_tools import READ_SCOPES, TZ, fields_shown, open_page, set_app_env, shown
 from tests.conftest import pinned_now
 
-PAGE = "views/lookup.py"
+PAGE = "pages/lookup.py"
 
 
 @pytest.fixture

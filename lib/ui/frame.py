@@ -1,9 +1,11 @@
-"""What every dashboard page shares: the demo banner, the sidebar filters kept in the URL, notes."""
+"""What every dashboard page shares: the navigation, the sign-in gate, the demo banner, the
+sidebar filters kept in the URL, notes; `page_frame()` is every page's first statement."""
 
 from __future__ import annotations
 
 import functools
 from datetime import date, datetime
+from typing import Literal
 from zoneinfo import available_timezones
 
 import pandas as pd
@@ -21,12 +23,65 @@ from lib.display.messages import escape_markdown, explain
 from lib.outreach.errors import OutreachError
 from lib.settings import SettingsError
 from lib.ui import cache
+from lib.ui.access import require_access
 
 _FILTER_PARAMS = ("tz", "range", "start", "end", "reps")
 _FILTERS = "callboard_filters"
 
 
-def render_frame() -> None:
+# The pages, by the file each is in. A file's name is its URL path (the overview's is the
+# root), so Streamlit's folder mode (see page_frame) finds a deep link's file under that name.
+_PAGES = (
+    ("pages/overview.py", "Overview", ":material/monitoring:", ""),
+    ("pages/lookup.py", "Call lookup", ":material/search:", "lookup"),
+    ("pages/log.py", "Log a call", ":material/add_call:", "log"),
+)
+_FRAMED = "callboard_framed"  # set only while run_app() runs the page it has framed, this run
+
+
+def run_app() -> None:
+    """app.py's whole job: the sign-in gate, the navigation, the frame (demo banner, sidebar
+    filters), then the page the URL asks for, whose page_frame() finds the frame drawn."""
+    # Registering the pages first ends Streamlit's folder mode for the whole process (see
+    # page_frame). Hidden, because no page is listed until the gate has let the visitor in.
+    _navigation(position="hidden")
+    st.set_page_config(page_title="Callboard", page_icon=":material/call:", layout="wide")
+    require_access()  # before any page code: with sign-in configured, no data without it
+    page = _navigation()
+    # Drawn here, outside the page, so the sidebar's widgets are the same on every page and
+    # the filters stay as they are when the visitor moves between pages.
+    _render_frame()
+    st.session_state[_FRAMED] = True
+    try:
+        page.run()
+    finally:
+        st.session_state.pop(_FRAMED, None)
+
+
+def page_frame() -> None:
+    """Every page's first statement: no page code runs unless run_app() has passed the sign-in
+    gate and drawn the frame in this run.
+
+    With a `pages/` folder beside app.py, Streamlit runs its old folder mode until the first
+    `st.navigation` call in the process (`PagesManager.uses_pages_directory`): the first
+    request after a restart to `/lookup?id=5` runs pages/lookup.py by itself, not app.py.
+    Then this call runs the app as app.py does, which runs this page again, inside it, and
+    stops the direct run, so nothing of the page runs or is drawn outside app.py's order.
+    """
+    if not st.session_state.pop(_FRAMED, False):
+        run_app()
+        st.stop()
+
+
+def _navigation(position: Literal["sidebar", "hidden"] = "sidebar") -> st.Page:
+    return st.navigation(
+        [st.Page(path, title=title, icon=icon, url_path=url_path or None, default=not url_path)
+         for path, title, icon, url_path in _PAGES],
+        position=position,
+    )
+
+
+def _render_frame() -> None:
     """Demo banner and sidebar for the page about to run; stops the page when no data can be
     read, with a sentence saying why and what to do."""
     try:
@@ -50,7 +105,7 @@ def render_frame() -> None:
 
 
 def current_filters() -> DashboardFilters:
-    """The filters chosen in the sidebar for this run (set by render_frame)."""
+    """The filters chosen in the sidebar for this run (drawn by run_app)."""
     return st.session_state[_FILTERS]
 
 

@@ -9,17 +9,20 @@ from __future__ import annotations
 import json
 import re
 import socket
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 
 from lib.analytics.timerange import utc_bounds
 from lib.frames import V2_CALL_DTYPES, frame_from_rows
 from lib.outreach import (
     ApiInfo,
     ApiUnavailable,
+    CallWindow,
     IncompleteRead,
     InvalidInput,
     MissingScope,
@@ -27,6 +30,7 @@ from lib.outreach import (
     NotAuthorised,
     NotFound,
     OutreachClient,
+    QuotaExhausted,
     RateLimited,
     StaticToken,
     UnexpectedResponse,
@@ -330,35 +334,55 @@ def test_bad_parameter_is_invalid_input_with_the_parameter(client, path, paramet
 # ----- rate limits -----
 
 
+def spend_elsewhere(sandbox, token: str, count: int | None = None) -> int:
+    """Another integration of the same Outreach user spends `count` requests of the token's rate
+    window (None: all that is left), behind the client's back; returns how many it spent."""
+    headers = {"Authorization": f"Bearer {token}"}
+    spent = 0
+    while count is None or spent < count:
+        answer = requests.get(f"{sandbox.base_url}/1.0/call_purposes", headers=headers,
+                              timeout=10)
+        if answer.status_code == 429:
+            break
+        assert answer.status_code == 200
+        spent += 1
+    return spent
+
+
 def test_429_waits_retry_after_then_succeeds(sandbox, configure_sandbox, clock, api):
-    configure_sandbox(rate_limit=3)
+    # The budget keeps the client out of 429s; another integration draining the user's quota
+    # behind its back still draws one, and its Retry-After is honoured.
+    configure_sandbox(rate_limit=10)
+    token = own_token(sandbox, ttl=DAY_S)
     slept: list[float] = []
-    expected_wait: list[float] = []
 
     def sleep(seconds: float) -> None:
         slept.append(seconds)
         clock.advance(seconds)  # the wait passes on the sandbox's clock, and the window with it
 
-    client = fresh_client(sandbox, api, own_token(sandbox, ttl=DAY_S), sleep=sleep,
-                          max_backoff=7200, throttle_below=0)
-    for _ in range(3):
-        client.list_purposes()
-    assert client.quota.remaining == 0
-    expected_wait.append((client.quota.reset - clock.now()).total_seconds())
+    client = fresh_client(sandbox, api, token, sleep=sleep, max_backoff=7200)
+    client.list_purposes()
+    assert client.quota.remaining == 9 and client.quota.left() > 0
+    assert spend_elsewhere(sandbox, token) == 9
+    expected_wait = (client.quota.reset - clock.now()).total_seconds()
+    sandbox.reset_stats()
     assert len(client.list_purposes()) == 5  # a 429, one wait, then success
+    assert sandbox.stats()["api_429s"] == 1
     assert len(slept) == 1
     # Retry-After is whole seconds to the reset; it was honoured, not replaced by backoff.
-    assert abs(slept[0] - expected_wait[0]) <= 2 and slept[0] > 3000
+    assert abs(slept[0] - expected_wait) <= 2 and slept[0] > 3000
 
 
 def test_rate_limit_far_away_raises_with_retry_at(sandbox, configure_sandbox, clock, api):
-    configure_sandbox(rate_limit=2)
+    configure_sandbox(rate_limit=10)
+    token = own_token(sandbox)
     slept: list[float] = []
-    client = fresh_client(sandbox, api, own_token(sandbox), sleep=slept.append)
+    client = fresh_client(sandbox, api, token, sleep=slept.append)
     client.list_purposes()
-    client.list_purposes()
+    spend_elsewhere(sandbox, token)
     with pytest.raises(RateLimited) as info:
         client.list_purposes()
+    assert not isinstance(info.value, QuotaExhausted)  # the server's 429, not the budget
     assert slept == []  # an hour is too long to wait inside a page load
     retry_at = info.value.retry_at
     assert retry_at is not None
@@ -366,11 +390,13 @@ def test_rate_limit_far_away_raises_with_retry_at(sandbox, configure_sandbox, cl
 
 
 def test_rate_limit_outlasting_retries_raises_rate_limited(sandbox, configure_sandbox, api):
-    configure_sandbox(rate_limit=1)
+    configure_sandbox(rate_limit=10)
+    token = own_token(sandbox)
     slept: list[float] = []
-    client = fresh_client(sandbox, api, own_token(sandbox), sleep=slept.append,
-                          max_backoff=7200, max_retries=2, throttle_below=0)
+    client = fresh_client(sandbox, api, token, sleep=slept.append,
+                          max_backoff=7200, max_retries=2)
     client.list_purposes()
+    spend_elsewhere(sandbox, token)
     with pytest.raises(RateLimited) as info:
         client.list_purposes()
     assert "failed after 3 tries: HTTP 429" in info.value.detail
@@ -378,11 +404,20 @@ def test_rate_limit_outlasting_retries_raises_rate_limited(sandbox, configure_sa
 
 
 def test_rate_limit_mid_read_is_an_incomplete_read(sandbox, configure_sandbox, api):
-    configure_sandbox(rate_limit=5)
-    client = fresh_client(sandbox, api, own_token(sandbox), max_workers=2, **api.pages_of_50)
+    configure_sandbox(rate_limit=1000)  # a budget of 500 carries the read
+    # One page at a time, so that the first page to fail is the first refused.
+    client = fresh_client(sandbox, api, own_token(sandbox), max_workers=1, **api.pages_of_50)
+
+    def drained_elsewhere(done: int, known: int) -> None:
+        if done == 1:
+            # The user's quota is gone behind the client's back (other integrations): at once,
+            # so that no page read meanwhile can outrun it.
+            configure_sandbox(rate_limit=1)
+
     with pytest.raises(IncompleteRead) as info:
-        client.list_calls(None, None)
+        client.list_calls(None, None, on_progress=drained_elsewhere)
     assert isinstance(info.value.cause, RateLimited)
+    assert not isinstance(info.value.cause, QuotaExhausted)
 
 
 def test_throttles_before_the_window_runs_out(sandbox, configure_sandbox, clock, api):
@@ -672,6 +707,75 @@ def test_403_without_a_scope_in_the_text_uses_the_routes_scope(scripted, api):
     assert info.value.scope == api.scope("read_call_dispositions")
 
 
+# ----- failing fast: the first failure that ends a read cuts the others' waits -----
+
+
+def _user_of(query: dict) -> str | None:
+    return query.get("filter[user/id]") or query.get("filter[user][id]")
+
+
+def _two_windows() -> list[CallWindow]:
+    # Different days and users, so that no dialect asks them as one query.
+    return [CallWindow(*utc_day(WORKDAY), user_id=1),
+            CallWindow(*utc_day(WORKDAY - timedelta(days=1)), user_id=2)]
+
+
+def test_a_failure_cuts_another_pages_long_backoff_short(scripted, api):
+    asleep, cut_recorded = threading.Event(), threading.Event()
+    waits: list[float] = []
+    cut: list[bool] = []
+
+    def answer(method, path, query, headers):
+        if _user_of(query) == "2":
+            return 503, {}, b"busy"  # retried, after a long backoff
+        assert asleep.wait(10)  # fails for good once the other page is asleep
+        return 403, JSON, _json({"errors": [{"id": "forbidden"}]})
+
+    def wait(seconds: float, cancel: threading.Event) -> bool:
+        waits.append(seconds)
+        asleep.set()
+        # A real wait on the read's cancel event; 60 s is only a safety net, never reached
+        # when the failure cuts it.
+        cut.append(cancel.wait(60))
+        cut_recorded.set()
+        return cut[-1]
+
+    server = scripted(answer)
+    client = api.client(server.base_url, StaticToken("t"), wait=wait, backoff_factor=300,
+                        max_backoff=600)
+    with pytest.raises(MissingScope):
+        client.calls_in_windows(_two_windows())
+    assert cut_recorded.wait(10)
+    assert len(waits) == 1 and waits[0] >= 150  # it was in a backoff of minutes...
+    assert cut == [True]  # ...which the failure cut short, rather than being waited out
+    # and the page was abandoned, not tried again.
+    assert [_user_of(query) for _, _, query, _ in server.requests].count("2") == 1
+
+
+def test_a_failure_does_not_wait_for_a_request_in_flight(scripted, api):
+    arrived, release, answered = threading.Event(), threading.Event(), threading.Event()
+
+    def answer(method, path, query, headers):
+        if _user_of(query) == "2":
+            arrived.set()
+            release.wait(20)  # a slow answer, until the test lets it go
+            answered.set()
+            return 200, JSON, _json(empty_list(api))
+        assert arrived.wait(10)
+        return 403, JSON, _json({"errors": [{"id": "forbidden"}]})
+
+    server = scripted(answer)
+    client = api.client(server.base_url, StaticToken("t"), sleep=no_sleep)
+    try:
+        with pytest.raises(MissingScope):
+            client.calls_in_windows(_two_windows())
+        # The read ended while the other request was still in flight: it was not joined.
+        assert arrived.is_set() and not answered.is_set()
+    finally:
+        release.set()
+    assert answered.wait(10)  # it finishes in the background; its answer is dropped
+
+
 # ----- the dialects' seams, on hand-written answers -----
 
 
@@ -708,14 +812,19 @@ def test_a_v2_page_names_the_next_by_its_link_only():
 
 def test_each_dialect_spells_the_window_filters_its_own_way():
     after, before = datetime(2026, 11, 2, 17, 3, tzinfo=UTC), datetime(2026, 11, 3, tzinfo=UTC)
-    assert V1Dialect().window_params(after, before, 5) == {
+    assert V1Dialect().window_params(after, before, [5]) == {
         "filter[metadata/created/after]": "2026-11-02T17:03",
         "filter[metadata/created/before]": "2026-11-03T00:00", "filter[user/id]": "5"}
     assert V1Dialect().window_params(None, before, None) == {
         "filter[metadata/created/before]": "2026-11-03T00:00"}
-    assert V2Dialect().window_params(after, before, 5) == {
+    assert V2Dialect().window_params(after, before, [5]) == {
         "filter[createdAt]": "2026-11-02T17:03:00.000Z..2026-11-03T00:00:00.000Z",
         "filter[user][id]": "5"}
+    # v2 filters take a comma list; 1.0's takes one user.
+    assert V2Dialect().window_params(after, before, [5, 7, 9])["filter[user][id]"] == "5,7,9"
+    with pytest.raises(ValueError):
+        V1Dialect().window_params(after, before, [5, 7])
+    assert (V1Dialect.users_per_query, V2Dialect.users_per_query) == (1, 100)
     assert V2Dialect().window_params(None, before, None) == {
         "filter[createdAt]": "neginf..2026-11-03T00:00:00.000Z"}
 

@@ -74,17 +74,19 @@ def sequential(sandbox, api: Api, after, before, users=None):
 
 
 def fetch_cost(sandbox, api: Api, after, before, users=None) -> int:
-    """The requests a source makes to fetch [after, before) of each of `users` (None: all) that
-    it does not hold: on 1.0 one query for the whole run, on v2 one query a UTC day."""
+    """The requests a source makes to fetch [after, before) of `users` (None: all) that it does
+    not hold: on 1.0 one query for the whole run for each user (one user a filter), on v2 one
+    query a UTC day for all of them (a list filter)."""
     if api.dialect.pages_in_parallel:
-        spans = [(after, before)]
-    else:
-        days = (before - timedelta(microseconds=1)).date() - after.date()
-        spans = [(max(after, day_bounds(after.date() + timedelta(days=n))[0]),
-                  min(before, day_bounds(after.date() + timedelta(days=n))[1]))
-                 for n in range(days.days + 1)]
-    return sum(api.pages(len(api.expected(sandbox, start, end, None if user is None else {user})))
-               for start, end in spans for user in (users or [None]))
+        return sum(api.pages(len(api.expected(sandbox, after, before,
+                                              None if user is None else {user})))
+                   for user in (users or [None]))
+    days = (before - timedelta(microseconds=1)).date() - after.date()
+    spans = [(max(after, day_bounds(after.date() + timedelta(days=n))[0]),
+              min(before, day_bounds(after.date() + timedelta(days=n))[1]))
+             for n in range(days.days + 1)]
+    return sum(api.pages(len(api.expected(sandbox, start, end, set(users) if users else None)))
+               for start, end in spans)
 
 
 # ----- the same calls as a sequential read -----
@@ -201,6 +203,31 @@ def test_a_cold_read_costs_no_more_requests_than_a_plain_walk(sandbox, tmp_path,
     # v2 reads a day a query, each ending in a partly filled page: at most one more a day.
     extra = 0 if api.dialect.pages_in_parallel else (before - after).days
     assert sandbox.request_count <= walk + extra
+
+
+def test_a_read_of_chosen_reps_costs_a_query_a_day_on_v2_and_a_query_a_rep_on_1_0(
+        sandbox, tmp_path, api):
+    reps = [2, 3, 4, 5, 6]  # every rep of the pinned history, chosen one by one
+    after, before = closed_range(30, 1)  # 30 closed days
+    source = make_source(sandbox, tmp_path, api)
+    sandbox.reset_request_count()
+    frame = source.list_calls(after, before, reps)
+    assert frame.equals(api.expected(sandbox, after, before, set(reps)))
+    cost = sandbox.request_count
+    assert cost == fetch_cost(sandbox, api, after, before, reps)
+    if api.dialect.pages_in_parallel:
+        # 1.0 filters by one user: a query (of 50-call pages) a rep, as before.
+        assert cost == sum(fetch_cost(sandbox, api, after, before, [rep]) for rep in reps)
+    else:
+        # v2: the five reps' day is one query with filter[user][id]=2,3,4,5,6, one page a day
+        # (not five): 30 requests, where a query a rep and day took 150.
+        assert cost == (before - after).days == 30
+    # The rows were split per rep and stored per rep: each rep alone is read from the store.
+    for rep in reps:
+        sandbox.reset_request_count()
+        assert source.list_calls(after, before, [rep]).equals(
+            api.expected(sandbox, after, before, {rep}))
+        assert sandbox.request_count == 0
 
 
 # ----- stored, expired, open -----

@@ -12,6 +12,7 @@ from lib.outreach.errors import (
     NotAuthorised,
     NotFound,
     OutreachError,
+    QuotaExhausted,
     RateLimited,
     UnexpectedResponse,
 )
@@ -54,6 +55,8 @@ def explain(error: Exception, *, now: datetime | None = None) -> str:
     if isinstance(error, InvalidInput):
         where = f" ({error.field})" if error.field else ""
         return f"Outreach rejected the input{where}: {error.detail}"
+    if isinstance(error, QuotaExhausted):
+        return _quota_sentence(error, now)
     if isinstance(error, RateLimited):
         return "Outreach's request limit is used up for now. " + _retry_hint(error, now)
     if isinstance(error, ApiUnavailable):
@@ -71,6 +74,29 @@ def explain(error: Exception, *, now: datetime | None = None) -> str:
     if isinstance(error, OutreachError):
         return f"The Outreach request failed: {error.detail}"
     return "Something unexpected went wrong. Press Refresh; if it persists, report it."
+
+
+def _quota_sentence(error: QuotaExhausted, now: datetime | None) -> str:
+    share = f"{error.share:.0%}"
+    if error.whole_quota:
+        return (
+            "Your Outreach request limit for this hour is used up (your other Outreach tools "
+            "draw on it too), so the calls were not loaded and nothing is shown. "
+            + _retry_hint(error, now)
+        )
+    if error.needed is not None and error.budget is not None and error.needed > error.budget:
+        # Not even a fresh hour would carry it: waiting does not help, a smaller read does.
+        return (
+            f"Loading these calls needs about {error.needed:,} Outreach requests, more than "
+            f"Callboard may use in an hour ({error.budget:,}, {share} of your hourly limit), so "
+            "nothing is shown. Choose a shorter date range or fewer reps; once a shorter range "
+            "is loaded, a longer one reads only the days still missing."
+        )
+    return (
+        f"Callboard has used its share of your Outreach requests for this hour ({share}; the "
+        "rest is left for your other Outreach tools), so the calls were not loaded and "
+        "nothing is shown. " + _retry_hint(error, now)
+    )
 
 
 def _retry_hint(error: RateLimited, now: datetime | None) -> str:

@@ -21,6 +21,7 @@ from lib.outreach.errors import (
     NotAuthorised,
     NotFound,
     OutreachError,
+    QuotaExhausted,
     RateLimited,
     UnexpectedResponse,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "NotFound",
     "OutreachClient",
     "OutreachError",
+    "QuotaExhausted",
     "RateLimited",
     "RefreshingToken",
     "StaticToken",

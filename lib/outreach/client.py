@@ -8,6 +8,13 @@ dialect of API 1.0 or v2, over one transport, rate quota and page walk."""
 #   once      401: the auth is asked for a new token once, then the request is repeated once.
 #   never     other 4xx: they will not get better by asking again.
 # A wait longer than max_backoff is not waited: RateLimited says when to try again (retry_at).
+#
+# Rate budget (lib.outreach.waiting.RateQuota): the client spends at most `quota_share` of each
+# hourly window's X-RateLimit-Limit (the user's other integrations share the quota), paced by
+# X-RateLimit-Remaining/-Reset rather than by 429s. When the budget is spent it waits for a
+# reset within max_backoff, and otherwise sends nothing more and raises QuotaExhausted (a
+# RateLimited whose retry_at is the reset); a 1.0 read that page 1 shows to need more than is
+# left raises it before reading on. A read's first failure cuts its other pages' waits short.
 # Creating a call is not idempotent, so a create is repeated only when the server surely did not
 # process it: a 429, a 401, or a connection that failed before the request was sent. After a
 # 5xx, a timeout or a broken connection the call may exist, so the client says so instead of
@@ -35,7 +42,7 @@ from lib.outreach.dialect import Dialect
 from lib.outreach.errors import InvalidInput, UnexpectedResponse
 from lib.outreach.paging import Query, read_queries
 from lib.outreach.records import to_id
-from lib.outreach.transport import Auth, Transport
+from lib.outreach.transport import Auth, Sleep, Transport, Wait, event_wait, sleep_then_look
 from lib.outreach.v1 import V1Dialect
 from lib.outreach.v2 import V2Dialect
 from lib.outreach.values import ApiInfo, NewCall
@@ -71,10 +78,16 @@ class OutreachClient:
     precision and undocumented inclusivity, so a minute either side guarantees the edge calls
     are in the answer, and the client then keeps exactly [after, before) by each call's own
     created time (see lib.outreach.windows.widen_window). A day would also cover a server that
-    reads the filters in the user's zone. `sleep` is injectable so tests never wait, and
-    `clock` is "now" for an open-ended read and for the rate window's reset (the server's
-    epoch); `throttle_below` (default 2 * max_workers) is how few remaining requests make the
-    client wait for the rate window's reset. At most `max_workers` requests are in flight.
+    reads the filters in the user's zone. `clock` is "now" for an open-ended read and for the
+    rate window's reset (the server's epoch). `quota_share` (0 to 1, default 0.5) is the share
+    of the user's hourly request quota the client may spend, and `throttle_below` (default
+    2 * max_workers) how many remaining requests it always leaves (lib.outreach.waiting.
+    RateQuota). At most `max_workers` requests are in flight.
+
+    Waits: `sleep(seconds)` for a request of its own (default time.sleep), and
+    `wait(seconds, cancel) -> cut` for a page of a read, which the read's first failure cuts
+    short by setting `cancel` (default: `cancel.wait(seconds)`; with only `sleep` given, that
+    sleep and then a look at `cancel`). Tests inject them so that they never really wait.
     """
 
     def __init__(
@@ -90,12 +103,16 @@ class OutreachClient:
         max_workers: int = 4,
         bound_margin: timedelta = timedelta(minutes=1),
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Sleep | None = None,
+        wait: Wait | None = None,
         throttle_below: int | None = None,
+        quota_share: float = 0.5,
         clock: Clock = real_clock,
     ) -> None:
         if max_workers < 1:
             raise ValueError("max_workers must be at least 1.")
+        if not 0 < quota_share <= 1:
+            raise ValueError("quota_share must be more than 0 and at most 1.")
         self.base_url = base_url.rstrip("/")
         self.auth = auth
         self.dialect: Dialect = dialect or V1Dialect()
@@ -103,10 +120,12 @@ class OutreachClient:
         self.max_backoff = max_backoff
         self.bound_margin = bound_margin
         self.clock = clock
-        # Each worker may have a request in flight, hence the throttle's default.
-        self.quota = RateQuota(clock, sleep, max_wait=max_backoff, pause=backoff_factor,
+        # Each worker may have a request in flight, hence the reserve's default.
+        self.quota = RateQuota(clock, share=quota_share, max_wait=max_backoff,
                                throttle_below=max_workers * 2 if throttle_below is None
                                else throttle_below)
+        if wait is None:
+            wait = event_wait if sleep is None else sleep_then_look(sleep)
         self._owns_session = session is None
         if session is None:
             session = requests.Session()
@@ -117,7 +136,8 @@ class OutreachClient:
             self.base_url, auth, self.dialect, session=session, timeout=timeout,
             retry=Retry(total=max_retries, backoff_factor=backoff_factor,
                         backoff_max=max_backoff),
-            quota=self.quota, sleep=sleep, max_in_flight=max_workers)
+            quota=self.quota, sleep=time.sleep if sleep is None else sleep, wait=wait,
+            max_in_flight=max_workers)
 
     @property
     def call_dtypes(self) -> Mapping[str, str]:
@@ -165,7 +185,8 @@ class OutreachClient:
         `created_before` None means now (pinned once, so paging sees a set that does not grow);
         `created_after` None means from the beginning. `user_ids` None means every user.
         `on_progress(pages_done, pages_known)` is called in this thread after each page.
-        A read that fails after some pages raises IncompleteRead: never partial data.
+        A read that fails after some pages raises IncompleteRead, and one the rate budget
+        cannot carry QuotaExhausted (before or during it): never partial data.
         """
         rows = self.calls_in_window(created_after, created_before, user_ids, on_progress)
         return frame_from_rows(rows, self.call_dtypes)
@@ -185,7 +206,8 @@ class OutreachClient:
         wanted_users = distinct_user_ids(user_ids)
         if wanted_users == []:
             return []
-        # The API takes one user id per filter: one window per user.
+        # One window per user; calls_in_windows asks them in as few queries as the dialect's
+        # user filter allows (1.0: one user a query, v2: a comma list).
         windows = [CallWindow(after, before, uid) for uid in (wanted_users or [None])]
         found = self.calls_in_windows(windows, on_progress)
         return rows_in_window(itertools.chain.from_iterable(found), None, before, None)
@@ -195,12 +217,14 @@ class OutreachClient:
         windows: Sequence[CallWindow],
         on_progress: Callable[[int, int], None] | None = None,
     ) -> list[list[dict[str, Any]]]:
-        """The parsed rows of each window, read side by side: one query per window, and every
-        page of every query on the one bounded pool (the building block of a cache that reads
-        only the windows it lacks).
+        """The parsed rows of each window, read side by side: every page of every query on the
+        one bounded pool (the building block of a cache that reads only the windows it lacks).
 
-        Each list holds exactly that window's calls, de-duplicated by id, sorted by
-        (created_at, id). All or nothing: if any page fails, no window is returned.
+        One query per window, except that windows of single users with the same bounds share
+        one when the dialect's user filter takes a list (v2: `filter[user][id]=2,3,5`, at most
+        `users_per_query` a query); its rows are then split per user. Each list holds exactly
+        that window's calls, de-duplicated by id, sorted by (created_at, id). All or nothing:
+        if any page fails, no window is returned.
         """
         bounds: list[tuple[datetime | None, datetime]] = []
         for window in windows:
@@ -209,29 +233,40 @@ class OutreachClient:
             bounds.append((after, before))
         labelled_by_time = len(set(bounds)) > 1
         path = self._path("calls")
-        queries: list[Query] = []
-        asked: list[int] = []  # index into windows of each query (empty windows ask nothing)
+        # Which windows each query answers (empty windows ask nothing): windows of one user
+        # and the same bounds go together, up to users_per_query users a query.
+        groups: dict[object, list[int]] = {}
         for index, (window, (after, before)) in enumerate(zip(windows, bounds, strict=True)):
             if after is not None and after >= before:
                 continue
-            wide_after, wide_before = widen_window(after, before, self.bound_margin)
-            assert wide_before is not None
-            label = f"GET {path}"
-            if labelled_by_time:
-                since = "" if after is None else format_api_time(after)
-                label += f" [{since}, {format_api_time(before)})"
-            if window.user_id is not None:
-                label += f" (user {window.user_id})"
-            params = self.dialect.window_params(wide_after, wide_before, window.user_id)
-            queries.append(Query(path, params, label))
-            asked.append(index)
+            shared = window.user_id is not None and self.dialect.users_per_query > 1
+            groups.setdefault((after, before) if shared else index, []).append(index)
+        queries: list[Query] = []
+        answers: list[list[int]] = []  # the windows each query answers
+        per_query = self.dialect.users_per_query
+        for members in groups.values():
+            after, before = bounds[members[0]]
+            users = list(dict.fromkeys(windows[index].user_id for index in members))
+            for first in range(0, len(users), per_query):
+                chunk = users[first:first + per_query]  # [None]: every user
+                user_ids = None if chunk == [None] else chunk
+                queries.append(self._calls_query(path, after, before, user_ids,
+                                                 labelled_by_time))
+                answers.append([index for index in members if windows[index].user_id in chunk])
 
         results: list[list[dict[str, Any]]] = [[] for _ in windows]
         pages = self._read(queries, on_progress) if queries else []
-        for index, records in zip(asked, pages, strict=True):
-            after, before = bounds[index]
-            results[index] = rows_in_window(map(self.dialect.call_row, records), after, before,
-                                            windows[index].user_id)
+        for members, records in zip(answers, pages, strict=True):
+            rows = [self.dialect.call_row(record) for record in records]
+            by_user: dict[int | None, list[dict[str, Any]]] = {}
+            if len(members) > 1:
+                for row in rows:
+                    by_user.setdefault(row["user_id"], []).append(row)
+            for index in members:
+                after, before = bounds[index]
+                user = windows[index].user_id
+                mine = rows if len(members) == 1 else by_user.get(user, [])
+                results[index] = rows_in_window(mine, after, before, user)
         return results
 
     def get_call(self, call_id: int | str) -> dict[str, Any]:
@@ -270,6 +305,21 @@ class OutreachClient:
 
     def _path(self, resource: str) -> str:
         return f"{self.dialect.prefix}/{self.dialect.resources[resource]}"
+
+    def _calls_query(self, path: str, after: datetime | None, before: datetime,
+                     user_ids: list[int] | None, labelled_by_time: bool) -> Query:
+        """The calls query of one window of these users (None: all), on widened bounds, named
+        for messages ("GET /1.0/calls [2026-11-02T00:00, 2026-11-03T00:00) (user 5)")."""
+        wide_after, wide_before = widen_window(after, before, self.bound_margin)
+        assert wide_before is not None
+        label = f"GET {path}"
+        if labelled_by_time:
+            since = "" if after is None else format_api_time(after)
+            label += f" [{since}, {format_api_time(before)})"
+        if user_ids:
+            label += (f" (user {user_ids[0]})" if len(user_ids) == 1 else
+                      f" (users {', '.join(str(uid) for uid in user_ids)})")
+        return Query(path, self.dialect.window_params(wide_after, wide_before, user_ids), label)
 
     def _read(self, queries: Sequence[Query],
               on_progress: Callable[[int, int], None] | None = None) -> list[list[Any]]:

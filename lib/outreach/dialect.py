@@ -4,7 +4,7 @@ and NextPages, what an answered page says of the pages after it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -40,11 +40,14 @@ class Dialect(Protocol):
     call_dtypes: Mapping[str, str]  # the columns of the calls frames read with it
     has_info: bool  # whether it has a "who am I" route, GET <prefix>/info
     scope_pattern: re.Pattern[str]  # a scope named in a 403's text (group 1)
+    # How many user ids one calls query's user filter takes: 1 on 1.0, a comma list on v2.
+    users_per_query: int
 
     def window_params(self, after: datetime | None, before: datetime,
-                      user_id: int | None) -> dict[str, str]:
+                      user_ids: Sequence[int] | None) -> dict[str, str]:
         """The filters of a calls query from `after` (None: the beginning) to `before`, both
-        already widened to whole minutes, of one user or (None) of all."""
+        already widened to whole minutes, of these users (at most users_per_query of them) or
+        (None) of all."""
         ...
 
     def page_params(self, params: Mapping[str, str], number: int) -> dict[str, str]:

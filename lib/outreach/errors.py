@@ -48,6 +48,28 @@ class RateLimited(OutreachError):
         self.retry_at = retry_at
 
 
+class QuotaExhausted(RateLimited):
+    """Callboard's share of the user's hourly request quota (CALLBOARD_QUOTA_SHARE) is spent,
+    or would be before the read could finish: the client stopped before asking, rather than
+    collect 429s. Nothing of the read is shown. `retry_at` is the rate window's reset (UTC,
+    None if unknown), when a new share starts; `share` the fraction of `limit` (the user's
+    requests an hour) Callboard may spend; `needed` the requests the read still needed, where
+    known (1.0 knows after each query's first page), and `budget` the share in requests.
+    `whole_quota` is True when what ran out is the user's whole quota (other integrations
+    spent it), before Callboard's share was."""
+
+    def __init__(self, detail: str, *, retry_at: datetime | None, share: float,
+                 limit: int | None = None, needed: int | None = None,
+                 budget: int | None = None, whole_quota: bool = False) -> None:
+        # No 429 was answered: the client held back.
+        super().__init__(detail, retry_at=retry_at, status=None)
+        self.share = share
+        self.limit = limit
+        self.needed = needed
+        self.budget = budget
+        self.whole_quota = whole_quota
+
+
 class ApiUnavailable(OutreachError):
     """Server faults, connection failures or non-JSON bodies that outlasted the retries."""
 

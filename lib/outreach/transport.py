@@ -1,12 +1,15 @@
 """Sends API requests under the client's retry policy (see lib.outreach.client's module
-comment): one try at a time, the waits on the injected sleep, one token refresh on a 401,
-and a create never repeated once the server may have made the call."""
+comment): one try at a time within the rate budget, the waits on the injected sleep or the
+read's cancel event, one token refresh on a 401, and a create never repeated once the server
+may have made the call."""
 
 # urllib3's Retry is the policy's record: how many retries (`total`), the backoff's factor and
 # cap, and which methods may be repeated after the server may have acted (`allowed_methods`,
 # urllib3's idempotent ones: POST is not among them); `increment` counts the tries and says when
 # they are spent (MaxRetryError). urllib3 never waits here (its sleep is the wall clock's): the
-# loop waits through the injected `sleep`, for as long as lib.outreach.waiting says.
+# loop waits for as long as lib.outreach.waiting says, through `sleep` for a request of its own
+# and through `wait(seconds, cancel)` for a page of a read, so that the read's first failure
+# cuts the other pages' backoffs and rate waits short (lib.outreach.paging sets `cancel`).
 
 from __future__ import annotations
 
@@ -29,6 +32,26 @@ from lib.outreach.waiting import RateQuota, backoff_delay
 
 log = logging.getLogger(__name__)
 
+Sleep = Callable[[float], None]
+# A wait a cancel event can cut: True (or the event set) when it was cut.
+Wait = Callable[[float, threading.Event], bool]
+
+
+def event_wait(seconds: float, cancel: threading.Event) -> bool:
+    """The real wait of a read's page: on its cancel event, which a failure elsewhere sets."""
+    return cancel.wait(seconds)
+
+
+def sleep_then_look(sleep: Sleep) -> Wait:
+    """A wait through an injected `sleep` (tests: no wait, or a move of the sandbox's clock),
+    then a look at the event: cut, if it was set meanwhile."""
+
+    def wait(seconds: float, cancel: threading.Event) -> bool:
+        sleep(seconds)
+        return cancel.is_set()
+
+    return wait
+
 
 class Auth(Protocol):
     """What the client needs from lib.outreach.auth's StaticToken / RefreshingToken."""
@@ -44,7 +67,7 @@ class Transport:
 
     def __init__(self, base_url: str, auth: Auth, dialect: Dialect, *,
                  session: requests.Session, timeout: float | tuple[float, float], retry: Retry,
-                 quota: RateQuota, sleep: Callable[[float], None], max_in_flight: int) -> None:
+                 quota: RateQuota, sleep: Sleep, wait: Wait, max_in_flight: int) -> None:
         self.base_url = base_url
         self.auth = auth
         self.dialect = dialect
@@ -53,6 +76,7 @@ class Transport:
         self.retry = retry
         self.quota = quota
         self._sleep = sleep
+        self._wait = wait
         # Every read has its own pool of threads; this bounds the requests in flight across all
         # of them (two dashboard sessions reading at once share one client).
         self._in_flight = threading.BoundedSemaphore(max_in_flight)
@@ -61,33 +85,47 @@ class Transport:
                 body: Any = None, what: str | None = None,
                 cancel: threading.Event | None = None) -> dict[str, Any]:
         """The JSON object answered, or the typed error (lib.outreach.errors) once the policy
-        gives up. `what` names the request in messages; `cancel` abandons it between tries."""
+        gives up. `what` names the request in messages; `cancel` (a read's) abandons it
+        between tries and cuts its waits short (ApiUnavailable, "abandoned")."""
         what = what or f"{method} {path}"
         retry = self.retry
         refreshed = False
+
+        def pause(seconds: float) -> None:
+            if cancel is None:
+                self._sleep(seconds)
+            elif self._wait(seconds, cancel) or cancel.is_set():
+                raise _abandoned(what)
+
         while True:
             if cancel is not None and cancel.is_set():
-                raise ApiUnavailable(f"{what} was abandoned because another page failed.")
+                raise _abandoned(what)
             token = self.auth.access_token()
-            self.quota.throttle()
+            self.quota.throttle(what, pause)  # within the budget, or QuotaExhausted
             try:
                 response = self._send(method, path, token, params, body)
             except requests.RequestException as exc:
                 outcome: dict[str, Any] | Fault = Fault(_describe(exc),
                                                         sent=not _failed_before_sending(exc))
             else:
-                self.quota.note(response.headers)
+                if response.status_code != 401:
+                    # A refused token's counters are nobody's (the sandbox makes them up).
+                    self.quota.note(response.headers)
                 if response.status_code == 401 and not refreshed:
                     refreshed = True
                     if self.auth.refresh_after_401(token):
                         continue  # a renewed token is a fresh start, not a fault's retry
                 outcome = judge(response, what, method, path, self.dialect)
+            finally:
+                self.quota.settle()
             if not isinstance(outcome, Fault):
                 return outcome
-            retry, delay = self._after(outcome, retry, method, path, what)
+            retry, delay, retry_at = self._after(outcome, retry, method, path, what)
             log.info("%s: %s; retry %d of %d in %.1f s", what, outcome.problem,
                      len(retry.history), self.retry.total, delay)
-            self._sleep(delay)
+            pause(delay)
+            if retry_at is not None:
+                self.quota.waited_for(retry_at)
 
     def _send(self, method: str, path: str, token: str, params: Mapping[str, str] | None,
               body: Any) -> requests.Response:
@@ -102,9 +140,9 @@ class Transport:
                 data=None if body is None else json.dumps(body).encode(), timeout=self.timeout)
 
     def _after(self, fault: Fault, retry: Retry, method: str, path: str,
-               what: str) -> tuple[Retry, float]:
-        """The Retry counting this failed try and the seconds to wait before the next; raises
-        instead when the policy gives up."""
+               what: str) -> tuple[Retry, float, datetime | None]:
+        """The Retry counting this failed try, the seconds to wait before the next and, after
+        a 429, until when; raises instead when the policy gives up."""
         tries = len(retry.history) + 1
         retry_at: datetime | None = None
         if fault.status == 429:
@@ -119,7 +157,7 @@ class Transport:
                 raise _maybe_done(what, fault)
             delay = self._backoff(tries)
         try:
-            return retry.increment(method, self.base_url + path), delay
+            return retry.increment(method, self.base_url + path), delay, retry_at
         except MaxRetryError:
             detail = f"{what} failed after {tries} tries: {fault.problem}"
             if fault.status == 429:
@@ -128,6 +166,10 @@ class Transport:
 
     def _backoff(self, tries: int) -> float:
         return backoff_delay(tries, self.retry.backoff_factor, self.retry.backoff_max)
+
+
+def _abandoned(what: str) -> ApiUnavailable:
+    return ApiUnavailable(f"{what} was abandoned because another page failed.")
 
 
 def _maybe_done(what: str, fault: Fault) -> ApiUnavailable:

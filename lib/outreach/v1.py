@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
@@ -38,14 +38,18 @@ class V1Dialect:
     scope_pattern: ClassVar[re.Pattern[str]] = re.compile(
         r"\b((?:read|create|update|delete|write)_[a-z_]+)\b")
 
+    users_per_query: ClassVar[int] = 1  # filter[user/id] takes one user
+
     def window_params(self, after: datetime | None, before: datetime,
-                      user_id: int | None) -> dict[str, str]:
+                      user_ids: Sequence[int] | None) -> dict[str, str]:
         params: dict[str, str] = {}
         if after is not None:
             params["filter[metadata/created/after]"] = format_api_time(after)
         params["filter[metadata/created/before]"] = format_api_time(before)
-        if user_id is not None:
-            params["filter[user/id]"] = str(user_id)
+        if user_ids is not None:
+            if len(user_ids) != 1:
+                raise ValueError("An API 1.0 calls query filters by one user.")
+            params["filter[user/id]"] = str(user_ids[0])
         return params
 
     def page_params(self, params: Mapping[str, str], number: int) -> dict[str, str]:

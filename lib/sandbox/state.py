@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import heapq
 import math
 import random
 import secrets
 import threading
 from bisect import bisect_left, insort
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
@@ -204,17 +205,34 @@ class SandboxState:
         self._by_id[row.id] = row
 
     def list_calls(
-        self, user_id: int | None, after_ms: int | None, before_ms: int | None, offset: int,
-        limit: int,
+        self, user_id: int | Collection[int] | None, after_ms: int | None,
+        before_ms: int | None, offset: int, limit: int,
     ) -> tuple[list[CallRow], int]:
-        """One page of calls with after <= created < before, and how many match in total."""
+        """One page of calls with after <= created < before, of one user, of some (v2's list
+        filter: in created order across them) or of all (None), and how many match in total."""
+        if user_id is not None and not isinstance(user_id, int) and len(user_id) == 1:
+            user_id = next(iter(user_id))
         with self._calls_lock:
-            rows = self._rows if user_id is None else self._by_user.get(user_id, [])
-            lo = 0 if after_ms is None else bisect_left(rows, (after_ms,))
-            hi = len(rows) if before_ms is None else bisect_left(rows, (before_ms,))
-            hi = max(lo, hi)
-            page = rows[lo + offset : min(hi, lo + offset + limit)] if offset < hi - lo else []
-            return page, hi - lo
+            if user_id is None or isinstance(user_id, int):
+                rows = self._rows if user_id is None else self._by_user.get(user_id, [])
+                lo, hi = self._span(rows, after_ms, before_ms)
+                page = rows[lo + offset : min(hi, lo + offset + limit)] if offset < hi - lo \
+                    else []
+                return page, hi - lo
+            spans = []
+            for uid in set(user_id):
+                rows = self._by_user.get(uid, [])
+                lo, hi = self._span(rows, after_ms, before_ms)
+                spans.append(rows[lo:hi])
+            merged = list(heapq.merge(*spans))
+            return merged[offset : offset + limit], len(merged)
+
+    @staticmethod
+    def _span(rows: list[CallRow], after_ms: int | None,
+              before_ms: int | None) -> tuple[int, int]:
+        lo = 0 if after_ms is None else bisect_left(rows, (after_ms,))
+        hi = len(rows) if before_ms is None else bisect_left(rows, (before_ms,))
+        return lo, max(lo, hi)
 
     def get_call(self, call_id: int) -> CallRow | None:
         return self._by_id.get(call_id)

@@ -1,4 +1,5 @@
-"""The sandbox's API v2 (JSON:API at /api/v2): records, filters and cursor paging, same data.
+"""The sandbox's API v2 (JSON:API at /api/v2): records, filters (a user filter takes a comma
+list, as v2's do) and cursor paging, same data.
 
 An OAuth app may ask for 1.0 or v2 scope names and is told the names it asked for; inside, each
 v2 scope stands for its 1.0 twin (lib.sandbox.state.V2_SCOPES), so one token works on both
@@ -149,14 +150,18 @@ def _parse_moment(text: str) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def user_filter(query: dict[str, str]) -> int | None:
+def user_filter(query: dict[str, str]) -> tuple[int, ...] | None:
+    """filter[user][id]=5, or a comma-separated list (5,7,9) as v2 filters take: the users'
+    ids, or None for every user."""
     raw = query.get("filter[user][id]")
     if raw is None:
         return None
-    if not raw.isdigit():
-        raise V2Error(400, "Bad Request", "filter[user][id] must be a number.",
+    parts = [part.strip() for part in raw.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise V2Error(400, "Bad Request",
+                      "filter[user][id] must be a user id or a comma-separated list of them.",
                       {"parameter": "filter[user][id]"})
-    return int(raw)
+    return tuple(dict.fromkeys(int(part) for part in parts))
 
 
 def check_known(query: dict[str, str], allowed: set[str]) -> None:

@@ -12,10 +12,15 @@ store of closed days. lib.store.opening makes one from the settings."""
 #      query per run rather than per day keeps the request count at a plain walk's: each query
 #      ends in a partly filled page, and a rep with 20 calls a day would pay a whole request
 #      per day. The client reads all pages of all queries concurrently once page 1 of each has
-#      told how many there are.
+#      told how many there are. On v2 (a cursor, read one page after another) each day is a
+#      query of its own, so that the days go side by side; the windows are still one per user
+#      (the store keeps each user's days), and the client asks the chosen users' windows of a
+#      day as one query with a list filter (filter[user][id]=2,3,5), splitting its rows per
+#      user: a read of N reps costs a day's pages, not N times them.
 #   4. The fetched closed days are stored only after every page of the read succeeded (the
-#      client raises IncompleteRead otherwise, and nothing is stored or shown); open days never
-#      are. Everything is trimmed to [after, before), de-duplicated by id and sorted.
+#      client raises IncompleteRead otherwise, or QuotaExhausted when its share of the hourly
+#      rate quota cannot carry the read, and nothing is stored or shown); open days never are.
+#      Everything is trimmed to [after, before), de-duplicated by id and sorted.
 #
 # Whose calls a store holds is part of its key (`store_identity`): the API host and the token's
 # user (asked once from GET /1.0/info), or the sandbox's seed and options in demo mode. A
@@ -84,7 +89,8 @@ class DataSource:
 
         This is also the manager's "refresh": open days (today, and yesterday within the first
         hour) are never stored, so every call re-reads them and takes closed days from the
-        store. A read that fails part way raises (IncompleteRead) and stores nothing.
+        store. A read that fails part way raises (IncompleteRead) and stores nothing; so
+        does one that the client's share of the rate quota cannot carry (QuotaExhausted).
         """
         read_at = self.clock()
         before = read_at if created_before is None else min(
@@ -163,7 +169,8 @@ class DataSource:
                 runs = _runs([day for day in days if day not in own and day not in shared])
                 if not self.client.pages_in_parallel:
                     # A cursor is walked one page after another: one day a query, so that the
-                    # days go side by side instead.
+                    # days go side by side instead. A day's window has the same bounds for
+                    # every user, so the client asks the users' windows of a day together.
                     runs = [[day] for run in runs for day in run]
                 for run in runs:
                     start = day_bounds(run[0])[0] if run[0] in closed else max(

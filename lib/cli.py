@@ -1,4 +1,5 @@
-"""Command-line access to Callboard's data: export calls and the overview's figures."""
+"""Command-line access to Callboard's data: export calls and the overview's figures; connect
+Callboard to Outreach (connect, disconnect)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ import pandas as pd
 
 from lib.analytics import exports, figures, overview
 from lib.analytics.timerange import utc_bounds
-from lib.clock import real_clock
+from lib.clock import LATEST_YEAR, real_clock
+from lib.display.filters import FIRST_DAY
 from lib.display.messages import explain
+from lib.display.typed_ids import typed_id
 from lib.frames import V2_CALL_DTYPES, has_v2_fields
+from lib.outreach import oauth
 from lib.outreach.errors import OutreachError
 from lib.settings import Settings, SettingsError
+from lib.store import tokens
 from lib.store.datasource import DataSource
 from lib.store.opening import open_source
 
@@ -35,12 +40,15 @@ EXPORT_COLUMNS = [
     "to_number",
     "note",
 ]
+LAST_CLI_DAY = date(LATEST_YEAR, 12, 31)  # the last year a pinned clock may name, too
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if args.run in (_connect, _disconnect):  # no days, no data source
+        return args.run()
     clock = real_clock
     try:
         start, end = _parse_day(args.start, "--start"), _parse_day(args.end, "--end")
@@ -71,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         command.add_argument("--start", required=True, help="first local day, YYYY-MM-DD")
         command.add_argument("--end", required=True, help="last local day (included), YYYY-MM-DD")
         command.add_argument(
-            "--user", type=int, action="append", dest="users", metavar="ID",
+            "--user", type=_user_id, action="append", dest="users", metavar="ID",
             help="a rep's Outreach user id; repeat for several (default: every user)",
         )
         command.add_argument(
@@ -91,14 +99,90 @@ def _parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="the overview's figures as JSON")
     add_filters(summary)
     summary.set_defaults(run=_summary)
+
+    connect = commands.add_parser(
+        "connect", help="connect Callboard to Outreach: open the printed address, allow, paste "
+        "the address the browser is sent to; the tokens are kept encrypted")
+    connect.set_defaults(run=_connect)
+    disconnect = commands.add_parser("disconnect", help="forget the tokens connect kept")
+    disconnect.set_defaults(run=_disconnect)
     return parser
+
+
+def _connect() -> int:
+    """Connect Outreach for a local Callboard: the authorize URL out, the redirected URL in
+    (standard input), the code exchanged and the tokens kept in the token store."""
+    clock = real_clock
+    try:
+        settings = Settings.from_env()
+        clock = settings.make_clock()
+        problem = tokens.connect_problem(settings)
+        if problem is not None:
+            raise SettingsError(problem)
+        assert settings.client_id and settings.client_secret and settings.redirect_uri
+        pending = oauth.PendingStates()
+        state = pending.begin(None)
+        url = oauth.authorize_url(settings.api_base, settings.client_id, settings.redirect_uri,
+                                  oauth.scopes_for(settings.api_version), state)
+        print("Open this address in a browser signed in to Outreach as the user Callboard "
+              "should read as, and allow Callboard:", file=sys.stderr)
+        print(url, flush=True)
+        print(f"Then paste the address the browser was sent to (it starts with "
+              f"{settings.redirect_uri}):", file=sys.stderr, flush=True)
+        pasted = sys.stdin.readline()
+        if not pasted.strip():
+            raise ValueError("Nothing was pasted, so Callboard is not connected.")
+        code = oauth.check_callback(oauth.Callback.from_url(pasted), pending, None)
+        grant = oauth.exchange_code(settings.api_base, settings.client_id,
+                                    settings.client_secret, code, settings.redirect_uri,
+                                    clock=lambda: clock().timestamp())
+        tokens.connect(settings, grant)
+        print(f"Connected to Outreach at {settings.api_base}. The tokens are kept encrypted in "
+              f"{settings.token_db}; Callboard uses them from now on.", file=sys.stderr)
+        return 0
+    except (OutreachError, SettingsError) as exc:
+        print(f"callboard: {explain(exc, now=clock())}", file=sys.stderr)
+    except (oauth.ConnectError, tokens.TokenStoreError, ValueError, OSError) as exc:
+        print(f"callboard: {exc}", file=sys.stderr)
+    return 1
+
+
+def _disconnect() -> int:
+    try:
+        settings = Settings.from_env()
+        forgotten = tokens.disconnect(settings)
+    except SettingsError as exc:
+        print(f"callboard: {explain(exc)}", file=sys.stderr)
+        return 1
+    except tokens.TokenStoreError as exc:
+        print(f"callboard: {exc}", file=sys.stderr)
+        return 1
+    print("The kept Outreach tokens are forgotten." if forgotten
+          else "No Outreach tokens were kept.", file=sys.stderr)
+    if settings.refresh_token:
+        print("OUTREACH_REFRESH_TOKEN is still set and connects Callboard until it is removed.",
+              file=sys.stderr)
+    return 0
+
+
+def _user_id(text: str) -> int:
+    """--user's type: an Outreach user id, a whole number from 1 up (-1 is not "every user")."""
+    found = typed_id(text)
+    if not isinstance(found, int):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an Outreach user id: ids are whole numbers from 1 up.")
+    return found
 
 
 def _parse_day(text: str, flag: str) -> date:
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ValueError(f"{flag} {text!r} is not a date of the form YYYY-MM-DD.") from None
+    if not FIRST_DAY <= day <= LAST_CLI_DAY:
+        # Outreach has no calls before 2000, and day arithmetic past the calendar's end overflows.
+        raise ValueError(f"{flag} {text} is outside {FIRST_DAY} to {LAST_CLI_DAY}.")
+    return day
 
 
 def _export(args: argparse.Namespace, source: DataSource, start: date, end: date, tz: str) -> int:

@@ -15,6 +15,8 @@ REAL_API_BASE = "https://api.outreach.io"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_SANDBOX_DB = ".callboard/sandbox.sqlite"
 DEFAULT_CACHE_DB = ".callboard/calls.sqlite"
+# Where Connect Outreach and refreshes keep the newest tokens, encrypted with CALLBOARD_SECRET_KEY.
+DEFAULT_TOKEN_DB = ".callboard/tokens.sqlite"
 DEFAULT_CACHE_MAX_AGE_HOURS = 24.0
 # Concurrent requests of one read. The API documents no concurrency limit; 12 is far below what
 # it serves and enough to make a quarter's read an order of magnitude faster than one page at a
@@ -26,7 +28,11 @@ DEFAULT_QUOTA_SHARE = 0.5
 MAX_WORKERS_LIMIT = 32
 _OFF = {"off", "none", "false", "no", "0"}
 
-_OAUTH_KEYS = ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET", "OUTREACH_REFRESH_TOKEN")
+_OAUTH_APP_KEYS = ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET")
+_OAUTH_KEYS = (*_OAUTH_APP_KEYS, "OUTREACH_REFRESH_TOKEN")
+# How an admin makes a CALLBOARD_SECRET_KEY (a Fernet key), in every message that asks for one.
+MAKE_SECRET_KEY = ('python -c "from cryptography.fernet import Fernet; '
+                   'print(Fernet.generate_key().decode())"')
 
 
 # "auto": 1.0, unless OAuth refresh credentials turn out to be granted only v2 scopes (the token
@@ -48,6 +54,43 @@ class SettingsError(ValueError):
     """Settings that cannot work together; the message names the setting, never its value."""
 
 
+def _check_redirect_uri(uri: str) -> None:
+    """OUTREACH_REDIRECT_URI: Callboard's Connect page as Outreach sends the browser back to it.
+    Outreach registers only https:// redirect URIs; http:// is taken on loopback, where the
+    sandbox runs. The message never quotes the value (it is not secret, but settings errors
+    never quote values)."""
+    try:
+        split = urlsplit(uri)
+        split.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        split = None
+    if (split is None or split.scheme not in ("http", "https") or not split.hostname
+            or "@" in split.netloc or split.fragment or "#" in uri
+            or any(character.isspace() for character in uri)):
+        raise SettingsError("OUTREACH_REDIRECT_URI must be an absolute https:// address "
+                            "without user name or #fragment, such as "
+                            "https://callboard.northwind.example/connect.")
+    if split.scheme == "http" and not _is_loopback(uri):
+        raise SettingsError("OUTREACH_REDIRECT_URI must start with https:// (Outreach accepts "
+                            "no other redirect URIs); http:// works only on this machine "
+                            "(127.0.0.1 or localhost), against the sandbox.")
+    if not split.path.rstrip("/").endswith("/connect"):
+        raise SettingsError("OUTREACH_REDIRECT_URI must be Callboard's own address followed by "
+                            "/connect (its Connect Outreach page), such as "
+                            "https://callboard.northwind.example/connect.")
+
+
+def _check_secret_key(key: str) -> None:
+    from cryptography.fernet import Fernet  # only when a key is set
+
+    try:
+        Fernet(key.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise SettingsError(
+            "CALLBOARD_SECRET_KEY must be a Fernet key (32 random bytes in URL-safe base64, 44 "
+            f"characters); make one with: {MAKE_SECRET_KEY}") from None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where the data comes from and how to present it.
@@ -60,6 +103,13 @@ class Settings:
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    # OUTREACH_REDIRECT_URI: where Outreach sends the browser back after Connect (and what the
+    # token endpoint is told on every exchange and refresh); None: Connect is not set up.
+    redirect_uri: str | None = None
+    # CALLBOARD_SECRET_KEY: the Fernet key the token store encrypts with; None: tokens from
+    # Connect and rotated refresh tokens are not kept (never stored unencrypted).
+    secret_key: str | None = field(default=None, repr=False)
+    token_db: str = DEFAULT_TOKEN_DB
     timezone: str = DEFAULT_TIMEZONE
     sandbox_db: str = DEFAULT_SANDBOX_DB
     cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
@@ -73,6 +123,8 @@ class Settings:
 
     @property
     def uses_oauth_refresh(self) -> bool:
+        """An OAuth app (client id and secret): tokens come from its refresh token, configured
+        (OUTREACH_REFRESH_TOKEN) or kept by Connect Outreach in the token store."""
         return not self.access_token and bool(self.client_id)
 
     @property
@@ -96,9 +148,21 @@ class Settings:
             return text or None
 
         oauth = {key: get(key) for key in _OAUTH_KEYS}
-        if any(oauth.values()) and not all(oauth.values()) and not get("OUTREACH_ACCESS_TOKEN"):
-            missing = ", ".join(key for key, value in oauth.items() if not value)
-            raise SettingsError(f"OAuth refresh needs all three settings; missing: {missing}.")
+        app_keys = [oauth[key] for key in _OAUTH_APP_KEYS]
+        # The app's id and secret are needed together; the refresh token may come from Connect
+        # Outreach (the token store) instead of the settings.
+        if any(oauth.values()) and not all(app_keys) and not get("OUTREACH_ACCESS_TOKEN"):
+            missing = ", ".join(key for key in _OAUTH_APP_KEYS if not oauth[key])
+            raise SettingsError(f"OAuth needs both OUTREACH_CLIENT_ID and "
+                                f"OUTREACH_CLIENT_SECRET (the app that OUTREACH_REFRESH_TOKEN "
+                                f"and Connect Outreach belong to); missing: {missing}.")
+
+        redirect_uri = get("OUTREACH_REDIRECT_URI")
+        if redirect_uri is not None:
+            _check_redirect_uri(redirect_uri)
+        secret_key = get("CALLBOARD_SECRET_KEY")
+        if secret_key is not None:
+            _check_secret_key(secret_key)
 
         timezone = get("CALLBOARD_TIMEZONE") or DEFAULT_TIMEZONE
         try:
@@ -166,6 +230,9 @@ class Settings:
             client_id=oauth["OUTREACH_CLIENT_ID"],
             client_secret=oauth["OUTREACH_CLIENT_SECRET"],
             refresh_token=oauth["OUTREACH_REFRESH_TOKEN"],
+            redirect_uri=redirect_uri,
+            secret_key=secret_key,
+            token_db=get("CALLBOARD_TOKEN_DB") or DEFAULT_TOKEN_DB,
             timezone=timezone,
             sandbox_db=get("CALLBOARD_SANDBOX_DB") or DEFAULT_SANDBOX_DB,
             cache_db=cache_db,

@@ -13,7 +13,8 @@ from lib.display.callform import (
     TO_NUMBER,
     CallFormInput,
 )
-from lib.display.messages import escape_markdown, explain
+from lib.display.markdown import escape
+from lib.display.messages import explain
 from lib.outreach.errors import ApiUnavailable, InvalidInput, MissingScope, OutreachError
 from lib.ui import cache, frame
 
@@ -66,7 +67,7 @@ def _submit() -> None:
             field = callform.form_field_for(error.field)
             if field is not None:
                 # Outreach's own words, which may quote input: shown as text, not Markdown.
-                state[_PROBLEMS] = {field: escape_markdown(error.detail)}
+                state[_PROBLEMS] = {field: escape(error.detail)}
             else:
                 state[_FAILURE] = error
         except OutreachError as error:
@@ -92,7 +93,7 @@ if owner is not None:
     st.text(f"Logged as {callform.owner_name(owner, lookups.users)}: Outreach makes the owner "
             "of Callboard's token the owner of every call logged here.")
     if owner.scopes and "create_calls" not in owner.scopes:
-        st.warning(explain(MissingScope("", scope="create_calls")), icon=":material/lock:")
+        st.warning(escape(explain(MissingScope("", scope="create_calls"))), icon=":material/lock:")
 
 logged = st.session_state.get(_LOGGED)
 if logged is not None:

@@ -12,7 +12,7 @@ from lib.analytics.overview import (
     talk_time_table,
 )
 from lib.analytics.timerange import utc_bounds
-from lib.display.messages import escape_markdown
+from lib.display.markdown import escape
 from lib.outreach.errors import OutreachError
 from lib.ui import cache, frame
 
@@ -108,7 +108,8 @@ if answers is not None:
     with st.columns(5)[0]:
         st.metric("Answer rate", percent_text(rate), border=True,
                   help="Calls whose outcome is Answered, of calls with a known outcome.")
-        st.caption(" · ".join(f"{row.calls:,} {row.outcome}"
+        # Outcomes are Outreach's own text: shown as text, never as Markdown.
+        st.caption(" · ".join(f"{row.calls:,} {escape(str(row.outcome))}"
                               for row in answers.by_outcome.itertuples(index=False))
                    or "No call in this range has a known outcome.")
     left, right = st.columns(2)
@@ -130,7 +131,7 @@ st.subheader("Calls")
 st.caption(
     f"{len(shown):,} of {len(overview.calls):,} calls"
     # Disposition names are the organisation's own text: shown as text, never as Markdown.
-    + (f" · disposition: {escape_markdown(', '.join(chosen))} (click the bar again to show all)"
+    + (f" · disposition: {escape(', '.join(chosen))} (click the bar again to show all)"
        if chosen else "")
 )
 st.dataframe(shown, hide_index=True, width="stretch", column_config=frame.CALL_COLUMNS,

@@ -25,7 +25,6 @@ from lib.display.callform import (
     parse_form,
     parse_prospect_id,
 )
-from lib.display.messages import escape_markdown
 from lib.outreach import ApiInfo, NewCall
 
 USERS = pd.DataFrame({"id": [1, 2], "first_name": ["Dana", ""], "last_name": ["Whitfield", ""],
@@ -162,12 +161,6 @@ def test_the_owner_is_named_else_their_email():
     assert owner_name(info(None, "x@example.com"), USERS) == "x@example.com"
     assert owner_name(info(99, None), USERS) == "User 99"
     assert owner_name(info(None, None), USERS.iloc[0:0]).startswith("the user")
-
-
-def test_markdown_is_escaped_to_show_as_typed():
-    assert escape_markdown("*a* [b](c) $x$ :red[y]") == (
-        r"\*a\* \[b\]\(c\) \$x\$ \:red\[y\]")
-    assert escape_markdown("plain words") == "plain words"
 
 
 # ----- the lookup -----

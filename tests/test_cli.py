@@ -257,3 +257,30 @@ def test_v2_output_has_the_same_shape_with_or_without_calls(sandbox, env):
     on_1_0 = run_cli("summary", "--start", quiet[0], "--end", quiet[1],
                      env={**env, "OUTREACH_API_VERSION": "1.0"})
     assert on_1_0.returncode == 0 and "answers" not in json.loads(on_1_0.stdout)
+
+
+@pytest.mark.parametrize("user", ["0", "-1", "99999999999999999999", "3x"])
+def test_a_user_id_that_is_not_a_positive_number_is_refused_before_anything_is_read(
+        sandbox, env, user):
+    # -1 is the store's "every user" marker: taken as an id it would read every rep's calls.
+    before = sandbox.request_count
+    result = run_cli("summary", "--start", "2026-11-01", "--end", "2026-11-02", "--user", user,
+                     env=env)
+    assert result.returncode != 0 and result.stdout == ""
+    assert (f"argument --user: '{user}' is not an Outreach user id: ids are whole numbers "
+            "from 1 up.") in result.stderr
+    assert "Traceback" not in result.stderr
+    assert sandbox.request_count == before
+
+
+@pytest.mark.parametrize(("start", "end"), [("0001-01-01", "0001-01-03"),
+                                            ("9999-12-30", "9999-12-31"),
+                                            ("1999-12-30", "2000-01-02")])
+def test_days_outside_the_calendar_callboard_reads_get_one_line_not_a_traceback(
+        sandbox, env, start, end):
+    before = sandbox.request_count
+    result = run_cli("summary", "--start", start, "--end", end, env=env)
+    assert result.returncode == 1 and result.stdout == ""
+    assert "is outside 2000-01-01 to 2999-12-31" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert sandbox.request_count == before

@@ -11,15 +11,19 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import pytest
+import requests
+from cryptography.fernet import Fernet
 
 from lib.analytics.timerange import utc_bounds
 from lib.clock import Clock
 from lib.outreach import NewCall, StaticToken
 from lib.outreach.errors import IncompleteRead, NotAuthorised
+from lib.sandbox import start_sandbox
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
 from lib.store.callstore import ALL_USERS, CallStore, day_bounds
 from lib.store.datasource import DataSource
 from lib.store.opening import open_source
+from lib.store.tokens import NotConnected, TokenStore
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token, refresh_token_for
 from tests.conftest import NOW, no_sleep, pinned_now
 
@@ -471,11 +475,13 @@ def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path, ap
     settings = Settings.from_mapping({"CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
                                       "CALLBOARD_CACHE_DB": str(tmp_path / "store" / "c.sqlite"),
                                       "CALLBOARD_MAX_WORKERS": "3",
+                                      "CALLBOARD_QUOTA_SHARE": "0.25",
                                       "OUTREACH_API_VERSION": api.version,
                                       "CALLBOARD_NOW": NOW.isoformat()})
     source = open_source(settings, seed=3, reps=2, days=8, mint_interval=0)
     try:
         assert source.demo and source.client.max_workers == 3
+        assert source.client.quota.share == 0.25
         assert source.client.dialect == api.dialect
         assert source.store_identity.startswith("sandbox seed=3 reps=2 days=8")
         assert source.store_identity.endswith(f"api={api.version}")
@@ -498,3 +504,93 @@ def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path, ap
         assert len(want) > 0 and source.list_calls(after, before).equals(want)
     finally:
         source.close()
+
+
+# ----- OAuth tokens across restarts (lib/store/tokens.py) -----
+
+REDIRECT_URI = "http://127.0.0.1:8501/connect"
+
+
+def oauth_settings(box, tmp_path, key: str, **extra: str) -> Settings:
+    """An OAuth app of `box` with its initial refresh token, a token store under tmp_path, and
+    the source on the sandbox's clock."""
+    return Settings.from_mapping({
+        "OUTREACH_API_BASE": box.base_url, "OUTREACH_CLIENT_ID": box.client_id,
+        "OUTREACH_CLIENT_SECRET": box.client_secret, "OUTREACH_REFRESH_TOKEN": box.refresh_token,
+        "OUTREACH_REDIRECT_URI": REDIRECT_URI, "CALLBOARD_SECRET_KEY": key,
+        "CALLBOARD_TOKEN_DB": str(tmp_path / "tokens.sqlite"), "CALLBOARD_CACHE_DB": "off",
+        "CALLBOARD_NOW": pinned_now(box), **extra})
+
+
+def refresh_answer(box, refresh_token: str) -> requests.Response:
+    return requests.post(box.token_url, data={
+        "grant_type": "refresh_token", "refresh_token": refresh_token,
+        "client_id": box.client_id, "client_secret": box.client_secret}, timeout=10)
+
+
+def test_a_restart_after_a_rotation_uses_the_kept_newest_refresh_token(tmp_path):
+    # Rotating refresh tokens and Outreach's mint limit (60 s on the sandbox's clock).
+    with start_sandbox(port=0, seed=7, reps=2, days=8, now=NOW, redirect_uris=(REDIRECT_URI,),
+                       rotate_refresh_tokens=True) as box:
+        key = Fernet.generate_key().decode()
+        settings = oauth_settings(box, tmp_path, key)
+        after, before = closed_range(6, 3)
+        want = API_1_0.expected(box, after, before)
+
+        first = open_source(settings)  # mints with the configured token, which rotates
+        assert first.list_calls(after, before).equals(want)
+        kept = TokenStore(tmp_path / "tokens.sqlite", key).load(box.base_url, box.client_id)
+        assert kept.refresh_token != box.refresh_token and kept.access_token
+        assert first.client.auth.refresh_token == kept.refresh_token
+        old = refresh_answer(box, box.refresh_token)  # the configured one is spent now
+        assert old.status_code == 400 and old.json()["error"] == "invalid_grant"
+        mints = box.stats()["mints"]["refresh_token"]
+        first.close()
+
+        # "Restart": a new source from the same settings starts from the kept access token
+        # (no mint), and renews with the kept refresh token when that token is refused.
+        second = open_source(settings)
+        assert box.stats()["mints"]["refresh_token"] == mints
+        assert second.list_calls(after, before).equals(want)
+        box.revoke(kept.access_token)
+        box.clock.advance(61)
+        assert second.list_calls(after, before).equals(want)  # 401, refresh with the kept one
+        newest = TokenStore(tmp_path / "tokens.sqlite", key).load(box.base_url, box.client_id)
+        assert newest.refresh_token not in (kept.refresh_token, box.refresh_token)
+        assert newest.lineage == kept.lineage
+        second.close()
+
+        # Without the store, the same settings fail: the configured token is spent.
+        box.clock.advance(61)
+        with pytest.raises(NotAuthorised):
+            open_source(oauth_settings(box, tmp_path, key,
+                                       CALLBOARD_TOKEN_DB=str(tmp_path / "other.sqlite")))
+        for path in tmp_path.iterdir():
+            data = path.read_bytes()
+            for secret in (kept.refresh_token, kept.access_token, newest.refresh_token,
+                           box.client_secret):
+                assert secret.encode() not in data
+
+
+def test_a_refresh_sends_the_redirect_uri_when_one_is_set(tmp_path):
+    # The sandbox refuses a refresh carrying a redirect URI the app did not register: so a
+    # registered one is accepted (above) and an unregistered one, sent, is refused.
+    with start_sandbox(port=0, seed=7, reps=2, days=8, now=NOW,
+                       redirect_uris=(REDIRECT_URI,)) as box:
+        key = Fernet.generate_key().decode()
+        other = "http://127.0.0.1:8502/connect"
+        with pytest.raises(NotAuthorised, match="invalid_grant"):
+            open_source(oauth_settings(box, tmp_path, key, OUTREACH_REDIRECT_URI=other))
+        source = open_source(oauth_settings(box, tmp_path, key))
+        assert len(source.list_calls(*closed_range(6, 3))) > 0
+        source.close()
+
+
+def test_an_oauth_app_without_a_refresh_token_is_not_connected(tmp_path):
+    settings = Settings.from_mapping({
+        "OUTREACH_API_BASE": "http://127.0.0.1:9", "OUTREACH_CLIENT_ID": "app",
+        "OUTREACH_CLIENT_SECRET": "secret-of-the-app", "CALLBOARD_CACHE_DB": "off",
+        "CALLBOARD_TOKEN_DB": str(tmp_path / "tokens.sqlite")})
+    with pytest.raises(NotConnected, match="python -m lib.cli connect"):
+        open_source(settings)
+    assert isinstance(NotConnected("x"), SettingsError)  # the CLI and the frame explain it

@@ -245,3 +245,21 @@ def test_on_api_v2_the_form_logs_the_call_and_its_lookup_shows_v2s_fields(
                   .total_seconds())
     assert seconds > 0 and details["Talk time"] == (
         f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s")
+
+
+def test_the_log_page_shows_no_filters_and_keeps_them_for_the_overview(full_token_app):
+    # The first run (the overview) reads the link; the log page then draws none of its filters
+    # and its address holds none of them; back on the overview they are as the link set them.
+    app = open_page(PAGE, {"tz": "America/New_York", "range": "Last 7 days", "reps": "2"})
+    assert app.title[0].value == "Log a call"
+    assert not app.sidebar.multiselect and not app.sidebar.selectbox
+    assert not app.sidebar.date_input
+    assert "Filters" not in [header.value for header in app.sidebar.header]
+    assert not {"tz", "range", "start", "end", "reps"} & set(app.query_params)
+    assert app.sidebar.button(key="refresh")  # the sidebar's controls stay
+    app.switch_page("pages/overview.py").run()
+    assert not app.exception
+    assert app.sidebar.selectbox(key="f_tz").value == "America/New_York"
+    assert app.sidebar.selectbox(key="f_range").value == "Last 7 days"
+    assert app.sidebar.multiselect(key="f_reps").value == [2]
+    assert app.query_params["tz"] == "America/New_York" and app.query_params["reps"] == "2"

@@ -182,3 +182,31 @@ def test_on_api_v2_a_call_shows_its_talk_time(sandbox, monkeypatch, tmp_path, na
     assert shown_fields == {**expected_fields(record, names), "Outcome": "Answered",
                             "Talk time": f"{seconds // 60} min {seconds % 60:02d} s"
                             if seconds >= 60 else f"{seconds} s"}
+
+
+def test_the_lookup_shows_only_the_zone_filter_and_its_link_only_the_zone(sandbox, full_token_app):
+    call_id = str(sandbox.all_calls()[3]["id"])
+    app = open_page(PAGE, {"id": call_id, "tz": "America/New_York", "range": "Yesterday",
+                           "reps": "2"})
+    assert [box.label for box in app.sidebar.selectbox] == ["Time zone"]
+    assert app.sidebar.selectbox(key="f_tz").value == "America/New_York"
+    assert not app.sidebar.multiselect and not app.sidebar.date_input
+    assert fields_shown(app)["Logged"].endswith("(America/New_York)")
+    assert dict(app.query_params.items()) == {"id": call_id, "tz": "America/New_York"}
+    # The dates and reps of the link wait for the overview.
+    app.switch_page("pages/overview.py").run()
+    assert app.sidebar.selectbox(key="f_range").value == "Yesterday"
+    assert app.sidebar.multiselect(key="f_reps").value == [2]
+
+
+@pytest.mark.parametrize("link", [{"id": "<img src=x>**1**"}, {"id": "-1"},
+                                  {"id": "99999999999999999999"},
+                                  {"id": "5", "tz": ":red[Mars]\n==="}])
+def test_crafted_lookup_links_give_a_sentence(full_token_app, link):
+    app = open_page(PAGE, link)
+    assert app.text_input(key="lookup_id").value == link["id"]  # kept as the link had it
+    said = [shown(message.value) for message in [*app.error, *app.warning, *app.info]]
+    assert said, "no sentence"
+    if "tz" in link:
+        assert any("The link's time zone “:red[Mars] ===” is not one Callboard knows"
+                   in sentence.replace("\u2060", "") for sentence in said)

@@ -249,3 +249,66 @@ def test_incomplete_settings_are_named_without_their_values(app_env, monkeypatch
     assert "OUTREACH_CLIENT_SECRET" in message and "OUTREACH_REFRESH_TOKEN" in message
     assert "an-app-id-1234" not in message
     assert not app.metric
+
+
+def notes(app: AppTest) -> list[str]:
+    """The frame's notes about the filters: what it changed in a link or a pick, and why."""
+    return [shown(paragraph).replace("\u2060", "") for box in app.info
+            if box.icon == ":material/tune:" for paragraph in box.value.split("\n\n")]
+
+
+@pytest.mark.parametrize(("start", "end"), [("0001-01-01", "0001-01-03"),
+                                            ("9999-12-30", "9999-12-31")])
+def test_a_link_to_the_ends_of_the_calendar_shows_the_default_range_and_says_why(
+        app_env, start, end):
+    app = open_app({"range": "Custom", "start": start, "end": end})
+    today = today_in(TZ, NOW)
+    assert app.session_state["f_range"] == "Last 30 days"
+    assert app.session_state["f_days"] == (today - timedelta(days=29), today)
+    assert cards(app)["Calls"][0] != "0"
+    assert notes(app) == [f"The link's dates, {start} to {end}, are outside the days Callboard "
+                          f"shows (01 Jan 2000 to {today + timedelta(days=366):%d %b %Y}), so "
+                          "it shows the last 30 days."]
+    assert app.query_params["range"] == "Last 30 days" and "start" not in app.query_params
+
+
+def test_a_ten_year_link_shows_its_latest_year_and_the_note_goes_once_dates_change(app_env):
+    app = open_app({"range": "Custom", "start": "2017-01-01", "end": "2026-12-31"})
+    today = today_in(TZ, NOW)
+    start = today - timedelta(days=365)
+    assert app.session_state["f_days"] == (start, today)
+    assert app.query_params["start"] == str(start) and app.query_params["end"] == str(today)
+    [note] = notes(app)
+    assert note.startswith("The dates asked for, 01 Jan 2017 – 31 Dec 2026 (3,652 days), were "
+                           "cut to ") and "at most 366 days at a time" in note
+    app.session_state["f_range"] = "Last 7 days"
+    app.run()
+    assert not app.exception and notes(app) == []
+
+
+def test_a_long_pick_in_the_sidebar_is_kept_as_picked_and_cut_with_a_note(app_env):
+    app = open_app({"range": "Custom", "start": "2026-01-01", "end": "2026-01-31"})
+    picked = (date(2024, 1, 1), date(2025, 12, 31))
+    app.session_state["f_days"] = picked
+    app.run()
+    assert not app.exception
+    assert app.sidebar.date_input(key="f_days").value == picked  # what the user picked stays
+    assert (app.query_params["start"], app.query_params["end"]) == ("2024-12-31", "2025-12-31")
+    assert notes(app) == [
+        "The dates asked for, 01 Jan 2024 – 31 Dec 2025 (731 days), were cut to 31 Dec 2024 – "
+        "31 Dec 2025 (366 days): the dashboard shows at most 366 days at a time. Pick other "
+        "dates in the sidebar to see the rest."]
+
+
+def test_crafted_values_in_every_filter_give_the_default_view_and_notes(app_env):
+    markup = "<b>x</b>\n# y"
+    app = open_app({key: markup for key in ("tz", "range", "start", "end", "reps")})
+    assert app.session_state["f_tz"] == TZ and app.session_state["f_reps"] == []
+    assert app.session_state["f_range"] == "Last 30 days"
+    assert cards(app)["Calls"][0] != "0"
+    said = notes(app)
+    assert len(said) == 3 and all("“<b>x</b> # y”" in note for note in said)
+    # As Markdown, every character of the markup is escaped and the notes are one line each.
+    [box] = [box for box in app.info if box.icon == ":material/tune:"]
+    assert "<b>" not in box.value and "\\<b\\>" in box.value
+    assert all(line and not line.startswith("#") for line in box.value.split("\n\n"))

@@ -211,9 +211,12 @@ def compare_periods(
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:
-    """The range of the same number of days that ends the day before `start`."""
+    """The range of the same number of days that ends the day before `start`. Raises
+    ValueError (never OverflowError) when that range would begin before the calendar does."""
     check_range(start, end)
     length = (end - start).days + 1
+    if (start - date.min).days < length:
+        raise ValueError(f"No period of {length} days comes before {start.isoformat()}.")
     return start - timedelta(days=length), start - timedelta(days=1)
 
 

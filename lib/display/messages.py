@@ -107,13 +107,3 @@ def _retry_hint(error: RateLimited, now: datetime | None) -> str:
     if seconds < 90:
         return f"Try again in about {max(seconds, 1)} seconds."
     return f"Try again in about {round(seconds / 60)} minutes ({error.retry_at:%H:%M} UTC)."
-
-
-# CommonMark's escapable punctuation, plus "$" (Streamlit's LaTeX) and ":" (its emoji and icon
-# shortcodes): messages that quote the API or the user go into st.error, which reads Markdown.
-_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
-
-
-def escape_markdown(text: str) -> str:
-    """Text that Streamlit's Markdown shows as typed, never as formatting or a link."""
-    return "".join(f"\\{char}" if char in _MARKDOWN_SPECIAL else char for char in text)

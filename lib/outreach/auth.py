@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,6 +31,17 @@ USER_AGENT = "callboard/0.1"
 def token_url_for(base_url: str) -> str:
     """The OAuth token endpoint of an API host root, e.g. https://api.outreach.io/oauth/token."""
     return base_url.rstrip("/") + "/oauth/token"
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """An access token, when it expires (epoch seconds on the token's clock) and the scopes the
+    token endpoint named: what a RefreshingToken starts from after a restart, and what it hands
+    to `on_new_access_token` after each mint. The token is hidden from repr."""
+
+    access_token: str = field(repr=False)
+    expires_at: float
+    scopes: frozenset[str] | None = None
 
 
 class StaticToken:
@@ -72,7 +84,14 @@ class RefreshingToken:
         max_backoff: float = 30.0,
         redirect_uri: str | None = None,
         on_new_refresh_token: Callable[[str], None] | None = None,
+        current: AccessGrant | None = None,
+        on_new_access_token: Callable[[AccessGrant], None] | None = None,
     ) -> None:
+        """`redirect_uri` is sent with every refresh when set (OAuth apps registered with one).
+        `current` is an access token kept from before (a restart): used until its expiry
+        margin, so a restart does not mint again. After each mint `on_new_refresh_token` gets
+        a rotated refresh token (first), then `on_new_access_token` the new access token, both
+        under the token's lock, so they see the mints in order."""
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -86,10 +105,11 @@ class RefreshingToken:
         self._max_backoff = max_backoff
         self._redirect_uri = redirect_uri
         self._on_new_refresh_token = on_new_refresh_token
+        self._on_new_access_token = on_new_access_token
         self._lock = threading.Lock()
-        self._access_token: str | None = None
-        self._expires_at = 0.0
-        self._granted_scopes: frozenset[str] | None = None
+        self._access_token: str | None = current.access_token if current else None
+        self._expires_at = current.expires_at if current else 0.0
+        self._granted_scopes: frozenset[str] | None = current.scopes if current else None
 
     def __repr__(self) -> str:
         return f"RefreshingToken({self._token_url!r}, <credentials hidden>)"
@@ -217,6 +237,8 @@ class RefreshingToken:
             self._refresh_token = new_refresh
             if self._on_new_refresh_token is not None:
                 self._on_new_refresh_token(new_refresh)
+        if self._on_new_access_token is not None:
+            self._on_new_access_token(AccessGrant(token, self._expires_at, self._granted_scopes))
         log.info("Obtained a new Outreach access token (expires in %.0f s).", float(expires_in))
 
     def _delay(self, retry: int) -> float:

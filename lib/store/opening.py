@@ -15,11 +15,11 @@ from lib.outreach import (
     StaticToken,
     dialect_for,
     names_v2_scopes,
-    token_url_for,
 )
 from lib.settings import Settings
 from lib.store.callstore import CallStore
 from lib.store.datasource import DataSource
+from lib.store.tokens import refreshing_token
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,15 @@ def open_source(settings: Settings, clock: Clock | None = None,
     max_age = timedelta(hours=settings.cache_max_age_hours)
     clock = clock or settings.make_clock()
     if settings.has_credentials:
-        auth = _auth(settings, clock)
+        auth, grant_id = _auth(settings, clock)
         version = api_version_of(settings, auth)
         client = OutreachClient(settings.api_base, auth, dialect=dialect_for(version),
-                                max_workers=settings.max_workers, clock=clock)
+                                max_workers=settings.max_workers,
+                                quota_share=settings.quota_share, clock=clock)
         description = f"the Outreach API {version} at {settings.api_base}"
         return DataSource(client, demo=False, description=description, store=store,
-                          store_identity=_v2_identity(settings, version), max_age=max_age,
-                          clock=clock)
+                          store_identity=_v2_identity(settings, version, grant_id),
+                          max_age=max_age, clock=clock)
 
     # Imported here so that a deployment with credentials never loads the sandbox.
     from lib.sandbox import start_sandbox
@@ -58,7 +59,7 @@ def open_source(settings: Settings, clock: Clock | None = None,
     version = "2" if settings.api_version == "2" else "1.0"
     client = OutreachClient(sandbox.base_url, StaticToken(sandbox.full_token),
                             dialect=dialect_for(version), max_workers=settings.max_workers,
-                            clock=clock)
+                            quota_share=settings.quota_share, clock=clock)
     return DataSource(
         client,
         demo=True,
@@ -93,15 +94,16 @@ def api_version_of(settings: Settings, auth: StaticToken | RefreshingToken) -> s
     return "1.0"
 
 
-def _v2_identity(settings: Settings, version: str) -> str | None:
+def _v2_identity(settings: Settings, version: str, grant_id: str | None) -> str | None:
     """Whose calls a v2 store holds. v2 has no route naming the token's user (1.0 asks
-    /1.0/info), so the credential stands for the user: the OAuth app with the configured refresh
-    token (one app serves many users and organisations), or a pasted access token. A new
-    credential therefore starts an empty store, even for the same user: a cold read, never
+    /1.0/info), so the credential stands for the user: the OAuth app with its grant (the
+    configured refresh token, which its rotations keep standing for, or a Connect's lineage in
+    the token store; one app serves many users and organisations), or a pasted access token. A
+    new credential therefore starts an empty store, even for the same user: a cold read, never
     another user's calls. None on 1.0: the identity comes from /1.0/info on first read."""
     if version != "2":
         return None
-    credential = settings.access_token or f"{settings.client_id}\n{settings.refresh_token}"
+    credential = settings.access_token or f"{settings.client_id}\n{grant_id}"
     # A hash: the store file must never hold a secret.
     return f"{settings.api_base} v2 {hashlib.sha256(credential.encode()).hexdigest()[:16]}"
 
@@ -124,13 +126,10 @@ def _sandbox_identity(options: dict[str, object], now: datetime) -> str:
         f" started={started}"
 
 
-def _auth(settings: Settings, clock: Clock) -> StaticToken | RefreshingToken:
+def _auth(settings: Settings, clock: Clock) -> tuple[StaticToken | RefreshingToken, str | None]:
+    """The bearer token, and for an OAuth app the id of its grant. The refresh token is the
+    newest known (lib.store.tokens.refreshing_token: a kept one newer than the setting wins),
+    and every new one is kept in the token store; NotConnected when there is none."""
     if settings.access_token:
-        return StaticToken(settings.access_token)
-    return RefreshingToken(
-        token_url=token_url_for(settings.api_base),
-        client_id=settings.client_id or "",
-        client_secret=settings.client_secret or "",
-        refresh_token=settings.refresh_token or "",
-        clock=lambda: clock().timestamp(),
-    )
+        return StaticToken(settings.access_token), None
+    return refreshing_token(settings, clock=lambda: clock().timestamp())

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from lib.display.markdown import code_span, escape
 from lib.ui.allow_list import AllowListError, is_allowed, rules_from
 
 # The keys Streamlit's st.login needs; checked here so that a half-written [auth] section locks
@@ -43,14 +43,16 @@ def require_access() -> None:
         rules = rules_from(os.environ, _secrets())
     except AllowListError as exc:
         # The message quotes the faulty entry (an address or domain, never a secret).
-        _locked(f"Callboard's list of who may sign in is invalid, so it stays locked. {exc}")
+        _locked("Callboard's list of who may sign in is invalid, so it stays locked. "
+                + escape(str(exc)))
 
     email = st.user.get("email")
     if not is_allowed(email, rules, email_verified=st.user.get("email_verified")):
         _refusal(email if isinstance(email, str) else None, no_one_allowed=rules.is_empty)
 
     with st.sidebar:
-        st.caption(f"Signed in as {_md_literal(str(email))}")
+        # Addresses as code spans: shown literally and copied exactly (see code_span).
+        st.caption(f"Signed in as {code_span(str(email))}")
         st.button("Sign out", on_click=st.logout, key="callboard_sign_out")
 
 
@@ -81,7 +83,7 @@ def _sign_in_screen(providers: list[str | None]) -> None:
     st.title("Callboard")
     st.write("Sign in with your company account to see your team's calls.")
     for provider in providers:
-        label = "Sign in" if provider is None else f"Sign in with {provider.title()}"
+        label = "Sign in" if provider is None else f"Sign in with {escape(provider.title())}"
         st.button(label, on_click=st.login, args=(provider,), type="primary",
                   key=f"callboard_sign_in_{provider or 'default'}")
     st.stop()
@@ -89,7 +91,7 @@ def _sign_in_screen(providers: list[str | None]) -> None:
 
 def _refusal(email: str | None, *, no_one_allowed: bool) -> None:
     st.title("Callboard")
-    who = _md_literal(email) if email else "an account without an e-mail address"
+    who = code_span(email) if email else "an account without an e-mail address"
     st.warning(f"You are signed in as {who}, which may not open Callboard.", icon="🔒")
     if no_one_allowed:
         st.write("No one has been given access yet: whoever runs Callboard must set "
@@ -106,10 +108,3 @@ def _locked(sentence: str) -> None:
     st.error(sentence, icon="🔒")
     st.stop()
 
-
-def _md_literal(text: str) -> str:
-    """Text from the identity provider as a Markdown code span: shown literally, never as
-    Markdown, HTML or an auto-linked address, whatever characters it holds."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    return f"{fence} {text} {fence}"

@@ -102,6 +102,13 @@ def refresh() -> None:
     _token_owner.clear()
 
 
+def reopen_source() -> None:
+    """Forget the data source and everything read through it: the next run opens the source
+    with the credentials as they are now (connected anew, or disconnected)."""
+    refresh()
+    _data_source.clear()
+
+
 def full_reload() -> None:
     """Forget everything, including the local store of closed days: the next read is complete."""
     data_source().clear_cache()

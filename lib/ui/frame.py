@@ -6,27 +6,44 @@ from __future__ import annotations
 import functools
 from datetime import date, datetime
 from typing import Literal
-from zoneinfo import available_timezones
 
 import pandas as pd
 import streamlit as st
 
 from lib.analytics import figures, labels
 from lib.display.filters import (
+    ALL_FILTERS,
+    DATES,
+    FIRST_DAY,
+    MAX_RANGE_DAYS,
     PRESETS,
+    REPS,
+    ZONE,
     DashboardFilters,
-    filters_from_query,
+    bound_range,
+    describe_days,
+    last_day,
     preset_range,
+    read_link,
+    time_zones,
     today_in,
 )
-from lib.display.messages import escape_markdown, explain
+from lib.display.markdown import escape
+from lib.display.messages import explain
 from lib.outreach.errors import OutreachError
 from lib.settings import SettingsError
-from lib.ui import cache
+from lib.ui import cache, connect
 from lib.ui.access import require_access
 
 _FILTER_PARAMS = ("tz", "range", "start", "end", "reps")
 _FILTERS = "callboard_filters"
+# The sidebar filters each page uses, by its url_path ("" is the overview); a page not listed
+# uses none (no sidebar filters drawn). Filters a page does not use keep their values for the
+# pages that do, and leave its URL.
+PAGE_FILTERS: dict[str, tuple[str, ...]] = {"": ALL_FILTERS, "lookup": (ZONE,), "log": ()}
+_WIDGETS = {REPS: ("f_reps",), ZONE: ("f_tz",), DATES: ("f_range", "f_days")}
+_KEPT = "callboard_filter_values"  # every filter widget's value, kept while no page draws it
+_LINK = "callboard_link_reading"  # what the session's first URL asked for, with notes (LinkReading)
 
 
 # The pages, by the file each is in. A file's name is its URL path (the overview's is the
@@ -36,6 +53,9 @@ _PAGES = (
     ("pages/lookup.py", "Call lookup", ":material/search:", "lookup"),
     ("pages/log.py", "Log a call", ":material/add_call:", "log"),
 )
+# Listed for admins while an OAuth app is set up (lib/ui/connect.py); the whole app while
+# that app has no refresh token.
+_CONNECT_PAGE = ("pages/connect.py", "Connect Outreach", ":material/link:", "connect")
 _FRAMED = "callboard_framed"  # set only while run_app() runs the page it has framed, this run
 
 
@@ -47,10 +67,22 @@ def run_app() -> None:
     _navigation(position="hidden")
     st.set_page_config(page_title="Callboard", page_icon=":material/call:", layout="wide")
     require_access()  # before any page code: with sign-in configured, no data without it
-    page = _navigation()
-    # Drawn here, outside the page, so the sidebar's widgets are the same on every page and
-    # the filters stay as they are when the visitor moves between pages.
-    _render_frame()
+    connection = connect.state()
+    if connection == "not connected":
+        # No data to show: the Connect page instead of the dashboard, whatever the address
+        # (every page stays registered, so a deep link is not "Page not found").
+        page = _navigation(position="hidden")
+        if page.url_path != _CONNECT_PAGE[3]:
+            st.switch_page(_CONNECT_PAGE[0])
+        connect.show_flash()
+    else:
+        page = _navigation(with_connect=connection == "connected" and connect.is_admin())
+        # Drawn here, outside the page, so the sidebar's widgets are the same on every page
+        # and the filters stay as they are when the visitor moves between pages. Not on the
+        # Connect page, which reads no data: a refused token must not hide its Reconnect.
+        if page.url_path != _CONNECT_PAGE[3]:
+            _render_frame(page.url_path)
+        connect.show_flash()
     st.session_state[_FRAMED] = True
     try:
         page.run()
@@ -73,17 +105,19 @@ def page_frame() -> None:
         st.stop()
 
 
-def _navigation(position: Literal["sidebar", "hidden"] = "sidebar") -> st.Page:
+def _navigation(position: Literal["sidebar", "hidden"] = "sidebar",
+                with_connect: bool = True) -> st.Page:
+    pages = (*_PAGES, _CONNECT_PAGE) if with_connect else _PAGES
     return st.navigation(
         [st.Page(path, title=title, icon=icon, url_path=url_path or None, default=not url_path)
-         for path, title, icon, url_path in _PAGES],
+         for path, title, icon, url_path in pages],
         position=position,
     )
 
 
-def _render_frame() -> None:
-    """Demo banner and sidebar for the page about to run; stops the page when no data can be
-    read, with a sentence saying why and what to do."""
+def _render_frame(url_path: str) -> None:
+    """Demo banner and sidebar (the filters the page at `url_path` uses) for the page about to
+    run; stops the page when no data can be read, with a sentence saying why and what to do."""
     try:
         source = cache.data_source()
         if source.demo:
@@ -100,7 +134,8 @@ def _render_frame() -> None:
         _sidebar_controls()  # the message says to press Refresh: it must be there
         st.stop()
     default_tz = cache.settings().timezone
-    st.session_state[_FILTERS] = _sidebar_filters(lookups.users, default_tz)
+    uses = PAGE_FILTERS.get(url_path, ())
+    st.session_state[_FILTERS] = _sidebar_filters(lookups.users, default_tz, uses)
     _sidebar_controls()
 
 
@@ -116,8 +151,7 @@ def show_error(error: Exception, what: str) -> None:
         moment = cache.now()  # a rate limit's "try again in" counts on Callboard's clock
     except (OutreachError, SettingsError):
         moment = None
-    st.error(f"**{what}.** {escape_markdown(explain(error, now=moment))}",
-             icon=":material/error:")
+    st.error(f"**{what}.** {escape(explain(error, now=moment))}", icon=":material/error:")
 
 
 def data_note(loaded_at: datetime, tz: str) -> None:
@@ -129,7 +163,7 @@ def data_note(loaded_at: datetime, tz: str) -> None:
 def describe_filters(filters: DashboardFilters, reps: int) -> str:
     """One line saying what the page shows, e.g. "01 Nov – 30 Nov 2026 · all 8 reps · Berlin"."""
     who = f"all {reps} reps" if filters.rep_ids is None else f"{reps} of the reps"
-    return f"{_describe_range(filters.start, filters.end)} · {who} · times in {filters.tz}"
+    return f"{describe_days(filters.start, filters.end)} · {who} · times in {filters.tz}"
 
 
 _COUNT = st.column_config.NumberColumn
@@ -183,42 +217,79 @@ TALK_COLUMNS = {
 # ----- sidebar ----------------------------------------------------------------------------------
 
 
-def _sidebar_filters(users: pd.DataFrame, default_tz: str) -> DashboardFilters:
+def _sidebar_filters(
+    users: pd.DataFrame, default_tz: str, uses: tuple[str, ...]
+) -> DashboardFilters:
+    """Draw the filters the page uses, and give all of them (the others as last set); notes
+    about what a link or a pick asked for that was changed go above the page."""
     names = labels.display_names(users)
-    if "f_range" not in st.session_state:
+    state = st.session_state
+    if _KEPT not in state:
         _filters_from_url(list(names), default_tz)
+    values = dict(state[_KEPT])
+    values["f_reps"] = [rep for rep in values["f_reps"] if rep in names]  # a rep may have left
+    # A widget not drawn in a run loses its state: a page's widgets start from the kept values.
+    for name in uses:
+        for key in _WIDGETS[name]:
+            if key not in state:
+                state[key] = values[key]
 
     sidebar = st.sidebar
-    sidebar.header("Filters")
-    rep_ids = sidebar.multiselect(
-        "Reps",
-        options=list(names),
-        format_func=lambda user_id: names.get(user_id, f"User {user_id}"),
-        key="f_reps",
-        placeholder=f"All reps ({len(names)})",
-        help="Leave empty for every rep.",
-    )
-    tz = sidebar.selectbox(
-        "Time zone",
-        options=_time_zones(default_tz),
-        key="f_tz",
-        help=f"Days, hours and weekdays are counted in this zone. "
-        f"The organisation's default is {default_tz}.",
-    )
-    preset = sidebar.selectbox("Dates", options=PRESETS, key="f_range")
+    if uses:
+        sidebar.header("Filters")
+    if REPS in uses:
+        values["f_reps"] = sidebar.multiselect(
+            "Reps",
+            options=list(names),
+            format_func=lambda user_id: names.get(user_id, f"User {user_id}"),
+            key="f_reps",
+            placeholder=f"All reps ({len(names)})",
+            help="Leave empty for every rep.",
+        )
+    if ZONE in uses:
+        values["f_tz"] = sidebar.selectbox(
+            "Time zone",
+            options=_time_zones(default_tz),
+            key="f_tz",
+            help=f"Days, hours and weekdays are counted in this zone. "
+            f"The organisation's default is {default_tz}.",
+        )
+    tz = values["f_tz"]
+    today = today_in(tz, cache.now())
+    if DATES in uses:
+        values["f_range"] = sidebar.selectbox("Dates", options=PRESETS, key="f_range")
+    preset, cut_note = values["f_range"], None
     if preset == "Custom":
-        picked = sidebar.date_input("From – to", key="f_days", format="YYYY-MM-DD")
-        start, end = _picked_range(picked, today_in(tz, cache.now()))
+        if DATES in uses:
+            moved = _moved_inside(state["f_days"], FIRST_DAY, last_day(today))
+            if moved is not None:  # else date_input raises: its value must be within bounds
+                state["f_days"] = moved
+            values["f_days"] = sidebar.date_input(
+                "From – to", key="f_days", format="YYYY-MM-DD", min_value=FIRST_DAY,
+                max_value=last_day(today),
+                help=f"At most {MAX_RANGE_DAYS} days at a time: a longer pick is cut to "
+                f"{MAX_RANGE_DAYS}, with a note saying so.",
+            )
+        start, end = _picked_range(values["f_days"], today)
+        start, end, cut_note = bound_range(start, end, today)
     else:
-        start, end = preset_range(preset, today_in(tz, cache.now()))
+        start, end = preset_range(preset, today)
         # Kept so that switching to Custom starts from the range last shown.
-        st.session_state["f_days"] = (start, end)
-        sidebar.caption(_describe_range(start, end))
+        values["f_days"] = (start, end)
+        if DATES in uses:
+            state["f_days"] = (start, end)
+            sidebar.caption(describe_days(start, end))
+    state[_KEPT] = values
 
-    filters = DashboardFilters(
-        rep_ids=tuple(rep_ids) if rep_ids else None, preset=preset, start=start, end=end, tz=tz
-    )
-    _filters_to_url(filters)
+    filters = DashboardFilters(rep_ids=tuple(values["f_reps"]) or None, preset=preset,
+                               start=start, end=end, tz=tz)
+    _filters_to_url(filters, uses)
+    link = state.get(_LINK)
+    notes = (link.notes_for(filters, uses) if link else []) + (
+        [cut_note] if cut_note and DATES in uses else [])
+    if notes:
+        # Plain sentences that may quote the link: escaped, one paragraph each.
+        st.info("\n\n".join(escape(note) for note in notes), icon=":material/tune:")
     return filters
 
 
@@ -235,24 +306,35 @@ def _sidebar_controls() -> None:
 
 
 def _filters_from_url(known_rep_ids: list[int], default_tz: str) -> None:
+    """The session's first run: the filters the URL asks for (made valid) become the kept
+    values, and what was changed in them becomes the link's notes."""
     query = {key: st.query_params.get(key, "") for key in _FILTER_PARAMS}
-    filters = filters_from_query(query, default_tz=default_tz, known_rep_ids=known_rep_ids,
-                                 now=cache.now())
-    st.session_state["f_reps"] = list(filters.rep_ids or [])
-    st.session_state["f_tz"] = filters.tz
-    st.session_state["f_range"] = filters.preset
-    st.session_state["f_days"] = (filters.start, filters.end)
+    reading = read_link(query, default_tz=default_tz, known_rep_ids=known_rep_ids,
+                        now=cache.now())
+    filters = reading.filters
+    st.session_state[_LINK] = reading
+    st.session_state[_KEPT] = {"f_reps": list(filters.rep_ids or []), "f_tz": filters.tz,
+                               "f_range": filters.preset, "f_days": (filters.start, filters.end)}
 
 
-def _filters_to_url(filters: DashboardFilters) -> None:
-    # Only our own keys: other pages keep theirs (the lookup's ?id=).
-    wanted = filters.to_query()
+def _filters_to_url(filters: DashboardFilters, uses: tuple[str, ...]) -> None:
+    # Only our own keys, and only the filters this page uses: other pages keep theirs (the
+    # lookup's ?id=), and a page shows no parameter it does not read.
+    wanted = filters.to_query(uses)
     for key in _FILTER_PARAMS:
         if key in wanted:
             if st.query_params.get(key) != wanted[key]:
                 st.query_params[key] = wanted[key]
         elif key in st.query_params:
             del st.query_params[key]
+
+
+def _moved_inside(picked: object, first: date, last: date) -> tuple | None:
+    """A date_input value moved inside its bounds, or None when it is inside them (a change of
+    zone moves today, hence the last day, by a day)."""
+    days = tuple(picked) if isinstance(picked, (tuple, list)) else (picked,)
+    moved = tuple(min(max(day, first), last) if isinstance(day, date) else day for day in days)
+    return moved if moved != days else None
 
 
 def _picked_range(picked: object, today: date) -> tuple[date, date]:
@@ -264,15 +346,9 @@ def _picked_range(picked: object, today: date) -> tuple[date, date]:
     return min(days), max(days)
 
 
-def _describe_range(start: date, end: date) -> str:
-    if start == end:
-        return f"{start:%a %d %b %Y}"
-    return f"{start:%d %b} – {end:%d %b %Y} ({(end - start).days + 1} days)"
-
-
 @functools.cache
 def _all_time_zones() -> tuple[str, ...]:
-    return tuple(sorted(zone for zone in available_timezones() if "/" in zone or zone == "UTC"))
+    return tuple(sorted(time_zones()))
 
 
 def _time_zones(default_tz: str) -> list[str]:

@@ -870,3 +870,21 @@ def test_the_v2_create_body_is_json_api_with_relationships():
     with pytest.raises(InvalidInput) as info:
         V2Dialect().create_body(NewCall(outbound=True, disposition_id="seven"))
     assert info.value.field == "disposition"
+
+
+def test_a_page_wait_ends_when_its_read_is_cancelled_or_its_time_is_up():
+    from lib.outreach.transport import event_wait
+
+    cancel = threading.Event()
+    assert event_wait(0, cancel) is False and event_wait(0.01, cancel) is False
+    started = threading.Event()
+
+    def cancel_soon() -> None:
+        started.wait()
+        cancel.set()
+
+    threading.Thread(target=cancel_soon).start()
+    started.set()
+    # Would sleep a minute if the cancel went unseen (pytest-timeout then fails the test).
+    assert event_wait(60, cancel) is True
+    assert event_wait(60, cancel) is True  # an already cancelled read does not wait at all

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -37,9 +38,24 @@ Sleep = Callable[[float], None]
 Wait = Callable[[float, threading.Event], bool]
 
 
+_WAIT_SLICE_S = 0.05  # how soon a cut wait notices its cancel event
+
+
 def event_wait(seconds: float, cancel: threading.Event) -> bool:
-    """The real wait of a read's page: on its cancel event, which a failure elsewhere sets."""
-    return cancel.wait(seconds)
+    """The real wait of a read's page, cut short when its cancel event is set (a failure
+    elsewhere in the read); True when it was cut.
+
+    Short relative sleeps rather than `cancel.wait(seconds)`: an Event's timed wait sleeps to an
+    absolute wall-clock deadline, which a shifted clock (faketime in our tests, a clock stepped
+    by NTP in production) can move hours away; a relative sleep always ends on time.
+    """
+    deadline = time.monotonic() + max(0.0, seconds)
+    while not cancel.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(_WAIT_SLICE_S, left))
+    return True
 
 
 def sleep_then_look(sleep: Sleep) -> Wait:

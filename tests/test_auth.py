@@ -19,7 +19,7 @@ from lib.outreach import (
     StaticToken,
     token_url_for,
 )
-from lib.outreach.auth import MINT_INTERVAL_S
+from lib.outreach.auth import MINT_INTERVAL_S, AccessGrant
 from lib.outreach.records import parse_call
 from lib.sandbox.state import ALL_SCOPES
 from tests.conftest import no_sleep
@@ -150,26 +150,29 @@ def test_concurrent_401s_for_one_token_mint_once(sandbox):
     assert auth.access_token() != rejected
 
 
-def test_plain_text_429_from_the_token_endpoint_is_waited_out(sandbox, configure_sandbox):
+def test_plain_text_429_from_the_token_endpoint_is_waited_out(sandbox, configure_sandbox,
+                                                               clock):
     waits: list[float] = []
 
     def sleep(seconds: float) -> None:
         waits.append(seconds)
-        configure_sandbox(mint_interval=0)  # the minute passes
+        configure_sandbox(mint_interval=0)  # the server's own limit passes
 
     auth = refreshing(sandbox, sleep=sleep)
     first = auth.access_token()
-    configure_sandbox(mint_interval=60)
-    # The renewal right after the first mint is refused with a plain-text 429, no headers.
+    clock.advance(61)  # past our one-a-minute gate, but not past the server's stricter limit
+    configure_sandbox(mint_interval=120)
+    # The renewal is refused with a plain-text 429, no headers: backed off, then retried.
     assert auth.refresh_after_401(first) is True
-    assert len(waits) == 1 and waits[0] > 0
+    assert len(waits) == 1 and 0 < waits[0] <= 30
     assert auth.access_token() != first
 
 
-def test_token_endpoint_429_that_persists_is_rate_limited(sandbox, configure_sandbox):
+def test_token_endpoint_429_that_persists_is_rate_limited(sandbox, configure_sandbox, clock):
     slept: list[float] = []
     auth = refreshing(sandbox, sleep=slept.append, max_retries=3)
     auth.access_token()
+    clock.advance(61)
     configure_sandbox(mint_interval=3600)
     with pytest.raises(RateLimited) as info:
         auth.refresh_after_401(None)
@@ -180,6 +183,55 @@ def test_token_endpoint_429_that_persists_is_rate_limited(sandbox, configure_san
     assert all(0 < s <= 30 for s in slept)
     text = str(info.value)
     assert sandbox.client_secret not in text and auth.refresh_token not in text
+
+
+def test_a_forced_renewal_within_the_minute_waits_for_it_instead_of_a_429(
+        sandbox, configure_sandbox, clock):
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    session = CountingSession()
+    auth = refreshing(sandbox, sleep=sleep, session=session)
+    first = auth.access_token()
+    configure_sandbox(mint_interval=60)  # the server refuses a second mint within the minute
+    clock.advance(20)
+    assert auth.refresh_after_401(first) is True  # the API refused it: a renewal is needed
+    assert slept == [pytest.approx(40, abs=1)]  # the rest of the minute, then one request
+    assert session.posts == 2  # never a refused one
+    assert auth.access_token() != first
+
+
+def test_a_token_inside_its_expiry_margin_is_kept_until_the_minute_has_passed(
+        sandbox, configure_sandbox, clock):
+    configure_sandbox(token_ttl=200)  # inside the 300 s renewal margin as soon as minted
+    session = CountingSession()
+    auth = refreshing(sandbox, session=session, sleep=lambda s: pytest.fail("must not wait"))
+    first = auth.access_token()
+    clock.advance(30)
+    assert auth.access_token() == first  # still valid: kept rather than minting twice a minute
+    assert session.posts == 1
+    clock.advance(31)
+    assert auth.access_token() != first
+    assert session.posts == 2
+
+
+def test_the_mint_gate_survives_a_restart(scripted):
+    body = {"access_token": "A2", "expires_in": 7200}
+    server = scripted(lambda *a: (200, {"Content-Type": "application/json"},
+                                  json.dumps(body).encode()))
+    fake = Clock(1_000_000.0)
+    slept: list[float] = []
+    # Kept from before the restart: minted 15 s ago and refused by the API just now.
+    kept = AccessGrant("A1", expires_at=fake.now + 7185, minted_at=fake.now - 15)
+    auth = RefreshingToken(token_url_for(server.base_url), "cid", "csecret", "R0",
+                           clock=fake, sleep=slept.append, current=kept)
+    assert auth.access_token() == "A1"
+    assert auth.refresh_after_401("A1") is True
+    assert slept == [pytest.approx(45)]
+    assert auth.access_token() == "A2"
 
 
 def test_wrong_secret_is_not_authorised_without_leaking_it(sandbox):

@@ -220,6 +220,8 @@ def test_cli_connect_with_a_pasted_address_then_restarts_after_rotations(box, tm
     assert summary_calls({**env, "CALLBOARD_NOW": sandbox_now(box)}) == calls
     rotated = kept(tmp_path, key, box)
     assert rotated.refresh_token != connected.refresh_token
+    # When it was minted is kept too, so the next process keeps to one renewal a minute.
+    assert rotated.minted_at == pytest.approx(box.clock.time(), abs=30)
     old = requests.post(box.token_url, data={
         "grant_type": "refresh_token", "refresh_token": connected.refresh_token,
         "client_id": box.client_id, "client_secret": box.client_secret}, timeout=10)

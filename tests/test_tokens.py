@@ -22,7 +22,7 @@ API = "http://127.0.0.1:9"
 def kept(**changes) -> StoredTokens:
     values = {"refresh_token": REFRESH, "access_token": ACCESS, "expires_at": 1_800_000_000.0,
               "scopes": ("read_calls", "read_users"), "lineage": "aaaa", "via": "connect",
-              "connected_at": 1_700_000_000.0}
+              "connected_at": 1_700_000_000.0, "minted_at": 1_799_992_800.0}
     return StoredTokens(**{**values, **changes})
 
 

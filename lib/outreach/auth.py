@@ -42,6 +42,7 @@ class AccessGrant:
     access_token: str = field(repr=False)
     expires_at: float
     scopes: frozenset[str] | None = None
+    minted_at: float | None = None  # when it was minted (same clock); None: not known
 
 
 class StaticToken:
@@ -65,7 +66,10 @@ class RefreshingToken:
     """An access token obtained and renewed with the OAuth refresh_token grant.
 
     Thread-safe: pages are fetched concurrently, and all threads share one token. A lock makes
-    sure only one thread mints at a time, which also matters because minting is rate limited.
+    sure only one thread mints at a time, which also matters because minting is rate limited:
+    it mints at most once per MINT_INTERVAL_S. Within that minute a token still valid is kept
+    (even inside its expiry margin), and a renewal the API forced (a 401, an expired token)
+    first sleeps out the rest of the minute, so the token endpoint never answers 429 for us.
     """
 
     def __init__(
@@ -110,6 +114,7 @@ class RefreshingToken:
         self._access_token: str | None = current.access_token if current else None
         self._expires_at = current.expires_at if current else 0.0
         self._granted_scopes: frozenset[str] | None = current.scopes if current else None
+        self._minted_at: float | None = current.minted_at if current else None
 
     def __repr__(self) -> str:
         return f"RefreshingToken({self._token_url!r}, <credentials hidden>)"
@@ -136,7 +141,12 @@ class RefreshingToken:
     def access_token(self) -> str:
         """A token valid for at least REFRESH_MARGIN_S more seconds, minting one if needed."""
         with self._lock:
-            if self._access_token is None or self._clock() >= self._expires_at - REFRESH_MARGIN_S:
+            now = self._clock()
+            renewing = self._access_token is None or now >= self._expires_at - REFRESH_MARGIN_S
+            # Inside the margin but still valid, and minted under a minute ago: keep it for now.
+            early = self._access_token is not None and now < self._expires_at \
+                and self._mint_wait(now) > 0
+            if renewing and not early:
                 self._mint()
             assert self._access_token is not None
             return self._access_token
@@ -157,8 +167,19 @@ class RefreshingToken:
 
     # ----- the exchange -----
 
+    def _mint_wait(self, now: float) -> float:
+        """Seconds until the next mint is allowed (0 or less: now)."""
+        if self._minted_at is None:
+            return 0.0
+        return self._minted_at + MINT_INTERVAL_S - now
+
     def _mint(self) -> None:
-        """POST the refresh grant, retrying rate limits and faults; caller holds the lock."""
+        """POST the refresh grant, retrying rate limits and faults; caller holds the lock.
+        Waits out the rest of the minute since the last mint first."""
+        wait = self._mint_wait(self._clock())
+        if wait > 0:
+            log.info("Waiting %.0f s to renew the access token (one renewal a minute).", wait)
+            self._sleep(wait)
         form = {
             "grant_type": "refresh_token",
             "refresh_token": self._refresh_token,
@@ -230,7 +251,8 @@ class RefreshingToken:
         elif isinstance(scope, list) and scope and all(isinstance(s, str) for s in scope):
             self._granted_scopes = frozenset(scope)
         # Our own clock, not the server's created_at: the margin must hold against local time.
-        self._expires_at = self._clock() + float(expires_in)
+        self._minted_at = self._clock()
+        self._expires_at = self._minted_at + float(expires_in)
         new_refresh = body.get("refresh_token")
         if isinstance(new_refresh, str) and new_refresh and new_refresh != self._refresh_token:
             # Rotation is undocumented: keep a new one when given, else keep using the old one.
@@ -238,7 +260,8 @@ class RefreshingToken:
             if self._on_new_refresh_token is not None:
                 self._on_new_refresh_token(new_refresh)
         if self._on_new_access_token is not None:
-            self._on_new_access_token(AccessGrant(token, self._expires_at, self._granted_scopes))
+            self._on_new_access_token(AccessGrant(token, self._expires_at, self._granted_scopes,
+                                                  self._minted_at))
         log.info("Obtained a new Outreach access token (expires in %.0f s).", float(expires_in))
 
     def _delay(self, retry: int) -> float:

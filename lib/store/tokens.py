@@ -67,6 +67,7 @@ class StoredTokens:
     access_token: str | None = field(default=None, repr=False)
     expires_at: float = 0.0
     scopes: tuple[str, ...] | None = None
+    minted_at: float | None = None  # when the access token was minted (epoch seconds)
     lineage: str = ""
     from_setting: str | None = None
     connected_at: float = 0.0  # when the lineage began (epoch seconds)
@@ -76,7 +77,8 @@ class StoredTokens:
         if not self.access_token:
             return None
         return AccessGrant(self.access_token, self.expires_at,
-                           frozenset(self.scopes) if self.scopes is not None else None)
+                           frozenset(self.scopes) if self.scopes is not None else None,
+                           self.minted_at)
 
 
 class TokenStore:
@@ -179,7 +181,7 @@ class TokenStore:
         # The row's key goes inside too, so a sealed value copied to another row is refused.
         payload = {"api_base": api_base, "client_id": client_id,
                    "refresh_token": tokens.refresh_token, "access_token": tokens.access_token,
-                   "expires_at": tokens.expires_at,
+                   "expires_at": tokens.expires_at, "minted_at": tokens.minted_at,
                    "scopes": list(tokens.scopes) if tokens.scopes is not None else None,
                    "lineage": tokens.lineage, "from_setting": tokens.from_setting,
                    "connected_at": tokens.connected_at, "via": tokens.via}
@@ -202,12 +204,20 @@ class TokenStore:
             refresh_token=payload["refresh_token"],
             access_token=payload.get("access_token") or None,
             expires_at=float(payload.get("expires_at") or 0.0),
+            minted_at=_seconds_or_none(payload.get("minted_at")),
             scopes=tuple(scopes) if isinstance(scopes, list) else None,
             lineage=str(payload.get("lineage") or ""),
             from_setting=payload.get("from_setting"),
             connected_at=float(payload.get("connected_at") or 0.0),
             via=str(payload.get("via") or "refresh"),
         )
+
+
+def _seconds_or_none(value: object) -> float | None:
+    # A file from before minted_at was kept has none: the mint gate then starts open.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
 
 
 # ----- the app's connection: what the settings and the store say together -----------------
@@ -319,7 +329,8 @@ class _Keeper:
     def new_access_token(self, grant: AccessGrant) -> None:
         scopes = tuple(sorted(grant.scopes)) if grant.scopes is not None else self._tokens.scopes
         self._keep(replace(self._tokens, access_token=grant.access_token,
-                           expires_at=grant.expires_at, scopes=scopes))
+                           expires_at=grant.expires_at, scopes=scopes,
+                           minted_at=grant.minted_at))
 
     def _keep(self, tokens: StoredTokens) -> None:
         self._tokens = tokens

@@ -737,7 +737,8 @@ def _history(calls: list[dict]) -> list[tuple[int, int]]:
 
 
 def test_a_pinned_now_ends_the_history_and_stamps_created_calls(fresh):
-    box = fresh(end=None, now=ELSEWHEN)
+    # No simulated deletions, so every generated call is served (tests/test_sandbox_changes.py).
+    box = fresh(end=None, now=ELSEWHEN, deletions=0)
     assert box.clock.pinned
     assert box.clock.now() >= ELSEWHEN
     # The history is the one generated up to that instant, computed here on its own.
@@ -802,7 +803,7 @@ def test_cli_prints_one_line_and_serves(tmp_path):
 
 
 def test_cli_now_serves_the_history_up_to_that_instant(tmp_path):
-    process, line = _start_cli(tmp_path, "--reps", "2", "--days", "5",
+    process, line = _start_cli(tmp_path, "--reps", "2", "--days", "5", "--deletions", "0",
                                "--now", ELSEWHEN.strftime("%Y-%m-%dT%H:%M:%SZ"))
     try:
         assert line.startswith("Outreach sandbox on http://127.0.0.1:"), process.stderr.read()

@@ -16,7 +16,7 @@ from .clock import SandboxClock
 from .data import OWNER_USER_ID, generate
 from .oauth import registered_redirect_uris
 from .server import SandboxHTTPServer, call_record
-from .state import Config, SandboxState
+from .state import Config, SandboxState, format_ms
 from .store import CallStore
 from .v2 import call_record_v2
 
@@ -101,9 +101,23 @@ class Sandbox:
 
     def all_calls(self, version: str = "1.0") -> list[dict]:
         """Every call (seeded and created) as API records of that version ("1.0" or "2"), in
-        API order."""
+        API order, as the API holds them now: deleted calls left out, dispositions and
+        `updated` as of the sandbox's clock."""
         record = call_record_v2 if version == "2" else call_record
         return [record(row) for row in self._state.all_calls()]
+
+    def edit_call(self, call_id: int, **changes: int | str | None) -> dict:
+        """What PATCH /_sandbox/calls/<id> does: set `disposition_id` (a known id or None)
+        and/or `note` (text or None) and bump the call's `updated` to the sandbox's now, even
+        if nothing else changes. Returns {"id", "updated"}. ValueError for other fields or
+        values; KeyError if there is no such call or it is deleted."""
+        row = self._state.edit_call(call_id, changes)
+        return {"id": row.id, "updated": format_ms(row.updated_ms)}
+
+    def delete_call(self, call_id: int) -> bool:
+        """What DELETE /_sandbox/calls/<id> does: the call is gone from lists and GETs from
+        now on. False if there is no such call or it is deleted already."""
+        return self._state.delete_call(call_id)
 
     def configure(self, *, latency_ms: int | None = None, fault_rate: float | None = None,
                   rate_limit: int | None = None, mint_interval: float | None = None,
@@ -170,6 +184,8 @@ def start_sandbox(
     user_names: Mapping[int, tuple[str, str]] | None = None,
     redirect_uris: Iterable[str] = (),
     rotate_refresh_tokens: bool = False,
+    later_dispositions: float = 0.2,
+    deletions: float = 0.005,
 ) -> Sandbox:
     """Generate the seeded data and serve it in a daemon thread; port=0 picks a free port.
 
@@ -184,9 +200,17 @@ def start_sandbox(
     loopback (ValueError otherwise); /oauth/authorize and /oauth/token then take only these.
     None registered: any loopback URI. rotate_refresh_tokens: a refresh spends the refresh
     token it presents (a second use is 400 invalid_grant); by default it stays valid.
+
+    later_dispositions is the share of seeded calls with a disposition that get it later
+    (5 minutes to 3 days after they were logged; until then they have none), deletions the
+    share of seeded calls deleted 1 hour to 3 days after; 0 turns either off. Which calls and
+    when follow from the seed (lib.sandbox.data.change_schedule).
     """
     if not 0 <= fault_rate <= 1:
         raise ValueError("fault_rate must be between 0 and 1")
+    for name, share in (("later_dispositions", later_dispositions), ("deletions", deletions)):
+        if not 0 <= share <= 1:
+            raise ValueError(f"{name} must be between 0 and 1")
     registered = registered_redirect_uris(redirect_uris)
     clock = SandboxClock(None if now is None else parse_instant(now))
     seed_data = generate(seed, reps, days, parse_end(end, clock.now()))
@@ -202,7 +226,8 @@ def start_sandbox(
                     token_ttl=token_ttl, mint_interval=float(mint_interval))
     state = SandboxState(seed_data, store, config, seed=seed, fault_seed=fault_seed,
                          clock=clock, redirect_uris=registered,
-                         rotate_refresh_tokens=rotate_refresh_tokens)
+                         rotate_refresh_tokens=rotate_refresh_tokens,
+                         later_dispositions=later_dispositions, deletions=deletions)
     try:
         server = SandboxHTTPServer((host, port), state)
     except OSError:

@@ -36,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
                              "http:// on loopback; none: any loopback URI")
     parser.add_argument("--rotate-refresh-tokens", action="store_true",
                         help="a refresh spends the refresh token it presents")
+    parser.add_argument("--later-dispositions", type=float, default=0.2,
+                        help="share of seeded calls whose disposition is set 5 min to 3 days "
+                             "after they were logged (0: none)")
+    parser.add_argument("--deletions", type=float, default=0.005,
+                        help="share of seeded calls deleted 1 h to 3 days after they were "
+                             "logged (0: none)")
     return parser
 
 
@@ -48,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             fault_rate=args.fault_rate, fault_seed=args.fault_seed, db_path=args.db,
             token_ttl=args.token_ttl, mint_interval=args.mint_interval,
             redirect_uris=args.redirect_uris, rotate_refresh_tokens=args.rotate_refresh_tokens,
+            later_dispositions=args.later_dispositions, deletions=args.deletions,
         )
     except (OSError, ValueError) as error:
         print(f"Outreach sandbox could not start: {error}", file=sys.stderr)

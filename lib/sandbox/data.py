@@ -22,6 +22,8 @@ MAX_REPS = 500
 OWNER_USER_ID = 1
 
 DAY_MS = 86_400_000
+# ID_ORIGIN as a UTC day number (days since 1970-01-01).
+ORIGIN_DAY = calendar.timegm(ID_ORIGIN.timetuple()) * 1000 // DAY_MS
 WORK_START_S = 8 * 3600 + 30 * 60
 WORK_END_S = 17 * 3600 + 30 * 60
 
@@ -160,6 +162,8 @@ class SeedData:
     calls: list[CallRow]
     start: datetime
     end: datetime
+    # The size of a UTC day's id block (id_block(reps)): a seeded id's day is id // block.
+    block: int = 1000
 
 
 def id_block(reps: int) -> int:
@@ -380,7 +384,7 @@ def generate(seed: int, reps: int, days: int, end: datetime) -> SeedData:
     raw.sort(key=lambda row: (row[0], row[1]))
 
     block = id_block(reps)
-    origin_day = (calendar.timegm(ID_ORIGIN.timetuple()) * 1000) // DAY_MS
+    origin_day = ORIGIN_DAY
     calls: list[CallRow] = []
     current_day = None
     rank = 0
@@ -393,4 +397,69 @@ def generate(seed: int, reps: int, days: int, end: datetime) -> SeedData:
         if start_ms <= created < end_ms:
             call_id = (day - origin_day) * block + rank
             calls.append(CallRow(created, call_id, *row[1:9], min(row[9], end_ms)))
-    return SeedData(users=[manager] + [rep.user for rep in team], calls=calls, start=start, end=end)
+    return SeedData(users=[manager] + [rep.user for rep in team], calls=calls, start=start, end=end,
+                    block=block)
+
+
+# ----- changes after a call is logged (the sandbox's own simulation) -----
+
+MIN_LATER_MS = 5 * 60_000  # a later disposition comes 5 minutes ...
+MAX_LATER_MS = 3 * DAY_MS  # ... to 3 days after the call was logged, mostly soon
+MIN_DELETION_MS = 3_600_000  # a deletion 1 hour ...
+MAX_DELETION_MS = 3 * DAY_MS  # ... to 3 days after
+# The most a seeded call's updated time can trail its created time without an edit.
+MAX_CHANGE_LAG_MS = MAX_LATER_MS
+
+
+@dataclass(frozen=True)
+class ChangeSchedule:
+    """When seeded calls change by themselves: `later` maps a call id to the moment (epoch ms)
+    its disposition is set (before it the call has none), `deleted` to the moment it is
+    deleted."""
+
+    later: dict[int, int]
+    deleted: dict[int, int]
+
+
+def change_schedule(seed: int, calls: list[CallRow], block: int, later_share: float,
+                    deletion_share: float) -> ChangeSchedule:
+    """Which seeded calls get their disposition later, and which are deleted, and when.
+
+    Four draws a call from a stream of its UTC day (`{seed}/changes/{day}`), taken in id order
+    (the rank within the day), so a call keeps its fate and its moments whatever window of
+    the history is generated, and a larger share picks a superset. A call with a disposition
+    is picked with probability `later_share`; its disposition is set at created + 5 min x
+    864^(u^2) (u uniform in [0, 1): 5 min to 3 days, median about 27 min). Any call is picked
+    for deletion with probability `deletion_share`, at created + 1 h x 72^u (1 h to 3 days,
+    log-uniform)."""
+    for name, share in (("later_dispositions", later_share), ("deletions", deletion_share)):
+        if not 0 <= share <= 1:
+            raise ValueError(f"{name} must be between 0 and 1")
+    later: dict[int, int] = {}
+    deleted: dict[int, int] = {}
+    if later_share <= 0 and deletion_share <= 0:
+        return ChangeSchedule(later, deleted)
+    later_span = MAX_LATER_MS / MIN_LATER_MS
+    deletion_span = MAX_DELETION_MS / MIN_DELETION_MS
+    current_day = None
+    rng = random.Random(0)
+    next_rank = 1
+    draw = rng.random
+    for row in calls:
+        day, rank = divmod(row.id, block)
+        if day != current_day:
+            current_day, next_rank = day, 1
+            rng = random.Random(f"{seed}/changes/{day}")
+            draw = rng.random
+        if rank != next_rank:  # ranks before the window's start, on its first day
+            for _ in range(4 * (rank - next_rank)):
+                draw()
+        next_rank = rank + 1
+        pick_later, when_later, pick_deletion, when_deletion = draw(), draw(), draw(), draw()
+        if row.disposition_id is not None and pick_later < later_share:
+            delay = int(MIN_LATER_MS * later_span ** (when_later * when_later))
+            later[row.id] = row.created_ms + min(delay, MAX_LATER_MS - 1)
+        if pick_deletion < deletion_share:
+            delay = int(MIN_DELETION_MS * deletion_span ** when_deletion)
+            deleted[row.id] = row.created_ms + min(delay, MAX_DELETION_MS - 1)
+    return ChangeSchedule(later, deleted)

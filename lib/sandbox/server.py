@@ -28,14 +28,17 @@ from .v2 import (
     V2_CONTENT_TYPE,
     V2Error,
     call_record_v2,
+    call_sort,
     check_known,
-    created_range,
     decode_cursor,
+    decode_key_cursor,
     disposition_record_v2,
     encode_cursor,
+    encode_key_cursor,
     page_size,
     parse_new_call_v2,
     purpose_record_v2,
+    time_range,
     user_filter,
     user_record_v2,
 )
@@ -93,13 +96,14 @@ def call_record(row: CallRow) -> dict:
     }
 
 
-def call_json(row: CallRow, cache: dict[int, bytes]) -> bytes:
-    """The record's JSON, cached by id: rows never change, and benchmarks page through 50,000
-    calls many times over."""
+def call_json(row: CallRow, cache: dict[int, tuple[CallRow, bytes]]) -> bytes:
+    """The record's JSON, cached by id with the row it was made from: benchmarks page through
+    50,000 calls many times over. A call's view is a new row whenever it changes (a later
+    disposition, an edit), so a cached entry is used only while its row is the very one."""
     cached = cache.get(row.id)
-    if cached is None:
-        cached = cache[row.id] = json.dumps(call_record(row)).encode()
-    return cached
+    if cached is None or cached[0] is not row:
+        cached = cache[row.id] = (row, json.dumps(call_record(row)).encode())
+    return cached[1]
 
 
 def user_record(user: User) -> dict:
@@ -359,14 +363,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise V2Error(405, "Method Not Allowed", f"{method} is not supported on {path}.")
         if len(parts) == 1 and resource == "calls":
             self._need_v2(info, "calls.read")
-            check_known(query, {"filter[createdAt]", "filter[user][id]", "page[size]",
-                                "page[after]"})
-            low, high = created_range(query)
-            user_id = user_filter(query)
-            size, offset = page_size(query), decode_cursor(query)
-            rows, total = state.list_calls(user_id, low, high, offset, size)
-            return 200, self._v2_page([call_record_v2(r) for r in rows], offset, size, total,
-                                      query)
+            return 200, self._list_calls_v2(query)
         if len(parts) == 2 and resource == "calls":
             self._need_v2(info, "calls.read")
             row = state.get_call(_id_from_path(parts[1])) if parts[1].isdigit() else None
@@ -400,13 +397,39 @@ class SandboxHandler(BaseHTTPRequestHandler):
         # No count (count=false is what clients ask); only a next link while more remain.
         links: dict[str, str] = {}
         if offset + size < total:
-            split = urlsplit(self.path)
-            kept = [(k, v) for k, v in parse_qsl(split.query, keep_blank_values=True)
-                    if k != "page[after]"]
-            pairs = [*kept, ("page[after]", encode_cursor(offset + size))]
-            links["next"] = (f"{self._base_url()}{split.path}?"
-                             + urlencode(pairs, safe="[]/:", quote_via=quote))
+            links["next"] = self._v2_next(encode_cursor(offset + size))
         return {"data": data, "links": links, "meta": {}}
+
+    def _v2_next(self, cursor: str) -> str:
+        split = urlsplit(self.path)
+        kept = [(k, v) for k, v in parse_qsl(split.query, keep_blank_values=True)
+                if k != "page[after]"]
+        pairs = [*kept, ("page[after]", cursor)]
+        return (f"{self._base_url()}{split.path}?"
+                + urlencode(pairs, safe="[]/:", quote_via=quote))
+
+    def _list_calls_v2(self, query: dict[str, str]) -> dict:
+        """GET /api/v2/calls: filter[createdAt], filter[updatedAt] (a..b, a..inf, neginf..b),
+        filter[user][id] (one id or a list), sort (createdAt by default, updatedAt, id; - for
+        descending; ties by id the same way round), page[size]; links.next carries the last
+        call's sort key, so the pages stay right while calls change between them."""
+        check_known(query, {"filter[createdAt]", "filter[updatedAt]", "filter[user][id]",
+                            "page[size]", "page[after]"})
+        created = time_range(query, "filter[createdAt]")
+        updated = time_range(query, "filter[updatedAt]")
+        users = user_filter(query)
+        field, descending = call_sort(query)
+        sort = f"-{field}" if descending else field
+        size, after = page_size(query), decode_key_cursor(query, sort)
+        rows, more = self.state.query_calls(users, created, updated, field, descending, after,
+                                            size)
+        links: dict[str, str] = {}
+        if more and rows:
+            last = rows[-1]
+            key = {"createdAt": last.created_ms, "updatedAt": last.updated_ms,
+                   "id": last.id}[field]
+            links["next"] = self._v2_next(encode_key_cursor(sort, (key, last.id)))
+        return {"data": [call_record_v2(r) for r in rows], "links": links, "meta": {}}
 
     def _create_call_v2(self, body: bytes, user_id: int) -> tuple[int, object]:
         content_type = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
@@ -683,6 +706,10 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _admin(self, method: str, path: str, body: bytes) -> None:
         state = self.state
+        name = path.removeprefix("/_sandbox/")
+        if name.startswith("calls/") and method in ("PATCH", "DELETE"):
+            self._admin_call(method, name.removeprefix("calls/"), body)
+            return
         try:
             payload = json.loads(body.decode("utf-8")) if body.strip() else {}
         except (UnicodeDecodeError, ValueError):
@@ -691,7 +718,6 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if not isinstance(payload, dict):
             self._send_json(400, {"error": "body must be a JSON object"})
             return
-        name = path.removeprefix("/_sandbox/")
         if method == "GET" and name == "stats":
             self._send_json(200, state.stats())
         elif method == "POST" and name == "configure":
@@ -723,3 +749,33 @@ class SandboxHandler(BaseHTTPRequestHandler):
             self._send_json(200, {"reset": True})
         else:
             self._send_json(404, {"error": f"no admin route {method} {path}"})
+
+    def _admin_call(self, method: str, segment: str, body: bytes) -> None:
+        """PATCH /_sandbox/calls/<id> {disposition_id?, note?}: 200 {id, updated}; DELETE: 204.
+        A body that is not such an object is a 400; an unknown or deleted call a 404."""
+        state = self.state
+        call_id = int(segment) if _NUMBER.fullmatch(segment) else None
+        if method == "DELETE":
+            if call_id is None or not state.delete_call(call_id):
+                self._send_json(404, {"error": f"no call {segment}"})
+                return
+            self._send(204, b"", "application/json; charset=utf-8")
+            return
+        try:
+            payload = json.loads(body.decode("utf-8")) if body.strip() else None
+        except ValueError:  # UnicodeDecodeError too
+            self._send_json(400, {"error": "body must be JSON"})
+            return
+        try:
+            changes = state.check_changes(payload)
+        except ValueError as error:
+            self._send_json(400, {"error": str(error)})
+            return
+        try:
+            if call_id is None:
+                raise KeyError(segment)
+            row = state.edit_call(call_id, changes)
+        except KeyError:
+            self._send_json(404, {"error": f"no call {segment}"})
+            return
+        self._send_json(200, {"id": row.id, "updated": format_ms(row.updated_ms)})

@@ -8,16 +8,31 @@ import math
 import random
 import secrets
 import threading
-from bisect import bisect_left, insort
+from bisect import bisect_left, bisect_right, insort
 from collections import Counter
-from collections.abc import Collection, Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Collection, Iterable, Iterator
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
+from itertools import islice
+from operator import attrgetter
 
 from .clock import SandboxClock
-from .data import CREATED_ID_FLOOR, DISPOSITIONS, OWNER_USER_ID, PURPOSES, CallRow, SeedData, User
+from .data import (
+    CREATED_ID_FLOOR,
+    DAY_MS,
+    DISPOSITIONS,
+    MAX_CHANGE_LAG_MS,
+    ORIGIN_DAY,
+    OWNER_USER_ID,
+    PURPOSES,
+    CallRow,
+    SeedData,
+    User,
+    change_schedule,
+)
 from .oauth import CODE_TTL_S, redirect_allowed
-from .store import CallStore
+from .store import CallChange, CallStore
+from .validation import MAX_NOTE
 
 ALL_SCOPES = (
     "read_calls",
@@ -121,6 +136,73 @@ def _derive(seed: int, name: str) -> str:
     return hashlib.sha256(f"callboard-sandbox/{seed}/{name}".encode()).hexdigest()[:40]
 
 
+# The field each list order sorts by (ties: by id).
+_PRIMARY = {"createdAt": "created_ms", "updatedAt": "updated_ms", "id": "id"}
+
+
+class _Index:
+    """The view's calls as (sort value, id) keys in ascending order, all and by user."""
+
+    def __init__(self, field: str, rows: Iterable[CallRow]) -> None:
+        self.key: Callable[[CallRow], tuple[int, int]] = attrgetter(field, "id")
+        ordered = sorted(rows, key=self.key)
+        self.all: list[tuple[int, int]] = list(map(self.key, ordered))
+        self.by_user: dict[int, list[tuple[int, int]]] = {}
+        for key, row in zip(self.all, ordered, strict=True):
+            keys = self.by_user.get(row.user_id)
+            if keys is None:
+                keys = self.by_user[row.user_id] = []
+            keys.append(key)
+
+    def add(self, user_id: int, key: tuple[int, int]) -> None:
+        insort(self.all, key)
+        insort(self.by_user.setdefault(user_id, []), key)
+
+    def remove(self, user_id: int, key: tuple[int, int]) -> None:
+        for keys in (self.all, self.by_user.get(user_id, [])):
+            at = bisect_left(keys, key)
+            if at < len(keys) and keys[at] == key:
+                del keys[at]
+
+
+def _span(keys: list[tuple[int, int]], after_ms: int | None,
+          before_ms: int | None) -> tuple[int, int]:
+    lo = 0 if after_ms is None else bisect_left(keys, (after_ms,))
+    hi = len(keys) if before_ms is None else bisect_left(keys, (before_ms,))
+    return lo, max(lo, hi)
+
+
+def _bound(pick: Callable[[int, int], int], a: int | None, b: int | None) -> int | None:
+    """max or min of two optional bounds (None: unbounded)."""
+    if a is None:
+        return b
+    return a if b is None else pick(a, b)
+
+
+def _scan(keys: list[tuple[int, int]], segments: list[tuple[int | None, int | None]],
+          after: tuple[int, int] | None, descending: bool, skip: Collection[int],
+          view: dict[int, CallRow], keep: Callable[[CallRow], bool],
+          ) -> Iterator[tuple[tuple[int, int], CallRow]]:
+    """(key, row) of the keys in those [low, high) ranges of the sort value, in order
+    (descending: backwards), strictly after `after`, that `keep` keeps; ids in `skip` left
+    out."""
+    for low, high in (reversed(segments) if descending else segments):
+        start = 0 if low is None else bisect_left(keys, (low,))
+        end = len(keys) if high is None else bisect_left(keys, (high,))
+        if after is not None:
+            if descending:
+                end = min(end, bisect_left(keys, after))
+            else:
+                start = max(start, bisect_right(keys, after))
+        for at in (range(end - 1, start - 1, -1) if descending else range(start, end)):
+            key = keys[at]
+            if key[1] in skip:
+                continue
+            row = view[key[1]]
+            if keep(row):
+                yield key, row
+
+
 def format_ms(ms: int) -> str:
     """Epoch milliseconds as the API's ISO-8601 UTC form, e.g. 2026-11-02T17:03:00.000Z."""
     moment = datetime.fromtimestamp(ms // 1000, UTC)
@@ -132,7 +214,8 @@ class SandboxState:
 
     def __init__(self, seed_data: SeedData, store: CallStore, config: Config, seed: int,
                  fault_seed: int, clock: SandboxClock, redirect_uris: tuple[str, ...] = (),
-                 rotate_refresh_tokens: bool = False) -> None:
+                 rotate_refresh_tokens: bool = False, later_dispositions: float = 0.0,
+                 deletions: float = 0.0) -> None:
         self.config = config
         self.clock = clock
         # The app's registered redirect URIs (checked by oauth.registered_redirect_uris).
@@ -150,20 +233,50 @@ class SandboxState:
         self._store = store
 
         self._calls_lock = threading.Lock()
-        self._rows: list[CallRow] = list(seed_data.calls)
-        self._by_id: dict[int, CallRow] = {row.id: row for row in self._rows}
-        self.record_json: dict[int, bytes] = {}
-        self._by_user: dict[int, list[CallRow]] = {}
-        for row in self._rows:
-            self._by_user.setdefault(row.user_id, []).append(row)
-        seeded_max = max(self._by_id, default=0)
+        # Every call as generated or created (`_base`), when seeded ones change by themselves
+        # (`_later`, `_deleted_at`, and `_events`: those moments sorted), what the admin routes
+        # changed (`_changes`), and the view of them all at `_synced_ms` (`_view`, deleted
+        # calls absent), which each read first brings to the sandbox's now (`_sync`).
+        self._base: dict[int, CallRow] = {row.id: row for row in seed_data.calls}
+        self._block = seed_data.block
+        seeded_max = max(self._base, default=0)
+        self._seeded_top = seeded_max
         self._next_id = max(CREATED_ID_FLOOR, seeded_max + 1)
         for row in store.load():
-            if row.id in self._by_id:
+            if row.id in self._base:
                 # Only possible if the seeded id space grew into the created one.
                 continue
-            self._insert(row)
+            self._base[row.id] = row
             self._next_id = max(self._next_id, row.id + 1)
+        schedule = change_schedule(seed, seed_data.calls, seed_data.block, later_dispositions,
+                                   deletions)
+        self._later = schedule.later
+        self._deleted_at = schedule.deleted
+        self._events: list[tuple[int, int]] = sorted(
+            [(moment, call_id) for call_id, moment in self._later.items()]
+            + [(moment, call_id) for call_id, moment in self._deleted_at.items()]
+        )
+        self._changes: dict[int, CallChange] = {
+            call_id: change for call_id, change in store.load_changes().items()
+            if call_id in self._base
+        }
+        now_ms = self._now_ms()
+        self._view: dict[int, CallRow] = dict(self._base)
+        for call_id in {*self._later, *self._deleted_at, *self._changes}:
+            row = self._compute(call_id, now_ms)
+            if row is None:
+                del self._view[call_id]
+            else:
+                self._view[call_id] = row
+        self._synced_ms = now_ms
+        # The view's calls in each order lists are asked in; created order is always kept,
+        # the others from their first use.
+        self._indexes: dict[str, _Index] = {
+            "createdAt": _Index(_PRIMARY["createdAt"], self._view.values())
+        }
+        # A call's 1.0 record JSON, by id, with the view row it was made from (served only
+        # while that row is still the call's view).
+        self.record_json: dict[int, tuple[CallRow, bytes]] = {}
 
         self._auth_lock = threading.Lock()
         self.client_id = CLIENT_ID
@@ -199,65 +312,276 @@ class SandboxState:
 
     # ----- calls -----
 
-    def _insert(self, row: CallRow) -> None:
-        insort(self._rows, row)
-        insort(self._by_user.setdefault(row.user_id, []), row)
-        self._by_id[row.id] = row
+    def _now_ms(self) -> int:
+        return int(self.clock.time() * 1000)
+
+    def _compute(self, call_id: int, now_ms: int) -> CallRow | None:
+        """The call as it stands at now_ms, or None if it is deleted by then: its seeded or
+        created row, its simulated later disposition (none and `updated` = created before
+        that moment; set and `updated` = that moment from it), then the admin routes' edits
+        (a field edited after the simulated change shows the edit; `updated` is the latest of
+        all) and deletions."""
+        base = self._base[call_id]
+        change = self._changes.get(call_id)
+        if change is not None and change.deleted_ms is not None:
+            return None
+        gone = self._deleted_at.get(call_id)
+        if gone is not None and gone <= now_ms:
+            return None
+        disposition, note, updated = base.disposition_id, base.note, base.updated_ms
+        set_at = None
+        later = self._later.get(call_id)
+        if later is not None:
+            if later <= now_ms:
+                updated = set_at = later
+            else:
+                disposition, updated = None, base.created_ms
+        if change is not None:
+            if change.disposition_set and (set_at is None or change.disposition_ms >= set_at):
+                disposition = change.disposition_id
+            if change.note_set:
+                note = change.note
+            updated = max(updated, change.updated_ms)
+        if (disposition, note, updated) == (base.disposition_id, base.note, base.updated_ms):
+            return base
+        return CallRow(*base[:7], disposition, base.prospect_id, note, updated)
+
+    def _revise(self, call_id: int, now_ms: int) -> None:
+        """Bring one call's view (and its place in every index) to now_ms."""
+        old = self._view.get(call_id)
+        new = self._compute(call_id, now_ms)
+        if old is new or (old is not None and old == new):
+            return
+        for index in self._indexes.values():
+            old_key = None if old is None else index.key(old)
+            new_key = None if new is None else index.key(new)
+            if old_key != new_key:
+                if old is not None:
+                    index.remove(old.user_id, old_key)
+                if new is not None and new_key is not None:
+                    index.add(new.user_id, new_key)
+        if new is None:
+            self._view.pop(call_id, None)
+        else:
+            self._view[call_id] = new
+
+    def _sync(self, now_ms: int) -> None:
+        """The view as of now_ms: only the calls with a simulated change between the last
+        sync and now_ms (either way: tests put the clock back) are looked at again."""
+        if now_ms == self._synced_ms:
+            return
+        low, high = sorted((self._synced_ms, now_ms))
+        events = self._events
+        first = bisect_right(events, (low, math.inf))
+        last = bisect_right(events, (high, math.inf))
+        for _, call_id in events[first:last]:
+            self._revise(call_id, now_ms)
+        self._synced_ms = now_ms
+
+    def _index(self, field: str) -> _Index:
+        index = self._indexes.get(field)
+        if index is None:
+            index = self._indexes[field] = _Index(_PRIMARY[field], self._view.values())
+        return index
 
     def list_calls(
         self, user_id: int | Collection[int] | None, after_ms: int | None,
         before_ms: int | None, offset: int, limit: int,
     ) -> tuple[list[CallRow], int]:
-        """One page of calls with after <= created < before, of one user, of some (v2's list
-        filter: in created order across them) or of all (None), and how many match in total."""
+        """One page of calls with after <= created < before, of one user, of some (in created
+        order across them) or of all (None), and how many match in total, as of now."""
         if user_id is not None and not isinstance(user_id, int) and len(user_id) == 1:
             user_id = next(iter(user_id))
         with self._calls_lock:
+            self._sync(self._now_ms())
+            index, view = self._indexes["createdAt"], self._view
             if user_id is None or isinstance(user_id, int):
-                rows = self._rows if user_id is None else self._by_user.get(user_id, [])
-                lo, hi = self._span(rows, after_ms, before_ms)
-                page = rows[lo + offset : min(hi, lo + offset + limit)] if offset < hi - lo \
+                keys = index.all if user_id is None else index.by_user.get(user_id, [])
+                lo, hi = _span(keys, after_ms, before_ms)
+                page = keys[lo + offset : min(hi, lo + offset + limit)] if offset < hi - lo \
                     else []
-                return page, hi - lo
+                return [view[key[1]] for key in page], hi - lo
             spans = []
             for uid in set(user_id):
-                rows = self._by_user.get(uid, [])
-                lo, hi = self._span(rows, after_ms, before_ms)
-                spans.append(rows[lo:hi])
+                keys = index.by_user.get(uid, [])
+                lo, hi = _span(keys, after_ms, before_ms)
+                spans.append(keys[lo:hi])
             merged = list(heapq.merge(*spans))
-            return merged[offset : offset + limit], len(merged)
+            return [view[key[1]] for key in merged[offset : offset + limit]], len(merged)
 
-    @staticmethod
-    def _span(rows: list[CallRow], after_ms: int | None,
-              before_ms: int | None) -> tuple[int, int]:
-        lo = 0 if after_ms is None else bisect_left(rows, (after_ms,))
-        hi = len(rows) if before_ms is None else bisect_left(rows, (before_ms,))
-        return lo, max(lo, hi)
+    def query_calls(
+        self, users: Collection[int] | None, created: tuple[int | None, int | None],
+        updated: tuple[int | None, int | None], sort: str = "createdAt",
+        descending: bool = False, after: tuple[int, int] | None = None, limit: int = 50,
+    ) -> tuple[list[CallRow], bool]:
+        """v2's list as of now: calls of those users (None: all) with created and updated in
+        the half-open [low, high) ranges (None: unbounded), in `sort` order ("createdAt",
+        "updatedAt" or "id", then id; `descending` reverses both), strictly after the key
+        (sort value, id) `after`; at most `limit` of them, and whether more follow.
+
+        Scans the sort's index over the range the filters allow, narrowed by what holds for
+        every call the admin routes did not change (created <= updated < created +
+        MAX_CHANGE_LAG_MS; a seeded id's UTC day is id // block); changed calls are checked
+        one by one and merged in."""
+        with self._calls_lock:
+            self._sync(self._now_ms())
+            index = self._index(sort)
+            view, changed = self._view, self._changes
+            c_low, c_high = created
+            u_low, u_high = updated
+
+            def keep(row: CallRow) -> bool:
+                return ((c_low is None or row.created_ms >= c_low)
+                        and (c_high is None or row.created_ms < c_high)
+                        and (u_low is None or row.updated_ms >= u_low)
+                        and (u_high is None or row.updated_ms < u_high))
+
+            segments = self._segments(sort, created, updated)
+            wanted = None if users is None else set(users)
+            lists = [index.all] if wanted is None else [index.by_user.get(u, []) for u in wanted]
+            streams: list[Iterator[tuple[tuple[int, int], CallRow]]] = [
+                _scan(keys, segments, after, descending, changed, view, keep) for keys in lists
+            ]
+            if changed:
+                extra = []
+                for call_id in changed:
+                    row = view.get(call_id)
+                    if row is None or (wanted is not None and row.user_id not in wanted) \
+                            or not keep(row):
+                        continue
+                    key = index.key(row)
+                    if after is not None and (key >= after if descending else key <= after):
+                        continue
+                    extra.append((key, row))
+                extra.sort(reverse=descending)
+                streams.append(iter(extra))
+            merged = streams[0] if len(streams) == 1 else heapq.merge(*streams,
+                                                                      reverse=descending)
+            page = [row for _, row in islice(merged, limit + 1)]
+        return page[:limit], len(page) > limit
+
+    def _segments(self, sort: str, created: tuple[int | None, int | None],
+                  updated: tuple[int | None, int | None]) -> list[tuple[int | None, int | None]]:
+        """The [low, high) ranges of the sort value an unchanged call of the query can have,
+        in ascending order."""
+        (c_low, c_high), (u_low, u_high) = created, updated
+        lag = MAX_CHANGE_LAG_MS
+        if sort == "updatedAt":
+            return [(_bound(max, u_low, c_low),
+                     _bound(min, u_high, None if c_high is None else c_high + lag))]
+        low = _bound(max, c_low, None if u_low is None else u_low - lag)
+        high = _bound(min, c_high, u_high)
+        if sort == "createdAt":
+            return [(low, high)]
+        # By id: seeded ids by their UTC day; created calls' ids (CREATED_ID_FLOOR up) all.
+        if (low is None and high is None) or self._seeded_top >= CREATED_ID_FLOOR:
+            return [(None, None)]
+        block = self._block
+        first = None if low is None else (low // DAY_MS - ORIGIN_DAY) * block
+        last = CREATED_ID_FLOOR if high is None else min(
+            CREATED_ID_FLOOR, ((high - 1) // DAY_MS - ORIGIN_DAY + 1) * block)
+        if first is not None:
+            last = max(first, last)
+        return [(first, last), (CREATED_ID_FLOOR, None)]
 
     def get_call(self, call_id: int) -> CallRow | None:
-        return self._by_id.get(call_id)
+        """The call as of now; None if there is no such call or it is deleted."""
+        with self._calls_lock:
+            self._sync(self._now_ms())
+            return self._view.get(call_id)
 
     def all_calls(self) -> list[CallRow]:
+        """Every call as of now, in created order (then id)."""
         with self._calls_lock:
-            return list(self._rows)
+            self._sync(self._now_ms())
+            view = self._view
+            return [view[key[1]] for key in self._indexes["createdAt"].all]
 
     def call_count(self) -> int:
-        return len(self._rows)
+        with self._calls_lock:
+            self._sync(self._now_ms())
+            return len(self._view)
 
     def create_call(
         self, user_id: int, outbound: bool, from_number: str | None, to_number: str | None,
         purpose_id: int | None, disposition_id: int | None, prospect_id: int | None,
         note: str | None,
     ) -> CallRow:
-        now_ms = int(self.clock.time() * 1000)
+        now_ms = self._now_ms()
         with self._calls_lock:
             row = CallRow(now_ms, self._next_id, user_id, outbound, from_number, to_number,
                           purpose_id, disposition_id, prospect_id, note, now_ms)
             # Persist first: a call the API confirmed must still be there after a restart.
             self._store.add(row)
             self._next_id += 1
-            self._insert(row)
+            self._base[row.id] = row
+            self._view[row.id] = row
+            for index in self._indexes.values():
+                index.add(row.user_id, index.key(row))
         return row
+
+    def check_changes(self, changes: object) -> dict:
+        """An admin edit's fields, checked: a non-empty object of `disposition_id` (a known
+        disposition's id or None) and/or `note` (text of up to MAX_NOTE characters or None);
+        ValueError otherwise."""
+        if not isinstance(changes, dict) or not changes:
+            raise ValueError("give disposition_id, note or both")
+        unknown = sorted(set(changes) - {"disposition_id", "note"})
+        if unknown:
+            raise ValueError(f"unknown field {unknown[0]}; only disposition_id and note")
+        if "disposition_id" in changes:
+            value = changes["disposition_id"]
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError("disposition_id must be a whole number or null")
+            if value is not None and value not in self.disposition_ids:
+                raise ValueError(f"no disposition has the id {value}")
+        if "note" in changes:
+            value = changes["note"]
+            if value is not None and not isinstance(value, str):
+                raise ValueError("note must be text or null")
+            if value is not None and len(value) > MAX_NOTE:
+                raise ValueError(f"note must be at most {MAX_NOTE} characters")
+        return dict(changes)
+
+    def edit_call(self, call_id: int, changes: object) -> CallRow:
+        """Set a call's disposition and/or note (check_changes) and bump its `updated` to now
+        (never below what it was), even if nothing else changes; persisted. KeyError if the
+        call does not exist or is deleted. Returns the call's view."""
+        fields = self.check_changes(changes)
+        with self._calls_lock:
+            now_ms = self._now_ms()
+            self._sync(now_ms)
+            row = self._view.get(call_id)
+            if row is None:
+                raise KeyError(call_id)
+            stamp = max(now_ms, row.updated_ms)
+            old = self._changes.get(call_id)
+            change = replace(old, updated_ms=stamp) if old else CallChange(updated_ms=stamp)
+            if "disposition_id" in fields:
+                change.disposition_set = True
+                change.disposition_id = fields["disposition_id"]
+                change.disposition_ms = stamp
+            if "note" in fields:
+                change.note_set, change.note = True, fields["note"]
+            self._store.save_change(call_id, change)
+            self._changes[call_id] = change
+            self._revise(call_id, now_ms)
+            return self._view[call_id]
+
+    def delete_call(self, call_id: int) -> bool:
+        """Delete a call (persisted); False if it does not exist or is deleted already."""
+        with self._calls_lock:
+            now_ms = self._now_ms()
+            self._sync(now_ms)
+            if call_id not in self._view:
+                return False
+            old = self._changes.get(call_id)
+            change = replace(old) if old else CallChange(updated_ms=0)
+            change.deleted_ms = now_ms
+            self._store.save_change(call_id, change)
+            self._changes[call_id] = change
+            self._revise(call_id, now_ms)
+            return True
 
     # ----- tokens -----
 

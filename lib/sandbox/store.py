@@ -1,9 +1,11 @@
-"""Persists the calls created through the sandbox's API in SQLite, so they survive restarts."""
+"""Persists what the sandbox's API and admin routes changed in SQLite, so it survives restarts:
+the calls created through the API, and the edits and deletions made by the admin routes."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from .data import CallRow
@@ -23,10 +25,38 @@ CREATE TABLE IF NOT EXISTS created_calls (
     updated_ms INTEGER NOT NULL
 )
 """
+# An overlay on any call (seeded or created), by id. Files from before it gain it on opening.
+_CHANGES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS call_changes (
+    id INTEGER PRIMARY KEY,
+    disposition_set INTEGER NOT NULL DEFAULT 0,
+    disposition_id INTEGER,
+    disposition_ms INTEGER,
+    note_set INTEGER NOT NULL DEFAULT 0,
+    note TEXT,
+    updated_ms INTEGER NOT NULL,
+    deleted_ms INTEGER
+)
+"""
+
+
+@dataclass
+class CallChange:
+    """What the admin routes did to one call: the fields they set (each with the moment, epoch
+    ms), the `updated` they stamped, and when they deleted it (None: not deleted)."""
+
+    updated_ms: int
+    disposition_set: bool = False
+    disposition_id: int | None = None
+    disposition_ms: int = 0
+    note_set: bool = False
+    note: str | None = None
+    deleted_ms: int | None = None
 
 
 class CallStore:
-    """Created calls only; seeded calls are regenerated from the seed on every start."""
+    """Created calls and the admin routes' changes; seeded calls are regenerated from the seed
+    on every start."""
 
     def __init__(self, path: str | Path | None) -> None:
         if path is None:
@@ -39,6 +69,7 @@ class CallStore:
         self._lock = threading.Lock()
         with self._lock, self._conn:
             self._conn.execute(_SCHEMA)
+            self._conn.execute(_CHANGES_SCHEMA)
 
     def load(self) -> list[CallRow]:
         with self._lock:
@@ -56,6 +87,28 @@ class CallStore:
                 " to_number, purpose_id, disposition_id, prospect_id, note, updated_ms)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*row[:3], int(row.outbound), *row[4:]),
+            )
+
+    def load_changes(self) -> dict[int, CallChange]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, disposition_set, disposition_id, disposition_ms, note_set, note,"
+                " updated_ms, deleted_ms FROM call_changes"
+            ).fetchall()
+        return {r[0]: CallChange(updated_ms=r[6], disposition_set=bool(r[1]),
+                                 disposition_id=r[2], disposition_ms=r[3] or 0,
+                                 note_set=bool(r[4]), note=r[5], deleted_ms=r[7])
+                for r in rows}
+
+    def save_change(self, call_id: int, change: CallChange) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO call_changes (id, disposition_set, disposition_id,"
+                " disposition_ms, note_set, note, updated_ms, deleted_ms)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (call_id, int(change.disposition_set), change.disposition_id,
+                 change.disposition_ms, int(change.note_set), change.note, change.updated_ms,
+                 change.deleted_ms),
             )
 
     def close(self) -> None:

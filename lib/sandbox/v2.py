@@ -1,5 +1,5 @@
-"""The sandbox's API v2 (JSON:API at /api/v2): records, filters (a user filter takes a comma
-list, as v2's do) and cursor paging, same data.
+"""The sandbox's API v2 (JSON:API at /api/v2): records, filters (createdAt and updatedAt ranges;
+a user filter takes a comma list, as v2's do), sorts and cursor paging, same data.
 
 An OAuth app may ask for 1.0 or v2 scope names and is told the names it asked for; inside, each
 v2 scope stands for its 1.0 twin (lib.sandbox.state.V2_SCOPES), so one token works on both
@@ -125,9 +125,10 @@ def decode_cursor(query: dict[str, str]) -> int:
     return offset
 
 
-def created_range(query: dict[str, str]) -> tuple[int | None, int | None]:
-    """filter[createdAt]=a..b (both included), a..inf or neginf..b, as ms bounds [low, high)."""
-    raw = query.get("filter[createdAt]")
+def time_range(query: dict[str, str], name: str) -> tuple[int | None, int | None]:
+    """filter[createdAt] or filter[updatedAt] = a..b (both included), a..inf or neginf..b, as
+    ms bounds [low, high)."""
+    raw = query.get(name)
     if raw is None:
         return None, None
     low_text, sep, high_text = raw.partition("..")
@@ -138,9 +139,50 @@ def created_range(query: dict[str, str]) -> tuple[int | None, int | None]:
         high = None if high_text == "inf" else _parse_moment(high_text) + 1
     except ValueError:
         raise V2Error(400, "Bad Request",
-                      "filter[createdAt] must be FROM..TO with ISO-8601 times, inf or neginf.",
-                      {"parameter": "filter[createdAt]"}) from None
+                      f"{name} must be FROM..TO with ISO-8601 times, inf or neginf.",
+                      {"parameter": name}) from None
     return low, high
+
+
+# sort= values a call list takes: the field it sorts by (ties by id, the same way round).
+SORTS = {"createdAt": "createdAt", "updatedAt": "updatedAt", "id": "id"}
+
+
+def call_sort(query: dict[str, str]) -> tuple[str, bool]:
+    """sort=createdAt (the default), updatedAt or id, each with a leading - for descending:
+    (field, descending)."""
+    raw = query.get("sort", "createdAt")
+    descending = raw.startswith("-")
+    field = SORTS.get(raw[1:] if descending else raw)
+    if field is None:
+        raise V2Error(400, "Bad Request",
+                      "sort must be createdAt, updatedAt or id, with a leading - for "
+                      "descending order.", {"parameter": "sort"})
+    return field, descending
+
+
+def encode_key_cursor(sort: str, key: tuple[int, int]) -> str:
+    """A call list's cursor: the sort and the (sort value, id) of the page's last call; the
+    next page starts after it, so calls that change or go meanwhile never shift the pages."""
+    return base64.urlsafe_b64encode(
+        json.dumps({"sort": sort, "after": list(key)}).encode()).decode()
+
+
+def decode_key_cursor(query: dict[str, str], sort: str) -> tuple[int, int] | None:
+    raw = query.get("page[after]")
+    if raw is None:
+        return None
+    try:
+        cursor = json.loads(base64.urlsafe_b64decode(raw.encode()))
+        key = cursor["after"]
+        given = cursor["sort"]
+    except (binascii.Error, ValueError, KeyError, TypeError):
+        key = given = None
+    if (given != sort or not isinstance(key, list) or len(key) != 2
+            or not all(isinstance(part, int) and not isinstance(part, bool) for part in key)):
+        raise V2Error(400, "Bad Request", "page[after] is not a cursor this API gave.",
+                      {"parameter": "page[after]"})
+    return key[0], key[1]
 
 
 def _parse_moment(text: str) -> int:

@@ -664,6 +664,17 @@ def test_info_reads_string_ids_and_space_separated_permissions(scripted):
     server = scripted(lambda *a: (200, JSON, _json(info_body)))
     info = OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep).info()
     assert info == ApiInfo("a@b.example", 7, frozenset({"read_calls", "read_users"}), 1, 10000)
+    assert info.org is None  # not named: unknown
+
+
+@pytest.mark.parametrize(("org", "named"), [({"id": 4120, "name": "Acme"}, "4120"),
+                                            ({"name": "Acme"}, "Acme"),
+                                            ({"shortname": "acme"}, "acme"),
+                                            ({"id": "", "name": " "}, None), ("Acme", None)])
+def test_info_names_the_org_where_the_answer_does(scripted, org, named):
+    body = {"meta": {"user": {"id": 7}, "org": org, "api": {}}}
+    server = scripted(lambda *a: (200, JSON, _json(body)))
+    assert OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep).info().org == named
 
 
 def test_retry_after_seconds_honoured(scripted, api):

@@ -145,7 +145,8 @@ def test_a_v2_read_of_chosen_reps_is_one_query_a_window_and_1_0_one_a_rep(sandbo
     sandbox.reset_request_count()
     split = v2.calls_in_windows(windows)
     assert sandbox.request_count == 3  # two days: one query each, and the every-user one
-    assert [[v1_columns(row) for row in rows] for rows in split] == v1.calls_in_windows(windows)
+    assert [[v1_columns(row) for row in rows] for rows in split] == \
+        [[v1_columns(row) for row in rows] for rows in v1.calls_in_windows(windows)]
     assert all(split) and {row["user_id"] for row in split[1]} == {5}
 
 
@@ -168,7 +169,7 @@ def test_the_v2_client_reads_exactly_what_the_1_0_client_reads_in_far_fewer_requ
     assert v2.list_calls(since(25), None, user_ids=[2, 4])[list(CALL_COLUMNS)].equals(
         v1.list_calls(since(25), None, user_ids=[2, 4]))
     windows = [CallWindow(since(10), since(9), None), CallWindow(since(9), since(8), 5)]
-    by_v1_windows = v1.calls_in_windows(windows)
+    by_v1_windows = [[v1_columns(row) for row in rows] for rows in v1.calls_in_windows(windows)]
     assert all(by_v1_windows)  # a Sunday evening into a Monday, and a Monday into a Tuesday
     assert [[v1_columns(row) for row in rows] for rows in v2.calls_in_windows(windows)] == \
         by_v1_windows
@@ -183,7 +184,10 @@ def test_create_with_v2_then_fetch_with_both(sandbox):
     assert (row["outbound"], row["purpose_id"], row["disposition_id"], row["prospect_id"],
             row["note"]) == (False, 3, 2, 200012, "asked for v2")
     assert v2.get_call(row["id"]) == row
-    assert v1.get_call(row["id"]) == v1_columns(row)
+    assert v1_columns(v1.get_call(row["id"])) == v1_columns(row)
+    # Both versions say when it was last changed (1.0 metadata.updated, v2 updatedAt).
+    assert row["updated_at"] is not None and v1.get_call(row["id"])["updated_at"] == \
+        row["updated_at"]
     assert row["outcome"] == "Answered" and row["state"] is not None  # disposition 2 answers
 
 

@@ -66,6 +66,7 @@ def test_parse_documented_record():
         "disposition_id": 7,
         "prospect_id": 42,
         "note": "left voicemail",
+        "updated_at": None,  # the record does not say
     }
 
 

@@ -40,7 +40,7 @@ from lib.frames import frame_from_rows
 from lib.outreach.auth import token_url_for
 from lib.outreach.dialect import Dialect
 from lib.outreach.errors import InvalidInput, UnexpectedResponse
-from lib.outreach.paging import Query, read_queries
+from lib.outreach.paging import Query, follow_params, read_queries
 from lib.outreach.records import to_id
 from lib.outreach.transport import Auth, Sleep, Transport, Wait, event_wait, sleep_then_look
 from lib.outreach.v1 import V1Dialect
@@ -268,6 +268,37 @@ class OutreachClient:
                 mine = rows if len(members) == 1 else by_user.get(user, [])
                 results[index] = rows_in_window(mine, after, before, user)
         return results
+
+    @property
+    def reads_changes(self) -> bool:
+        """Whether the API can list the calls changed since a moment (v2; 1.0 cannot)."""
+        return self.dialect.reads_changes
+
+    def changed_calls(self, since: datetime,
+                      on_page: Callable[[list[dict[str, Any]]], None]) -> int:
+        """Walk every call changed (created or edited) at or after `since`, oldest change
+        first, one page after another: each page's parsed rows go to `on_page` before the next
+        page is asked, so the caller can store a page and advance its bookmark past it. A
+        failure raises after the pages already handed over (they stay valid). Returns how many
+        pages were read. ValueError on a version that cannot ask (see `reads_changes`)."""
+        params = self.dialect.changes_params(require_utc(since, "since"))
+        if params is None:
+            raise ValueError(f"API {self.dialect.version} cannot list changed calls.")
+        path = self._path("calls")
+        query = Query(path, params, f"GET {path} changed since {format_api_time(since)}")
+        page, ask = 1, self.dialect.page_params(params, 1)
+        while True:
+            body = self.transport.request("GET", path, params=ask, what=f"{query.label} page "
+                                          f"{page}")
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise UnexpectedResponse(f"{query.label} page {page} answered without a data "
+                                         "list.")
+            on_page([self.dialect.call_row(record) for record in data])
+            follow = self.dialect.next_pages(body, data, params, page).follow
+            if follow is None or not data:
+                return page
+            page, ask = page + 1, follow_params(follow, self.base_url, query)
 
     def get_call(self, call_id: int | str) -> dict[str, Any]:
         """One call as a parsed row; InvalidInput(field="id") for a non-number, without asking."""

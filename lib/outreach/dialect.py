@@ -42,12 +42,19 @@ class Dialect(Protocol):
     scope_pattern: re.Pattern[str]  # a scope named in a 403's text (group 1)
     # How many user ids one calls query's user filter takes: 1 on 1.0, a comma list on v2.
     users_per_query: int
+    reads_changes: bool  # whether changes_params can ask for calls changed since a moment
 
     def window_params(self, after: datetime | None, before: datetime,
                       user_ids: Sequence[int] | None) -> dict[str, str]:
         """The filters of a calls query from `after` (None: the beginning) to `before`, both
         already widened to whole minutes, of these users (at most users_per_query of them) or
         (None) of all."""
+        ...
+
+    def changes_params(self, since: datetime) -> dict[str, str] | None:
+        """The filters of a calls query for every call changed at or after `since`, oldest
+        change first (v2: filter[updatedAt] and sort=updatedAt); None when the version cannot
+        ask for changes (1.0 filters by creation only)."""
         ...
 
     def page_params(self, params: Mapping[str, str], number: int) -> dict[str, str]:

@@ -110,7 +110,7 @@ def read_queries(
                     for number in more:
                         ask(index, number, dialect.page_params(query.params, number))
                 elif after.follow is not None and page == scheduled[index]:
-                    ask(index, page + 1, _params_of(after.follow, transport.base_url, query))
+                    ask(index, page + 1, follow_params(after.follow, transport.base_url, query))
                 if on_progress is not None:
                     on_progress(done, sum(max(last or 0, count)
                                           for last, count in zip(known, scheduled,
@@ -128,7 +128,7 @@ def read_queries(
             for index in range(len(queries))]
 
 
-def _params_of(follow: Mapping[str, str] | str, base_url: str, query: Query) -> dict[str, str]:
+def follow_params(follow: Mapping[str, str] | str, base_url: str, query: Query) -> dict[str, str]:
     """The next page's parameters, from a dialect's parameters or from a link. A link is
     followed only on our own host and the route being read: the bearer token goes nowhere
     else."""

@@ -107,7 +107,8 @@ def parse_timestamp(value: Any) -> datetime:
 
 
 def parse_call(record: Any) -> dict[str, Any]:
-    """One 1.0 call record as a row dict with the CALL_COLUMNS keys (created_at aware UTC)."""
+    """One 1.0 call record as a row dict with the CALL_COLUMNS keys (created_at aware UTC), and
+    `updated_at` (aware UTC, or None when the record does not say) for the store's sync."""
     if not isinstance(record, Mapping):
         raise UnexpectedResponse("A call record is not a JSON object.")
     call_id = to_id(record.get("id"))
@@ -137,6 +138,15 @@ def parse_call(record: Any) -> dict[str, Any]:
     if note is None:
         note = attributes.get("note")
 
+    raw_updated = metadata.get("updated")
+    if raw_updated is None:
+        raw_updated = attributes.get("updated")
+    try:
+        # Only the store's change bookmark uses it: unknown is fine, never a failed read.
+        updated_at = None if raw_updated is None else parse_timestamp(raw_updated)
+    except (ValueError, UnexpectedResponse):
+        updated_at = None
+
     return {
         "id": call_id,
         "created_at": created_at,
@@ -148,6 +158,7 @@ def parse_call(record: Any) -> dict[str, Any]:
         "disposition_id": _related_id(record, attributes, "disposition"),
         "prospect_id": _related_id(record, attributes, "prospect"),
         "note": _text(note, "note", record),
+        "updated_at": updated_at,
     }
 
 

@@ -39,6 +39,10 @@ class V1Dialect:
         r"\b((?:read|create|update|delete|write)_[a-z_]+)\b")
 
     users_per_query: ClassVar[int] = 1  # filter[user/id] takes one user
+    reads_changes: ClassVar[bool] = False  # no filter on updated
+
+    def changes_params(self, since: datetime) -> None:
+        return None  # 1.0 has no updated filter: a sync re-reads recent days whole instead
 
     def window_params(self, after: datetime | None, before: datetime,
                       user_ids: Sequence[int] | None) -> dict[str, str]:
@@ -91,7 +95,13 @@ class V1Dialect:
         if not isinstance(permissions, list):
             permissions = []
         email = user.get("email")
+        # (P) The org, under meta.org (id, else name, else shortname); unknown when absent.
+        org = as_object(meta.get("org"))
+        org_name = next((str(org[key]) for key in ("id", "name", "shortname")
+                         if isinstance(org.get(key), (str, int)) and str(org[key]).strip()),
+                        None)
         return ApiInfo(
+            org=org_name,
             email=email if isinstance(email, str) else None,
             user_id=to_id(user.get("id")),
             scopes=frozenset(str(scope) for scope in permissions),

@@ -19,6 +19,7 @@ class ApiInfo:
     scopes: frozenset[str]
     requests_current: int | None
     requests_maximum: int | None
+    org: str | None = None  # the org's id or name where the answer names it
 
     @classmethod
     def unknown(cls) -> ApiInfo:

@@ -7,7 +7,7 @@ Prints figures, not a pass/fail: wall time and API requests of
   1. the baseline: one page[number] after another over the whole range, as public sync tools do;
   2. Callboard's cold read of the same range (empty store), over API 1.0 and over API v2;
   3. the warm read of the same range in a new process (closed days only, then up to now);
-  4. the refresh (read again) after 100 calls were logged today;
+  4. the refresh (a sync, then the read) after 100 calls were logged today;
   5. every overview figure, table and chart spec from synthetic calls, with peak memory;
 and the ratios against the baseline. The sandbox runs in its own process (as the API would be
 remote), with `--latency-ms` added to every request; requests are counted by the sandbox.
@@ -46,7 +46,7 @@ from lib.outreach import (  # noqa: E402
 from lib.outreach.windows import format_api_time  # noqa: E402
 from lib.settings import DEFAULT_MAX_WORKERS  # noqa: E402
 from lib.store.callstore import CallStore, day_bounds  # noqa: E402
-from lib.store.datasource import CLOSED_AFTER, DataSource  # noqa: E402
+from lib.store.datasource import DataSource  # noqa: E402
 
 IDENTITY = "benchmark sandbox"
 
@@ -121,7 +121,7 @@ def warm_child(args: argparse.Namespace) -> None:
     after = datetime.fromisoformat(args.after)
     before = None if args.before == "now" else datetime.fromisoformat(args.before)
     started = time.perf_counter()
-    frame = source.list_calls(after, before)
+    frame = source.read_calls(after, before).calls  # synced minutes ago: not due
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "calls": len(frame),
                       "ids": int(frame["id"].sum()) if len(frame) else 0,
@@ -237,9 +237,7 @@ def main() -> None:
     try:
         now = datetime.now(UTC)
         after = day_bounds(now.date() - timedelta(days=args.days))[0]
-        first_open = next(day for day in (now.date() - timedelta(days=1), now.date())
-                          if day_bounds(day)[1] + CLOSED_AFTER > now)
-        closed_before = day_bounds(first_open)[0]
+        closed_before = day_bounds(now.date())[0]  # today is the only open day
 
         # 1. Baseline.
         sandbox.reset()
@@ -301,7 +299,7 @@ def main() -> None:
                      + ("with" if v2_fields else "WITHOUT") + " v2's talk times"))
         seconds, count, calls, _ = run_warm(sandbox, store, after, "now", args.workers)
         rows.append(("3b. warm read up to now (new process)", seconds, count,
-                     f"{calls:,} calls; open days fetched"))
+                     f"{calls:,} calls, as of the cold read's sync"))
 
         # 4. Refresh after 100 calls were logged today.
         with ThreadPoolExecutor(8) as pool:
@@ -309,7 +307,7 @@ def main() -> None:
                 NewCall(outbound=True, note=f"benchmark {n}")), range(100)))
         sandbox.reset()
         started = time.perf_counter()
-        refreshed = source.list_calls(after, None)
+        refreshed = source.read_calls(after, None, sync=True).calls  # the Refresh button
         refresh_seconds = time.perf_counter() - started
         open_calls = int((refreshed["created_at"] >= closed_before).sum())
         open_pages = math.ceil(open_calls / 50)

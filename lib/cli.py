@@ -1,5 +1,5 @@
-"""Command-line access to Callboard's data: export calls and the overview's figures; connect
-Callboard to Outreach (connect, disconnect)."""
+"""Command-line access to Callboard's data: export calls and the overview's figures, sync the
+store with Outreach (for cron); connect Callboard to Outreach (connect, disconnect)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -51,11 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run()
     clock = real_clock
     try:
-        start, end = _parse_day(args.start, "--start"), _parse_day(args.end, "--end")
-        if end < start:
-            raise ValueError("--end is before --start.")
+        if args.run is _sync:
+            start = end = date.today()  # unused: a sync is of what is stored
+        else:
+            start, end = _parse_day(args.start, "--start"), _parse_day(args.end, "--end")
+            if end < start:
+                raise ValueError("--end is before --start.")
         settings = Settings.from_env()
-        tz = args.tz or settings.timezone
+        tz = getattr(args, "tz", None) or settings.timezone
         clock = settings.make_clock()  # a rate limit's "try again in" counts on it too
         source = open_source(settings, clock=clock)
         try:
@@ -99,6 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="the overview's figures as JSON")
     add_filters(summary)
     summary.set_defaults(run=_summary)
+
+    sync = commands.add_parser(
+        "sync", help="bring the store of calls up to date with Outreach now (for cron); "
+        "export and summary sync first when the data is older than CALLBOARD_SYNC_EVERY_MINUTES")
+    sync.add_argument("--days", type=_whole_days, default=0, metavar="N",
+                      help="also load every user's calls of the last N UTC days that are not "
+                      "stored yet (default 0: only keep what is stored current)")
+    sync.set_defaults(run=_sync)
 
     connect = commands.add_parser(
         "connect", help="connect Callboard to Outreach: open the printed address, allow, paste "
@@ -163,6 +174,38 @@ def _disconnect() -> int:
         print("OUTREACH_REFRESH_TOKEN is still set and connects Callboard until it is removed.",
               file=sys.stderr)
     return 0
+
+
+def _sync(args: argparse.Namespace, source: DataSource, start: date, end: date,
+          tz: str) -> int:
+    del start, end, tz
+    report = source.sync()
+    if report is None:
+        print("callboard: CALLBOARD_CACHE_DB is off: there is no store to sync.",
+              file=sys.stderr)
+        return 1
+    print(f"Synced as of {report.at:%Y-%m-%d %H:%M} UTC: {report.changed_calls} changed "
+          f"call(s) in {report.changed_pages} page(s), {report.days_reread} day(s) re-read, "
+          f"{report.removed} deleted call(s) removed.", file=sys.stderr)
+    if args.days:
+        now = source.clock()
+        read = source.read_calls(now - timedelta(days=args.days), now, sync=False)
+        print(f"The last {args.days} day(s): {len(read.calls)} call(s), "
+              f"{int(read.loaded * 100)} % loaded.", file=sys.stderr)
+        if not read.complete:
+            assert read.stopped_by is not None
+            raise read.stopped_by
+    return 0
+
+
+def _whole_days(text: str) -> int:
+    try:
+        days = int(text)
+    except ValueError:
+        days = -1
+    if not 0 <= days <= 366:
+        raise argparse.ArgumentTypeError("--days is a whole number of days from 0 to 366.")
+    return days
 
 
 def _user_id(text: str) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,13 +12,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from lib.clock import EARLIEST_YEAR, LATEST_YEAR, Clock, clock_from_setting, parse_clock
 
+log = logging.getLogger(__name__)
+
 REAL_API_BASE = "https://api.outreach.io"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_SANDBOX_DB = ".callboard/sandbox.sqlite"
 DEFAULT_CACHE_DB = ".callboard/calls.sqlite"
 # Where Connect Outreach and refreshes keep the newest tokens, encrypted with CALLBOARD_SECRET_KEY.
 DEFAULT_TOKEN_DB = ".callboard/tokens.sqlite"
-DEFAULT_CACHE_MAX_AGE_HOURS = 24.0
+DEFAULT_SYNC_EVERY_MINUTES = 5.0
+DEFAULT_SYNC_TRAILING_DAYS = 3
+DEFAULT_SYNC_REREAD_DAYS = 7.0
 # Concurrent requests of one read. The API documents no concurrency limit; 12 is far below what
 # it serves and enough to make a quarter's read an order of magnitude faster than one page at a
 # time (see README, Performance). The hourly request quota is the same whatever this is.
@@ -113,7 +118,12 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     sandbox_db: str = DEFAULT_SANDBOX_DB
     cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
-    cache_max_age_hours: float = DEFAULT_CACHE_MAX_AGE_HOURS
+    # How the store keeps in sync (lib.store.sync.SyncPolicy): sync when the data is older than
+    # this many minutes; re-read today and the days before it whole, this many days in all; and
+    # re-read an older stored day whole once it is this many days old.
+    sync_every_minutes: float = DEFAULT_SYNC_EVERY_MINUTES
+    sync_trailing_days: int = DEFAULT_SYNC_TRAILING_DAYS
+    sync_reread_days: float = DEFAULT_SYNC_REREAD_DAYS
     max_workers: int = DEFAULT_MAX_WORKERS
     quota_share: float = DEFAULT_QUOTA_SHARE
     api_version: str = "auto"  # "1.0", "2", or "auto" (lib.store.opening.open_source decides)
@@ -177,14 +187,17 @@ class Settings:
         if cache_db.lower() in _OFF:
             cache_db = None
 
-        raw_age = get("CALLBOARD_CACHE_MAX_AGE_HOURS")
-        try:
-            max_age = DEFAULT_CACHE_MAX_AGE_HOURS if raw_age is None else float(raw_age)
-        except ValueError:
-            max_age = -1.0
-        if not 0 <= max_age < float("inf"):
-            raise SettingsError("CALLBOARD_CACHE_MAX_AGE_HOURS must be a number of hours, "
-                                "0 or more.")
+        sync_every = _number(get("CALLBOARD_SYNC_EVERY_MINUTES"), DEFAULT_SYNC_EVERY_MINUTES,
+                             0, 24 * 60, "CALLBOARD_SYNC_EVERY_MINUTES",
+                             "a number of minutes from 0 to 1440")
+        trailing = _number(get("CALLBOARD_SYNC_TRAILING_DAYS"), DEFAULT_SYNC_TRAILING_DAYS,
+                           1, 31, "CALLBOARD_SYNC_TRAILING_DAYS",
+                           "a whole number of days from 1 to 31", whole=True)
+        reread = _number(get("CALLBOARD_SYNC_REREAD_DAYS"), DEFAULT_SYNC_REREAD_DAYS, 1, 366,
+                         "CALLBOARD_SYNC_REREAD_DAYS", "a number of days from 1 to 366")
+        if get("CALLBOARD_CACHE_MAX_AGE_HOURS") is not None:
+            log.warning("CALLBOARD_CACHE_MAX_AGE_HOURS is no longer read: the store now syncs "
+                        "(see CALLBOARD_SYNC_EVERY_MINUTES and CALLBOARD_SYNC_REREAD_DAYS).")
 
         raw_workers = get("CALLBOARD_MAX_WORKERS")
         try:
@@ -236,7 +249,9 @@ class Settings:
             timezone=timezone,
             sandbox_db=get("CALLBOARD_SANDBOX_DB") or DEFAULT_SANDBOX_DB,
             cache_db=cache_db,
-            cache_max_age_hours=max_age,
+            sync_every_minutes=sync_every,
+            sync_trailing_days=int(trailing),
+            sync_reread_days=reread,
             max_workers=max_workers,
             quota_share=quota_share,
             api_version=api_version,
@@ -249,3 +264,17 @@ class Settings:
         merged: dict[str, object] = dict(extra or {})
         merged.update({key: value for key, value in os.environ.items() if value.strip()})
         return cls.from_mapping(merged)
+
+
+def _number(raw: str | None, default: float, low: float, high: float, name: str, what: str,
+            *, whole: bool = False) -> float:
+    """A numeric setting within [low, high], else a SettingsError naming it (not the value)."""
+    if raw is None:
+        return default
+    try:
+        value = int(raw) if whole else float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be {what}.") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be {what}.")
+    return value

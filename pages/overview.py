@@ -35,7 +35,7 @@ except OutreachError as error:
     frame.show_error(error, "The calls could not be loaded")
     st.stop()
 
-frame.data_note(min(current.loaded_at, previous.loaded_at), filters.tz)
+frame.data_note([current, previous], filters.tz)
 overview = build_overview(
     current.calls, previous.calls, lookups.users, lookups.dispositions, lookups.purposes,
     rep_ids, filters.start, filters.end, filters.tz,

@@ -1,5 +1,6 @@
-"""The store of closed UTC-day windows on its own: what goes in comes out exactly, only what was
-asked for, once; expiry, replacement, clearing, and a damaged file."""
+"""The store of calls on its own: what goes in comes out exactly; upserts by id; a day re-read
+whole removes the calls it no longer holds, of its own scope only; coverage, bookmarks, an
+older layout rebuilt, a damaged file, and two stores on one file."""
 
 from __future__ import annotations
 
@@ -7,22 +8,23 @@ import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
 from lib.frames import CALL_DTYPES, CALL_DTYPES_V2, frame_from_rows
-from lib.store.callstore import ALL_USERS, CallStore, day_bounds, utc_day
+from lib.store.callstore import ALL_USERS, CallStore, Covered, SyncMarks, day_bounds, utc_day
 
 DAY = date(2026, 3, 28)  # the day before Europe's spring DST change; UTC days do not care
-# When the windows here were "read": a fixed instant after DAY and the days after it closed.
-# The store keeps whatever `fetched_at` it is given and never reads a clock itself.
+# When the days here were "read": a fixed instant after DAY. The store never reads a clock.
 NOW = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
-ME = "http://api.test user 1"
+ME = "http://api.test org 7 user 1 api=1.0"
 
 
 def row(call_id: int, created: datetime, user_id: int | None = 2, **extra) -> dict:
     values = {"id": call_id, "created_at": created, "user_id": user_id, "outbound": True,
               "from_number": "+15550001111", "to_number": "", "purpose_id": None,
-              "disposition_id": 4, "prospect_id": 42, "note": "left voicemail"}
+              "disposition_id": 4, "prospect_id": 42, "note": "left voicemail",
+              "updated_at": created + timedelta(minutes=3)}
     values.update(extra)
     return values
 
@@ -36,6 +38,10 @@ def day_rows(day: date, count: int, first_id: int, users=(2, 3)) -> list[dict]:
             for n in range(count)]
 
 
+def whole(*days: date) -> dict[date, datetime]:
+    return {day: day_bounds(day)[1] for day in days}
+
+
 @pytest.fixture
 def store(tmp_path) -> CallStore:
     return CallStore(tmp_path / "nested" / "calls.sqlite")
@@ -46,179 +52,171 @@ def test_day_helpers():
     late = datetime(2026, 3, 28, 23, 30, tzinfo=UTC)
     # Shown in zones where it is already the next day, or still the same one: the UTC day.
     for zone in ("Pacific/Auckland", "Asia/Kolkata", "America/Los_Angeles"):
-        shown = late.astimezone(ZoneInfo(zone))
-        assert utc_day(shown) == DAY
+        assert utc_day(late.astimezone(ZoneInfo(zone))) == DAY
     assert late.astimezone(ZoneInfo("Pacific/Auckland")).date() != DAY  # a real test of it
 
 
-def test_what_is_saved_loads_back_exactly(store):
-    rows = day_rows(DAY, 40, 1000) + day_rows(DAY + timedelta(days=1), 30, 2000)
-    store.save(ME, ALL_USERS, [DAY, DAY + timedelta(days=1)], rows, fetched_at=NOW)
+def test_what_is_stored_loads_back_exactly(store):
+    second = DAY + timedelta(days=1)
+    rows = day_rows(DAY, 40, 1000) + day_rows(second, 30, 2000)
+    assert store.replace_days(ME, ALL_USERS, whole(DAY, second), rows, NOW) == 0
     assert store.path.exists()  # created on first use, parent folder included
-
-    after, before = day_bounds(DAY)[0], day_bounds(DAY + timedelta(days=1))[1]
-    loaded = store.load(ME, ALL_USERS, {DAY, DAY + timedelta(days=1)}, after, before)
-    ordered = loaded.sort_values(["created_at", "id"]).reset_index(drop=True)
-    # Every value and dtype, microseconds kept.
-    assert ordered.equals(frame_from_rows(rows, CALL_DTYPES))
-
-
-def v2_day_rows(day: date, count: int, first_id: int) -> list[dict]:
-    """Rows as API v2 reads them: with outcome, state and the call's times (some unknown)."""
-    rows = day_rows(day, count, first_id)
-    for n, values in enumerate(rows):
-        answered = n % 3 != 0
-        created = values["created_at"]
-        values.update(
-            outcome=None if n % 7 == 0 else ("Answered" if answered else "Not Answered"),
-            state=None if n % 11 == 0 else "completed",
-            dialed_at=None if n % 13 == 0 else created - timedelta(seconds=90, microseconds=7),
-            answered_at=created - timedelta(seconds=60) if answered else None,
-            completed_at=created,
-        )
-    return rows
+    after, before = day_bounds(DAY)[0], day_bounds(second)[1]
+    loaded = store.load(ME, after, before, None, CALL_DTYPES)
+    assert loaded.equals(frame_from_rows(rows, CALL_DTYPES))  # values, dtypes, order
+    assert loaded["created_at"].iloc[0].microsecond == 123
+    assert loaded["note"].iloc[1] == "call 1 ünïcode"
+    assert store.coverage(ME, [ALL_USERS, 2], DAY, second) == {
+        (ALL_USERS, DAY): Covered(day_bounds(DAY)[1], NOW),
+        (ALL_USERS, second): Covered(day_bounds(second)[1], NOW)}
 
 
-def test_v2_columns_are_stored_and_load_back_exactly(store):
-    days = [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
-    rows = v2_day_rows(days[0], 40, 1000) + v2_day_rows(days[1], 30, 2000)  # days[2]: none
-    store.save(ME, ALL_USERS, days, rows, fetched_at=NOW)
-    loaded = store.load(ME, ALL_USERS, set(days), day_bounds(days[0])[0],
-                        day_bounds(days[2])[1])
-    ordered = loaded.sort_values(["created_at", "id"]).reset_index(drop=True)
-    want = frame_from_rows(rows, CALL_DTYPES_V2)
-    assert "answered_at" in want and want["outcome"].isna().any()
-    assert want["dialed_at"].isna().any() and want["answered_at"].isna().any()
-    assert ordered.equals(want)
+def test_v2_columns_load_back_exactly_and_unknown_stays_unknown(store):
+    rows = [row(1, day_bounds(DAY)[0] + timedelta(hours=9), outcome="Answered",
+                state="completed", dialed_at=datetime(2026, 3, 28, 8, 59, tzinfo=UTC),
+                answered_at=datetime(2026, 3, 28, 8, 59, 20, tzinfo=UTC),
+                completed_at=datetime(2026, 3, 28, 9, 4, tzinfo=UTC)),
+            row(2, day_bounds(DAY)[0] + timedelta(hours=10), outcome=None, state=None,
+                dialed_at=None, answered_at=None, completed_at=None)]
+    store.replace_days(ME, ALL_USERS, whole(DAY), rows, NOW)
+    loaded = store.load(ME, *day_bounds(DAY), None, CALL_DTYPES_V2)
+    assert loaded.equals(frame_from_rows(rows, CALL_DTYPES_V2))
+    assert loaded["outcome"].iloc[1] is None and pd.isna(loaded["answered_at"].iloc[1])
+    # Read for 1.0 the same calls have 1.0's columns only.
+    assert list(store.load(ME, *day_bounds(DAY), None, CALL_DTYPES).columns) == \
+        list(CALL_DTYPES)
 
 
-def test_v2_columns_are_left_out_unless_every_window_with_calls_has_them(store):
-    store.save(ME, ALL_USERS, [DAY], v2_day_rows(DAY, 10, 1000), fetched_at=NOW)
-    store.save(ME, ALL_USERS, [DAY + timedelta(days=1)], day_rows(DAY + timedelta(days=1), 10,
-                                                                   2000), fetched_at=NOW)
-    both = store.load(ME, ALL_USERS, {DAY, DAY + timedelta(days=1)}, *_two_days())
-    assert len(both) == 20 and "outcome" not in both  # never v2 facts for only some calls
-    alone = store.load(ME, ALL_USERS, {DAY}, *_two_days())
-    assert len(alone) == 10 and "outcome" in alone
+def test_load_serves_only_the_range_and_the_users_asked(store):
+    rows = day_rows(DAY, 48, 1000, users=(2, 3, 4))
+    store.replace_days(ME, ALL_USERS, whole(DAY), rows, NOW)
+    after = day_bounds(DAY)[0] + timedelta(hours=6)
+    before = after + timedelta(hours=5)
+    loaded = store.load(ME, after, before, [2, 4], CALL_DTYPES)
+    want = [r for r in rows if after <= r["created_at"] < before and r["user_id"] in (2, 4)]
+    assert len(want) == 7 and loaded["id"].tolist() == [r["id"] for r in want]
+    assert store.load(ME, after, before, [], CALL_DTYPES).empty
+    assert store.load("someone else", after, before, None, CALL_DTYPES).empty
 
 
-def test_a_v2_read_is_told_only_of_days_stored_with_v2s_fields(store):
-    days = [DAY, DAY + timedelta(days=1), DAY + timedelta(days=2)]
-    store.save(ME, ALL_USERS, [days[0]], v2_day_rows(days[0], 10, 1000), fetched_at=NOW)
-    store.save(ME, ALL_USERS, [days[1]], day_rows(days[1], 10, 2000), fetched_at=NOW)  # 1.0's
-    store.save(ME, ALL_USERS, [days[2]], [], fetched_at=NOW)  # no calls: good for both
-    since = NOW - timedelta(hours=1)
-    assert store.stored_days(ME, ALL_USERS, days[0], days[2], since) == set(days)
-    assert store.stored_days(ME, ALL_USERS, days[0], days[2], since,
-                             with_v2_fields=True) == {days[0], days[2]}
+def test_a_day_read_again_whole_removes_the_calls_it_no_longer_has(store):
+    rows = day_rows(DAY, 20, 1000)
+    store.replace_days(ME, ALL_USERS, whole(DAY), rows, NOW)
+    deleted = {rows[3]["id"], rows[11]["id"]}
+    edited = dict(rows[5], disposition_id=9, updated_at=NOW)
+    again = [edited if r["id"] == edited["id"] else r for r in rows if r["id"] not in deleted]
+    later = NOW + timedelta(hours=1)
+    assert store.replace_days(ME, ALL_USERS, whole(DAY), again, later) == 2
+    loaded = store.load(ME, *day_bounds(DAY), None, CALL_DTYPES)
+    assert len(loaded) == 18 and not deleted & set(loaded["id"])
+    assert loaded.set_index("id").loc[edited["id"], "disposition_id"] == 9
+    assert store.coverage(ME, [ALL_USERS], DAY, DAY)[(ALL_USERS, DAY)].fetched_at == later
 
 
-def test_a_stored_matrix_of_the_wrong_size_is_an_error_not_a_reshape(store):
-    store.save(ME, ALL_USERS, [DAY], day_rows(DAY, 10, 1000), fetched_at=NOW)
-    with sqlite3.connect(store.path) as db:
-        db.execute("UPDATE windows SET calls = 11")  # the blob holds 10 calls' columns
-    # A DatabaseError, as for a damaged file: the caller reads from the API instead.
-    with pytest.raises(sqlite3.DatabaseError, match="damaged"):
-        store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY))
+def test_a_users_re_read_removes_only_that_users_calls_and_only_within_its_span(store):
+    rows = day_rows(DAY, 20, 1000)  # users 2 and 3, alternately
+    store.replace_days(ME, ALL_USERS, whole(DAY), rows, NOW)
+    noon = day_bounds(DAY)[0] + timedelta(hours=12)
+    # User 2's morning read again, and none of their calls came back.
+    removed = store.replace_days(ME, 2, {DAY: noon}, [], NOW)
+    mornings_of_2 = [r for r in rows if r["user_id"] == 2 and r["created_at"] < noon]
+    assert removed == len(mornings_of_2) > 0
+    left = set(store.load(ME, *day_bounds(DAY), None, CALL_DTYPES)["id"])
+    assert left == {r["id"] for r in rows} - {r["id"] for r in mornings_of_2}
+    assert store.coverage(ME, [2], DAY, DAY) == {(2, DAY): Covered(noon, NOW)}
 
 
-def _two_days() -> tuple[datetime, datetime]:
-    return day_bounds(DAY)[0], day_bounds(DAY + timedelta(days=1))[1]
+def test_rows_outside_the_spans_or_of_another_user_are_refused(store):
+    noon = day_bounds(DAY)[0] + timedelta(hours=12)
+    with pytest.raises(ValueError, match="not in the spans"):
+        store.replace_days(ME, ALL_USERS, whole(DAY), [row(1, day_bounds(DAY)[1])], NOW)
+    with pytest.raises(ValueError, match="not in the spans"):
+        store.replace_days(ME, ALL_USERS, {DAY: noon}, [row(1, noon)], NOW)
+    with pytest.raises(ValueError, match="of user 3, not 2"):
+        store.replace_days(ME, 2, whole(DAY), [row(1, noon, user_id=3)], NOW)
+    with pytest.raises(ValueError, match="not within"):
+        store.replace_days(ME, 2, {DAY: day_bounds(DAY)[1] + timedelta(seconds=1)}, [], NOW)
+    assert store.call_count() == 0 and store.covered_days(ME) == []  # nothing half stored
 
 
-def test_load_serves_only_the_range_the_users_and_the_days_asked(store):
-    rows = day_rows(DAY, 48, 1000)
-    store.save(ME, ALL_USERS, [DAY], rows, fetched_at=NOW)
-    start, end = day_bounds(DAY)
-    after, before = start + timedelta(hours=6), start + timedelta(hours=18)
-
-    loaded = store.load(ME, ALL_USERS, {DAY}, after, before, user_ids=[3])
-    want = [r for r in rows if after <= r["created_at"] < before and r["user_id"] == 3]
-    assert sorted(loaded["id"]) == [r["id"] for r in want]
-    assert store.load(ME, ALL_USERS, {DAY}, start, end, user_ids=[]).empty
-    # A day that was not asked for gives nothing, even when it is stored.
-    assert store.load(ME, ALL_USERS, {DAY + timedelta(days=1)}, start, end).empty
-    # Another identity or scope sees nothing of this one.
-    assert store.load("http://api.test user 9", ALL_USERS, {DAY}, start, end).empty
-    assert store.load(ME, 3, {DAY}, start, end).empty
+def test_an_upsert_replaces_by_id_and_moves_the_bookmark_with_it(store):
+    first = row(7, day_bounds(DAY)[0] + timedelta(hours=9))
+    store.upsert(ME, [first, dict(first, note="given twice, the last wins")])
+    assert store.call_count(ME) == 1
+    changed = dict(first, disposition_id=2, updated_at=NOW)
+    store.upsert(ME, [changed], bookmark=NOW)
+    loaded = store.load(ME, *day_bounds(DAY), None, CALL_DTYPES)
+    assert loaded["disposition_id"].tolist() == [2]
+    assert store.marks(ME) == SyncMarks(bookmark=NOW, synced_at=None)
+    # A row the store refuses leaves the bookmark where it was: a page and its mark go together.
+    with pytest.raises((TypeError, KeyError)):
+        store.upsert(ME, [{"id": 8}], bookmark=NOW + timedelta(hours=1))
+    assert store.marks(ME).bookmark == NOW
 
 
-def test_saving_again_replaces_the_window_never_doubles_it(store):
-    store.save(ME, ALL_USERS, [DAY], day_rows(DAY, 20, 1000), fetched_at=NOW)
-    edited = day_rows(DAY, 20, 1000)[:15]
-    edited[0]["disposition_id"] = 99
-    store.save(ME, ALL_USERS, [DAY], edited, fetched_at=NOW + timedelta(hours=1))
-    loaded = store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY))
-    assert len(loaded) == 15 and loaded["id"].is_unique
-    assert loaded.set_index("id").loc[1000, "disposition_id"] == 99
-    assert store.window_count() == 1
+def test_marks_and_which_days_are_due_for_a_re_read(store):
+    assert store.marks(ME) == SyncMarks()
+    store.set_marks(ME, synced_at=NOW)
+    store.set_marks(ME, bookmark=NOW - timedelta(minutes=2))
+    assert store.marks(ME) == SyncMarks(NOW - timedelta(minutes=2), NOW)
+    days = [DAY + timedelta(days=n) for n in range(4)]
+    for n, day in enumerate(days):  # read on different days: the oldest read first
+        store.replace_days(ME, ALL_USERS, whole(day), [], NOW - timedelta(days=10 - n))
+    store.replace_days(ME, 5, whole(days[0]), [], NOW)
+    assert store.covered_days(ME, fetched_before=NOW - timedelta(days=8)) == \
+        [(ALL_USERS, days[0]), (ALL_USERS, days[1])]
+    assert store.covered_days(ME, fetched_before=NOW, limit=1) == [(ALL_USERS, days[0])]
+    assert store.covered_days(ME, since=days[2]) == [(ALL_USERS, days[2]), (ALL_USERS, days[3])]
+    assert len(store.covered_days(ME)) == 5
 
 
-def test_a_day_without_calls_is_stored_too(store):
-    store.save(ME, 5, [DAY], [], fetched_at=NOW)
-    assert store.stored_days(ME, 5, DAY, DAY, NOW - timedelta(hours=1)) == {DAY}
-    assert store.load(ME, 5, {DAY}, *day_bounds(DAY)).empty
+def test_identities_are_kept_apart_and_only_as_hashes(store):
+    store.upsert(ME, [row(1, day_bounds(DAY)[0])])
+    other = "http://api.test org 8 user 1 api=1.0"  # the same user id in another org
+    assert store.load(other, *day_bounds(DAY), None, CALL_DTYPES).empty
+    for suffix in ("", "-wal"):
+        path = store.path.with_name(store.path.name + suffix)
+        if path.exists():
+            assert b"api.test" not in path.read_bytes()
 
 
-def test_stored_days_leave_out_expired_windows_and_other_scopes(store):
-    old, new = DAY, DAY + timedelta(days=1)
-    store.save(ME, ALL_USERS, [old], day_rows(old, 5, 1000), fetched_at=NOW - timedelta(hours=30))
-    store.save(ME, ALL_USERS, [new], day_rows(new, 5, 2000), fetched_at=NOW)
-    store.save(ME, 2, [old], [], fetched_at=NOW)
-    assert store.stored_days(ME, ALL_USERS, old, new, NOW - timedelta(hours=24)) == {new}
-    assert store.stored_days(ME, ALL_USERS, old, new, NOW - timedelta(hours=48)) == {old, new}
-    assert store.stored_days(ME, 2, old, new, NOW - timedelta(hours=24)) == {old}
-    assert store.stored_days("someone else", ALL_USERS, old, new, NOW - timedelta(days=9)) == set()
-
-    assert store.purge(NOW - timedelta(hours=24)) == 1
-    assert store.stored_days(ME, ALL_USERS, old, new, NOW - timedelta(hours=48)) == {new}
-    with sqlite3.connect(store.path) as db:  # the expired window's calls went with it
-        assert db.execute("SELECT SUM(calls) FROM windows").fetchone()[0] == 5
-
-
-def test_a_call_given_twice_is_stored_once(store):
-    rows = day_rows(DAY, 6, 1000)
-    again = dict(rows[2], note="the later copy")
-    store.save(ME, ALL_USERS, [DAY], [*rows, again], fetched_at=NOW)
-    loaded = store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY)).set_index("id")
-    assert len(loaded) == 6 and loaded.loc[1002, "note"] == "the later copy"
-
-
-def test_a_file_of_an_older_layout_is_rebuilt(tmp_path):
+def test_a_file_of_the_older_layout_is_rebuilt_not_a_crash(tmp_path):
     path = tmp_path / "calls.sqlite"
-    with sqlite3.connect(path) as db:
-        db.execute("CREATE TABLE windows (anything)")
-        db.execute("PRAGMA user_version = 1")
+    with sqlite3.connect(path) as old:  # the layout of the store of whole days (version 3)
+        old.executescript(
+            "CREATE TABLE sources (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE);"
+            "CREATE TABLE windows (source INTEGER, scope INTEGER, day INTEGER, fetched_at REAL,"
+            " calls INTEGER, numbers BLOB, texts TEXT, v2_numbers BLOB, v2_texts TEXT);"
+            "INSERT INTO sources VALUES (1, 'http://api.test user 1');"
+            "INSERT INTO windows VALUES (1, -1, 20540, 0, 0, x'', '[]', NULL, NULL);"
+            "PRAGMA user_version = 3;")
     store = CallStore(path)
-    store.save(ME, ALL_USERS, [DAY], day_rows(DAY, 3, 1000), fetched_at=NOW)
-    assert len(store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY))) == 3
-
-
-def test_a_row_of_another_day_is_refused(store):
-    stray = row(7, day_bounds(DAY)[1])  # the first instant of the next day
-    with pytest.raises(ValueError, match="not one of the days"):
-        store.save(ME, ALL_USERS, [DAY], [stray], fetched_at=NOW)
-    assert store.window_count() == 0
-
-
-def test_clear_forgets_everything(store):
-    store.save(ME, ALL_USERS, [DAY], day_rows(DAY, 5, 1000), fetched_at=NOW)
-    store.clear()
-    assert store.window_count() == 0
-    assert store.stored_days(ME, ALL_USERS, DAY, DAY, NOW - timedelta(days=1)) == set()
-    assert store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY)).empty
+    assert store.covered_days(ME) == [] and store.call_count() == 0
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 3, 1), NOW)
+    assert store.call_count() == 3
+    with sqlite3.connect(path) as check:
+        tables = {name for (name,) in check.execute("SELECT name FROM sqlite_master")}
+    assert "windows" not in tables and "sources" not in tables
 
 
 def test_a_damaged_file_is_started_afresh(tmp_path):
     path = tmp_path / "calls.sqlite"
     path.write_bytes(b"this is not a database" * 100)
     store = CallStore(path)
-    store.save(ME, ALL_USERS, [DAY], day_rows(DAY, 3, 1000), fetched_at=NOW)
-    assert len(store.load(ME, ALL_USERS, {DAY}, *day_bounds(DAY))) == 3
+    store.upsert(ME, [row(1, day_bounds(DAY)[0])])
+    assert store.call_count() == 1
 
 
-def test_two_stores_on_one_file_see_each_others_windows(tmp_path):
-    # The dashboard and the CLI are separate processes sharing the file.
-    first, second = CallStore(tmp_path / "calls.sqlite"), CallStore(tmp_path / "calls.sqlite")
-    first.save(ME, ALL_USERS, [DAY], day_rows(DAY, 3, 1000), fetched_at=NOW)
-    assert second.stored_days(ME, ALL_USERS, DAY, DAY, NOW - timedelta(hours=1)) == {DAY}
+def test_clear_forgets_everything(store):
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 5, 1), NOW)
+    store.set_marks(ME, bookmark=NOW, synced_at=NOW)
+    store.clear()
+    assert store.call_count() == 0 and store.covered_days(ME) == []
+    assert store.marks(ME) == SyncMarks()
+
+
+def test_two_stores_on_one_file_see_each_others_calls(tmp_path):
+    one, two = CallStore(tmp_path / "calls.sqlite"), CallStore(tmp_path / "calls.sqlite")
+    one.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 5, 1), NOW)
+    assert len(two.load(ME, *day_bounds(DAY), None, CALL_DTYPES)) == 5
+    assert two.coverage(ME, [ALL_USERS], DAY, DAY)

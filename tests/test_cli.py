@@ -284,3 +284,23 @@ def test_days_outside_the_calendar_callboard_reads_get_one_line_not_a_traceback(
     assert "is outside 2000-01-01 to 2999-12-31" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert sandbox.request_count == before
+
+
+def test_sync_keeps_the_store_current_for_cron_and_export_reads_from_it(sandbox, env):
+    # A first sync with --days loads the last days; a later export of them asks nothing more.
+    result = run_cli("sync", "--days", "4", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Synced as of" in result.stderr and "100 % loaded" in result.stderr
+    sandbox.reset_request_count()
+    start, end = WORKDAY - timedelta(days=1), WORKDAY
+    result = run_cli("export", "--start", str(start), "--end", str(end), "--tz", "UTC",
+                     env={**env, "CALLBOARD_NOW": sandbox_now(sandbox)})
+    assert result.returncode == 0, result.stderr
+    assert [int(r["id"]) for r in csv.DictReader(io.StringIO(result.stdout))] == \
+        [r["id"] for r in expected_rows(sandbox, start, end, "UTC")]
+    assert sandbox.request_count <= 2  # who the token is (/1.0/info), nothing of the calls
+
+    result = run_cli("sync", env={**env, "CALLBOARD_CACHE_DB": "off"})
+    assert result.returncode == 1 and "no store to sync" in result.stderr
+    result = run_cli("sync", "--days", "-3", env=env)
+    assert result.returncode == 2 and "from 0 to 366" in result.stderr

@@ -20,9 +20,10 @@ from lib.outreach import NewCall, StaticToken
 from lib.outreach.errors import IncompleteRead, NotAuthorised
 from lib.sandbox import start_sandbox
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
-from lib.store.callstore import ALL_USERS, CallStore, day_bounds
+from lib.store.callstore import CallStore, day_bounds
 from lib.store.datasource import DataSource
-from lib.store.opening import open_source
+from lib.store.opening import open_source, sync_policy
+from lib.store.sync import SyncPolicy
 from lib.store.tokens import NotConnected, TokenStore
 from tests.api_versions import ALL_SCOPES, API_1_0, API_2, Api, own_token, refresh_token_for
 from tests.conftest import NOW, no_sleep, pinned_now
@@ -70,6 +71,11 @@ def make_source(sandbox, tmp_path, api: Api, token=None, *,
                       clock=clock or sandbox.clock.now, **options)
 
 
+def covered(source: DataSource) -> int:
+    """How many (user scope, UTC day)s the source's store holds complete."""
+    return len(source.store.covered_days(source.store_identity))
+
+
 def sequential(sandbox, api: Api, after, before, users=None):
     """The reference result: the plain client reading one page at a time, without a store."""
     with api.client(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
@@ -108,7 +114,7 @@ def test_cold_and_warm_reads_equal_the_sequential_read(sandbox, tmp_path, api):
     cold = source.list_calls(after, before, on_progress=lambda d, k: progress.append((d, k)))
     assert cold.equals(want)
     assert progress and progress[-1][0] == progress[-1][1]  # pages done out of pages known
-    assert source.store.window_count() == 10  # every whole UTC day touched, partial ones too
+    assert covered(source) == 10  # every whole UTC day touched, partial ones too
 
     sandbox.reset_request_count()
     assert source.list_calls(after, before).equals(want)
@@ -154,23 +160,6 @@ def test_a_read_without_calls_has_the_versions_columns_cold_and_warm(sandbox, tm
         assert frame.empty and frame.equals(api.expected(sandbox, after, before, {nobody}))
         assert (sandbox.request_count > 0) == (read == "cold")
     assert source.list_calls(before, before).equals(api.expected(sandbox, before, before))
-
-
-def test_a_v2_read_refetches_a_day_stored_without_v2s_fields(sandbox, tmp_path):
-    # Not reachable through open_source (the two versions' identities differ); if it ever
-    # were, a day stored from 1.0 must not pass for v2 calls whose outcome is unknown. A day
-    # without calls has no v2 fields to miss: stored from 1.0, it serves v2 too.
-    after, before = closed_range(5, 3)  # Fri Nov 13, Sat Nov 14 (3 calls), Sun Nov 15 (none)
-    days = [after.date() + timedelta(days=n) for n in range(3)]
-    with_calls = [day for day in days if len(API_2.expected(sandbox, *day_bounds(day)))]
-    assert with_calls == days[:2]
-    make_source(sandbox, tmp_path, API_1_0).list_calls(after, before)
-    sandbox.reset_request_count()
-    on_v2 = make_source(sandbox, tmp_path, API_2)  # the same store and identity
-    want = API_2.expected(sandbox, after, before)
-    assert len(want) > 0 and on_v2.list_calls(after, before).equals(want)
-    assert sandbox.request_count == sum(fetch_cost(sandbox, API_2, *day_bounds(day))
-                                        for day in with_calls)
 
 
 def test_per_user_windows_are_stored_per_user(sandbox, tmp_path, api):
@@ -234,71 +223,45 @@ def test_a_read_of_chosen_reps_costs_a_query_a_day_on_v2_and_a_query_a_rep_on_1_
         assert sandbox.request_count == 0
 
 
-# ----- stored, expired, open -----
+# ----- today, and the calls Callboard logs -----
 
 
-def test_a_stored_window_is_not_fetched_again_and_an_expired_one_is(sandbox, tmp_path, api):
-    after, before = closed_range(6, 4)
+def test_today_is_as_fresh_as_the_last_sync_and_a_logged_call_shows_at_once(
+        sandbox, tmp_path, api):
     clock = OffsetClock(sandbox.clock.now)
-    source = make_source(sandbox, tmp_path, api, clock=clock, max_age=timedelta(hours=24))
-    truth = source.list_calls(after, before)
-    assert len(truth) > 10 and truth.equals(api.expected(sandbox, after, before))
-
-    # Change a stored disposition behind the API's back: while the window is fresh, the store
-    # answers (the API is not asked); once it has expired, the API's value is back.
-    edited = int(truth["id"].iloc[10])
-    day = truth["created_at"].iloc[10].date()
-    rows = source.client.calls_in_window(*day_bounds(day))
-    for row in rows:
-        if row["id"] == edited:
-            row["disposition_id"] = 999
-    source.store.save("test sandbox", ALL_USERS, [day], rows, fetched_at=clock.readings[-1])
-
-    sandbox.reset_request_count()
-    clock.offset = timedelta(hours=23)
-    stale = source.list_calls(after, before)
-    assert sandbox.request_count == 0
-    assert stale.set_index("id").loc[edited, "disposition_id"] == 999
-
-    clock.offset = timedelta(hours=25)
-    fresh = source.list_calls(after, before)
-    assert sandbox.request_count > 0
-    assert fresh.equals(truth)
-
-    sandbox.reset_request_count()  # stored again, with the new read's time
-    assert source.list_calls(after, before).equals(truth)
-    assert sandbox.request_count == 0
-
-
-def test_open_days_are_always_fetched_and_never_stored(sandbox, tmp_path, api):
-    clock = OffsetClock(sandbox.clock.now)
-    source = make_source(sandbox, tmp_path, api, clock=clock)
+    source = make_source(sandbox, tmp_path, api, clock=clock,
+                         policy=SyncPolicy(every=timedelta(minutes=5)))
     after = day_bounds(today() - timedelta(days=3))[0]
-    first = source.list_calls(after, None)
-    assert len(first) > 0 and first.equals(api.expected(sandbox, after, clock.readings[-1]))
-    open_days = [day for day in (today() - timedelta(days=1), today())
-                 if day_bounds(day)[1] + timedelta(hours=1) > clock.readings[-1]]
-    assert open_days == [today()]  # NOW is 17:00: yesterday closed at 01:00
-    assert source.store.window_count() == 4 - len(open_days)
+    first = source.read_calls(after, None)
+    assert len(first.calls) > 0 and first.complete
+    assert first.calls.equals(api.expected(sandbox, after, clock.readings[-1]))
+    assert first.synced_at == clock.readings[0]
 
-    new = source.client.create_call(NewCall(outbound=True, note="logged just now"))
+    # Logged through Callboard: in the store at once, without a read.
+    mine = source.create_call(NewCall(outbound=True, note="logged just now"))
+    # Logged elsewhere (another tool): shown from the next sync on, not before.
+    elsewhere = source.client.create_call(NewCall(outbound=False, note="logged elsewhere"))
     sandbox.reset_request_count()
-    refreshed = source.list_calls(after, None)
-    assert refreshed.equals(api.expected(sandbox, after, clock.readings[-1]))
-    assert list(refreshed["id"]).count(new["id"]) == 1
-    open_start = day_bounds(open_days[0])[0]
-    # One more page than now: the new call may have filled one.
-    assert 1 <= sandbox.request_count <= fetch_cost(sandbox, api, open_start,
-                                                    clock.readings[-1]) + 1
-    assert source.store.window_count() == 4 - len(open_days)
+    clock.offset = timedelta(minutes=4)
+    warm = source.read_calls(after, None)
+    assert sandbox.request_count == 0 and warm.synced_at == first.synced_at
+    assert mine["id"] in set(warm.calls["id"]) and elsewhere["id"] not in set(warm.calls["id"])
+
+    clock.offset = timedelta(minutes=6)  # older than the policy allows: synced first
+    synced = source.read_calls(after, None)
+    assert synced.synced_at == clock.readings[-1] and sandbox.request_count > 0
+    assert synced.calls.equals(api.expected(sandbox, after, clock.readings[-1]))
+    assert list(synced.calls["id"]).count(mine["id"]) == 1
+    assert elsewhere["id"] in set(synced.calls["id"])
 
 
 @pytest.mark.parametrize("stored", [True, False], ids=["with store", "without store"])
 def test_calls_created_during_a_read_are_neither_lost_nor_doubled(sandbox, tmp_path, stored, api):
     clock = OffsetClock(sandbox.clock.now)
     # Small pages on v2 too, so that the read has a third page to log calls during.
+    # Synced at every read, so the calls logged elsewhere meanwhile show at the next one.
     source = make_source(sandbox, tmp_path, api, clock=clock, workers=2,
-                         client_options=api.pages_of_50)
+                         client_options=api.pages_of_50, policy=SyncPolicy(every=timedelta(0)))
     if not stored:
         source.store = None
     after = day_bounds(today() - timedelta(days=3))[0]
@@ -338,7 +301,7 @@ def test_a_failure_part_way_raises_and_stores_nothing(sandbox, tmp_path, api):
     with pytest.raises(IncompleteRead) as info:
         source.list_calls(after, before, on_progress=revoke_after_first_page)
     assert isinstance(info.value.cause, NotAuthorised)
-    assert source.store.window_count() == 0
+    assert covered(source) == 0 and source.store.call_count() == 0
 
 
 def test_a_failure_after_stored_days_is_still_an_error(sandbox, tmp_path, api):
@@ -346,7 +309,7 @@ def test_a_failure_after_stored_days_is_still_an_error(sandbox, tmp_path, api):
     token = own_token(sandbox, ALL_SCOPES)
     source = make_source(sandbox, tmp_path, api, token, workers=2)
     source.list_calls(*closed_range(6, 3))
-    stored = source.store.window_count()
+    stored = covered(source)
 
     def revoke_after_first_page(done: int, known: int) -> None:
         if done == 1:
@@ -354,7 +317,7 @@ def test_a_failure_after_stored_days_is_still_an_error(sandbox, tmp_path, api):
 
     with pytest.raises(IncompleteRead):
         source.list_calls(*closed_range(20, 3), on_progress=revoke_after_first_page)
-    assert source.store.window_count() == stored
+    assert covered(source) == stored
 
 
 def test_clear_cache_makes_the_next_read_fetch_everything(sandbox, tmp_path, api):
@@ -363,7 +326,7 @@ def test_clear_cache_makes_the_next_read_fetch_everything(sandbox, tmp_path, api
     want = source.list_calls(after, before)
     assert len(want) > 0
     source.clear_cache()
-    assert source.store.window_count() == 0
+    assert covered(source) == 0 and source.store.call_count() == 0
     sandbox.reset_request_count()
     assert source.list_calls(after, before).equals(want)
     assert sandbox.request_count == fetch_cost(sandbox, api, after, before)
@@ -374,7 +337,13 @@ def test_whose_calls_comes_from_the_api_and_keeps_sign_ins_apart(sandbox, tmp_pa
     after, before = closed_range(5, 3)
     source = make_source(sandbox, tmp_path, api, identity=None)
     source.list_calls(after, before)
-    assert source.store_identity == f"{sandbox.base_url} user 1"
+    # The org and the token's user (from /1.0/info, read here by the test itself) and the API
+    # version: user ids repeat across orgs.
+    meta = requests.get(f"{sandbox.base_url}/1.0/info", timeout=10, headers={
+        "Authorization": f"Bearer {sandbox.full_token}"}).json()["meta"]
+    org = (meta.get("org") or {}).get("id", "?")
+    assert source.store_identity == \
+        f"{sandbox.base_url} org {org} user 1 {meta['user']['email']} api=1.0"
 
     sandbox.reset_request_count()
     other = make_source(sandbox, tmp_path, api, identity="someone else's org")
@@ -450,19 +419,26 @@ def test_two_users_of_one_oauth_app_never_share_a_v2_store(sandbox, tmp_path):
 
 def test_store_settings():
     default = Settings.from_mapping({})
-    assert default.cache_db == DEFAULT_CACHE_DB and default.cache_max_age_hours == 24
-    assert default.max_workers == DEFAULT_MAX_WORKERS
+    assert default.cache_db == DEFAULT_CACHE_DB and default.max_workers == DEFAULT_MAX_WORKERS
+    assert sync_policy(default) == SyncPolicy(every=timedelta(minutes=5), trailing_days=3,
+                                              reread_after=timedelta(days=7))
     tuned = Settings.from_mapping({"CALLBOARD_CACHE_DB": "/tmp/x.sqlite",
-                                   "CALLBOARD_CACHE_MAX_AGE_HOURS": "6.5",
+                                   "CALLBOARD_SYNC_EVERY_MINUTES": "0.5",
+                                   "CALLBOARD_SYNC_TRAILING_DAYS": "5",
+                                   "CALLBOARD_SYNC_REREAD_DAYS": "2",
                                    "CALLBOARD_MAX_WORKERS": "3"})
-    assert (tuned.cache_db, tuned.cache_max_age_hours, tuned.max_workers) == \
-        ("/tmp/x.sqlite", 6.5, 3)
+    assert (tuned.cache_db, tuned.max_workers) == ("/tmp/x.sqlite", 3)
+    assert sync_policy(tuned) == SyncPolicy(every=timedelta(seconds=30), trailing_days=5,
+                                            reread_after=timedelta(days=2))
     assert Settings.from_mapping({"CALLBOARD_CACHE_DB": "off"}).cache_db is None
     assert default.quota_share == 0.5
     assert Settings.from_mapping({"CALLBOARD_QUOTA_SHARE": "0.25"}).quota_share == 0.25
     for key, value in (("CALLBOARD_MAX_WORKERS", "0"), ("CALLBOARD_MAX_WORKERS", "many"),
-                       ("CALLBOARD_CACHE_MAX_AGE_HOURS", "-1"),
-                       ("CALLBOARD_CACHE_MAX_AGE_HOURS", "soon"),
+                       ("CALLBOARD_SYNC_EVERY_MINUTES", "-1"),
+                       ("CALLBOARD_SYNC_EVERY_MINUTES", "soon"),
+                       ("CALLBOARD_SYNC_TRAILING_DAYS", "0"),
+                       ("CALLBOARD_SYNC_TRAILING_DAYS", "2.5"),
+                       ("CALLBOARD_SYNC_REREAD_DAYS", "0"),
                        ("CALLBOARD_QUOTA_SHARE", "0"), ("CALLBOARD_QUOTA_SHARE", "1.5"),
                        ("CALLBOARD_QUOTA_SHARE", "half")):
         with pytest.raises(SettingsError, match=key):

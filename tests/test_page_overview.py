@@ -106,7 +106,7 @@ def test_default_view_equals_the_cli_summary(sandbox, app_env):
     assert app.query_params["tz"] == TZ
     assert not app.error
     assert any("times in Europe/Berlin" in c.value for c in app.sidebar.caption)
-    assert any(c.value.startswith("Data as of ") for c in app.sidebar.caption)
+    assert any(c.value.startswith("Synced to ") for c in app.sidebar.caption)
 
 
 def test_choosing_reps_and_dates_changes_the_numbers_and_the_url(sandbox, app_env):

@@ -1,29 +1,25 @@
-"""Keeps closed UTC-day windows of parsed call rows in a local SQLite file, so each is read once."""
+"""Keeps calls by id in a local SQLite file, with which day ranges are complete and each
+identity's sync bookmark: the store every read answers from (lib.store.sync fills it)."""
 
-# What a stored window is: every call of one UTC day, of one user scope (a user id, or ALL_USERS
-# for a read of every user), of one identity (whose data: API host and the token's user), read
-# completely from the API at `fetched_at`. Which windows may be stored (only closed days), and
-# how old a window may be before it is read again, is the caller's policy (lib/datasource.py);
-# this module only keeps what it is given and answers exactly what it is asked.
+# What is kept, per identity (whose data: org, user and API version; see lib.store.sync):
+#   calls      every call read, by id (an upsert replaces the older copy), with its
+#              `updated_at` where the API gave one. A call sits under its own creation time,
+#              so it is served for no other day and never twice.
+#   coverage   (scope, day) -> complete up to `complete_to`, as read at `fetched_at`: every call
+#              of that UTC day created before `complete_to` (the day's end for a closed day, the
+#              read's pinned end for today) of that scope (a user id, or ALL_USERS for every
+#              user) is in `calls`, as the API held it at `fetched_at`. Only `replace_days`
+#              writes coverage: a day is only ever marked complete together with its calls.
+#   identities the bookmark of v2's change feed (the largest `updatedAt` stored from it) and
+#              when the last sync finished.
+# Replacing a day removes the scope's stored calls of that span that the re-read no longer
+# returned: that is how a deleted call leaves the store (the API has no deletion feed).
 #
-# Layout (PRAGMA user_version = SCHEMA_VERSION; another version is dropped and rebuilt):
-#   sources  (id, identity)                                            one row per identity
-#   windows  (source, scope, day, fetched_at, calls, numbers, texts,   one row per stored window
-#             v2_numbers, v2_texts)
-# `day` counts UTC days since 1970-01-01. A window's calls are stored column-wise in two
-# values: `numbers`, the little-endian int64 matrix of NUMBER_COLUMNS (one row of the matrix
-# per column, NULL as INT64_NA; created_us is microseconds since the epoch), and `texts`, a JSON
-# array of the TEXT_COLUMNS lists. A quarter of a 25-rep team is ~65,000 calls in 90 windows:
-# read as rows through sqlite3 that took 0.2 s of Python tuples, as columns it is ~90 blobs.
-# Calls read from API v2 carry more (lib.frames.V2_CALL_DTYPES): `v2_numbers` holds V2_NUMBER_
-# COLUMNS the same way and `v2_texts` the JSON of V2_TEXT_COLUMNS (null kept: unknown); both are
-# NULL for 1.0 calls. A load has the v2 columns only when every window with calls has them, so
-# a frame never claims v2 facts for some calls and leaves them out for others.
-# Each call sits in the window of its own creation day, once (save de-duplicates by id), so the
-# store can serve a call neither for another day nor twice; load trims to [after, before).
+# Layout: PRAGMA user_version = SCHEMA_VERSION. A file of an older layout (version 3 kept whole
+# days as column blobs, with no ids to upsert) is dropped and rebuilt: the store holds only
+# what the API can give again, so the price is one cold read, never a crash.
 #
-# Nothing secret is stored: no tokens, only call rows and an identity such as
-# "https://api.outreach.io user 5".
+# Nothing secret is stored: no tokens; an identity is kept as a hash of its text.
 #
 # Every operation opens its own short-lived connection: the dashboard reads from several
 # threads and the CLI from another process, and SQLite's own locking (WAL, busy timeout) keeps
@@ -31,11 +27,12 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -43,44 +40,63 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lib.frames import CALL_DTYPES, V2_CALL_DTYPES, has_v2_fields
+from lib.frames import empty_calls_frame, has_v2_fields
 
-__all__ = ["ALL_USERS", "CallStore", "day_bounds", "utc_day"]
+__all__ = ["ALL_USERS", "CallStore", "Covered", "SyncMarks", "day_bounds", "utc_day"]
 
 log = logging.getLogger(__name__)
 
 ALL_USERS = -1  # the scope of a read of every user (Outreach user ids are positive)
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = _EPOCH.date()
 _MICROSECOND = timedelta(microseconds=1)
 
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS sources (
+CREATE TABLE IF NOT EXISTS identities (
     id INTEGER PRIMARY KEY,
-    identity TEXT NOT NULL UNIQUE
+    identity TEXT NOT NULL UNIQUE,
+    bookmark_us INTEGER,
+    synced_at_us INTEGER
 );
-CREATE TABLE IF NOT EXISTS windows (
-    source INTEGER NOT NULL,
+CREATE TABLE IF NOT EXISTS calls (
+    identity INTEGER NOT NULL,
+    id INTEGER NOT NULL,
+    created_us INTEGER NOT NULL,
+    updated_us INTEGER,
+    user_id INTEGER,
+    outbound INTEGER NOT NULL,
+    from_number TEXT NOT NULL,
+    to_number TEXT NOT NULL,
+    purpose_id INTEGER,
+    disposition_id INTEGER,
+    prospect_id INTEGER,
+    note TEXT NOT NULL,
+    outcome TEXT,
+    state TEXT,
+    dialed_us INTEGER,
+    answered_us INTEGER,
+    completed_us INTEGER,
+    PRIMARY KEY (identity, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS calls_by_creation ON calls (identity, created_us);
+CREATE TABLE IF NOT EXISTS coverage (
+    identity INTEGER NOT NULL,
     scope INTEGER NOT NULL,
     day INTEGER NOT NULL,
-    fetched_at REAL NOT NULL,
-    calls INTEGER NOT NULL,
-    numbers BLOB NOT NULL,
-    texts TEXT NOT NULL,
-    v2_numbers BLOB,
-    v2_texts TEXT,
-    PRIMARY KEY (source, scope, day)
+    complete_to_us INTEGER NOT NULL,
+    fetched_at_us INTEGER NOT NULL,
+    PRIMARY KEY (identity, scope, day)
 ) WITHOUT ROWID;
 """
 
-NUMBER_COLUMNS = ("id", "created_us", "user_id", "outbound", "purpose_id", "disposition_id",
-                  "prospect_id")
-TEXT_COLUMNS = ("from_number", "to_number", "note")
-V2_NUMBER_COLUMNS = ("dialed_at", "answered_at", "completed_at")  # as epoch microseconds
-V2_TEXT_COLUMNS = ("outcome", "state")
-INT64_NA = np.iinfo(np.int64).min  # no Outreach id or epoch time comes near it
-_INT64 = np.dtype("<i8")
+_BASE_COLUMNS = ("id", "created_us", "user_id", "outbound", "from_number", "to_number",
+                 "purpose_id", "disposition_id", "prospect_id", "note")
+_V2_COLUMNS = ("outcome", "state", "dialed_us", "answered_us", "completed_us")
+_ALL_COLUMNS = (*_BASE_COLUMNS, "updated_us", *_V2_COLUMNS)
+_TIME_COLUMNS = {"created_us": "created_at", "dialed_us": "dialed_at",
+                 "answered_us": "answered_at", "completed_us": "completed_at",
+                 "updated_us": "updated_at"}
 
 
 def utc_day(moment: datetime) -> date:
@@ -103,24 +119,36 @@ def _micros(moment: datetime) -> int:
     return (moment.astimezone(UTC) - _EPOCH) // _MICROSECOND
 
 
-def _runs(numbers: Iterable[int]) -> list[tuple[int, int]]:
-    """Sorted numbers as inclusive (first, last) runs of consecutive values."""
-    runs: list[tuple[int, int]] = []
-    for number in sorted(set(numbers)):
-        if runs and number == runs[-1][1] + 1:
-            runs[-1] = (runs[-1][0], number)
-        else:
-            runs.append((number, number))
-    return runs
+def _moment(micros: int | None) -> datetime | None:
+    return None if micros is None else _EPOCH + micros * _MICROSECOND
+
+
+@dataclass(frozen=True)
+class Covered:
+    """One stored complete (scope, day): complete up to `complete_to`, read at `fetched_at`."""
+
+    complete_to: datetime
+    fetched_at: datetime
+
+
+@dataclass(frozen=True)
+class SyncMarks:
+    """An identity's sync state: v2's change bookmark and when the last sync finished."""
+
+    bookmark: datetime | None = None
+    synced_at: datetime | None = None
 
 
 class CallStore:
-    """Stored UTC-day windows of call rows in one SQLite file, created on first use."""
+    """Calls by id, their coverage and sync marks, in one SQLite file created on first use."""
 
     def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._ready = False
+
+    def __repr__(self) -> str:
+        return f"CallStore({str(self.path)!r})"
 
     # ----- connections -----
 
@@ -134,13 +162,25 @@ class CallStore:
             connection.execute("PRAGMA synchronous = NORMAL")  # WAL keeps this crash-safe
             yield connection
 
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """A connection inside one write transaction, committed when the block ends well."""
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
     def _prepare(self) -> None:
-        """Create the file and its tables; a file of another schema version is rebuilt."""
+        """Create the file and its tables; a file of another layout is rebuilt."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._create_schema()
         except sqlite3.DatabaseError as exc:
-            # Not a database (or damaged): it is only a cache, so start it again.
+            # Not a database (or damaged): it holds only what the API can give again.
             log.warning("The call store %s was unreadable (%s); starting it afresh.",
                         self.path, exc)
             for suffix in ("", "-wal", "-shm"):
@@ -154,212 +194,248 @@ class CallStore:
             connection.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             if version not in (0, SCHEMA_VERSION):
+                log.info("The call store %s has layout %s; rebuilding it as layout %s (the "
+                         "next read is a cold one).", self.path, version, SCHEMA_VERSION)
                 connection.executescript(
-                    "DROP TABLE IF EXISTS calls; DROP TABLE IF EXISTS windows; "
-                    "DROP TABLE IF EXISTS sources; VACUUM;")
+                    "DROP TABLE IF EXISTS windows; DROP TABLE IF EXISTS sources; "
+                    "DROP TABLE IF EXISTS coverage; DROP TABLE IF EXISTS calls; "
+                    "DROP TABLE IF EXISTS identities; VACUUM;")
             connection.executescript(_SCHEMA)
             connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     @staticmethod
-    def _source_id(connection: sqlite3.Connection, identity: str, create: bool) -> int | None:
-        row = connection.execute("SELECT id FROM sources WHERE identity = ?",
-                                 (identity,)).fetchone()
+    def _identity_id(connection: sqlite3.Connection, identity: str, create: bool) -> int | None:
+        key = hashlib.sha256(identity.encode()).hexdigest()
+        row = connection.execute("SELECT id FROM identities WHERE identity = ?",
+                                 (key,)).fetchone()
         if row is not None:
             return int(row[0])
         if not create:
             return None
-        cursor = connection.execute("INSERT INTO sources (identity) VALUES (?)", (identity,))
+        cursor = connection.execute("INSERT INTO identities (identity) VALUES (?)", (key,))
         return int(cursor.lastrowid)
+
+    # ----- sync marks -----
+
+    def marks(self, identity: str) -> SyncMarks:
+        """The identity's bookmark and last sync (both None before its first sync)."""
+        with self._connect() as connection:
+            source = self._identity_id(connection, identity, create=False)
+            if source is None:
+                return SyncMarks()
+            bookmark, synced = connection.execute(
+                "SELECT bookmark_us, synced_at_us FROM identities WHERE id = ?",
+                (source,)).fetchone()
+        return SyncMarks(_moment(bookmark), _moment(synced))
+
+    def set_marks(self, identity: str, *, bookmark: datetime | None = None,
+                  synced_at: datetime | None = None) -> None:
+        """Write the bookmark and/or the last sync (None leaves that one as it is)."""
+        with self._writing() as connection:
+            source = self._identity_id(connection, identity, create=True)
+            if bookmark is not None:
+                connection.execute("UPDATE identities SET bookmark_us = ? WHERE id = ?",
+                                   (_micros(bookmark), source))
+            if synced_at is not None:
+                connection.execute("UPDATE identities SET synced_at_us = ? WHERE id = ?",
+                                   (_micros(synced_at), source))
+
+    # ----- coverage -----
+
+    def coverage(self, identity: str, scopes: Collection[int], first: date,
+                 last: date) -> dict[tuple[int, date], Covered]:
+        """The complete (scope, day)s of these scopes from `first` to `last` (both included)."""
+        with self._connect() as connection:
+            source = self._identity_id(connection, identity, create=False)
+            if source is None or not scopes:
+                return {}
+            marks = ",".join("?" * len(scopes))
+            rows = connection.execute(
+                "SELECT scope, day, complete_to_us, fetched_at_us FROM coverage WHERE "
+                f"identity = ? AND scope IN ({marks}) AND day BETWEEN ? AND ?",
+                (source, *scopes, _day_number(first), _day_number(last))).fetchall()
+        return {(scope, _EPOCH_DAY + timedelta(days=day)):
+                Covered(_moment(complete_to), _moment(fetched_at))
+                for scope, day, complete_to, fetched_at in rows}
+
+    def covered_days(self, identity: str, *, since: date | None = None,
+                     fetched_before: datetime | None = None,
+                     limit: int | None = None) -> list[tuple[int, date]]:
+        """(scope, day)s stored complete: from `since` on, and/or read before
+        `fetched_before`; the longest unread first, at most `limit`."""
+        where, params = ["identity = ?"], []
+        if since is not None:
+            where.append("day >= ?")
+            params.append(_day_number(since))
+        if fetched_before is not None:
+            where.append("fetched_at_us < ?")
+            params.append(_micros(fetched_before))
+        with self._connect() as connection:
+            source = self._identity_id(connection, identity, create=False)
+            if source is None:
+                return []
+            rows = connection.execute(
+                f"SELECT scope, day FROM coverage WHERE {' AND '.join(where)}"
+                " ORDER BY fetched_at_us, day, scope" + ("" if limit is None else " LIMIT ?"),
+                (source, *params, *([] if limit is None else [limit]))).fetchall()
+        return [(scope, _EPOCH_DAY + timedelta(days=day)) for scope, day in rows]
 
     # ----- reading -----
 
-    def stored_days(self, identity: str, scope: int, first: date, last: date,
-                    fetched_since: datetime, *, with_v2_fields: bool = False) -> set[date]:
-        """The days from `first` to `last` (both included) stored for this identity and scope
-        by a read at or after `fetched_since` (older windows count as absent: expired).
-        `with_v2_fields`: only windows whose calls carry v2's fields (or that have no calls)."""
+    def load(self, identity: str, after: datetime, before: datetime,
+             user_ids: Collection[int] | None, dtypes: Mapping[str, str]) -> pd.DataFrame:
+        """The stored calls with after <= created_at < before (of `user_ids` only, when given),
+        as a calls frame of `dtypes` (lib.frames; v2's columns when they name them), sorted
+        by (created_at, id). Ask only for what `coverage` says is complete."""
+        v2 = has_v2_fields(dtypes)
+        columns = _BASE_COLUMNS + (_V2_COLUMNS if v2 else ())
         with self._connect() as connection:
-            source = self._source_id(connection, identity, create=False)
+            source = self._identity_id(connection, identity, create=False)
             if source is None:
-                return set()
-            rows = connection.execute(
-                "SELECT day FROM windows WHERE source = ? AND scope = ? AND day BETWEEN ? AND ?"
-                " AND fetched_at >= ?"
-                + (" AND (calls = 0 OR v2_numbers IS NOT NULL)" if with_v2_fields else ""),
-                (source, scope, _day_number(first), _day_number(last),
-                 fetched_since.timestamp()),
-            ).fetchall()
-        return {_EPOCH_DAY + timedelta(days=day) for (day,) in rows}
+                return empty_calls_frame(dtypes)
+            query = (f"SELECT {', '.join(columns)} FROM calls WHERE identity = ?"
+                     " AND created_us >= ? AND created_us < ?")
+            params: list[Any] = [source, _micros(after), _micros(before)]
+            if user_ids is not None:
+                wanted = sorted(set(user_ids))
+                if not wanted:
+                    return empty_calls_frame(dtypes)
+                query += f" AND user_id IN ({','.join('?' * len(wanted))})"
+                params.extend(wanted)
+            rows = connection.execute(query + " ORDER BY created_us, id", params).fetchall()
+        return _frame(rows, columns, dtypes)
 
-    def load(self, identity: str, scope: int, days: Collection[date], after: datetime,
-             before: datetime, user_ids: Collection[int] | None = None) -> pd.DataFrame:
-        """The stored calls of these days' windows with after <= created_at < before (and of
-        `user_ids` only, when given), as a calls frame (lib.frames dtypes; unsorted).
-
-        Ask only for days that `stored_days` reported: a day that is not stored gives no rows.
-        """
-        wanted = {_day_number(day) for day in days}
-        windows: list[tuple[int, bytes, str, bytes | None, str | None]] = []
+    def call_count(self, identity: str | None = None) -> int:
+        """How many calls are stored (of one identity, or of all); for tests and benchmarks."""
         with self._connect() as connection:
-            source = self._source_id(connection, identity, create=False)
-            if source is not None and wanted:
-                # One snapshot for all runs, so a concurrent writer cannot split the answer.
-                connection.execute("BEGIN")
-                for first, last in _runs(wanted):
-                    windows.extend(connection.execute(
-                        "SELECT calls, numbers, texts, v2_numbers, v2_texts FROM windows"
-                        " WHERE source = ? AND scope = ? AND day BETWEEN ? AND ? AND calls > 0",
-                        (source, scope, first, last)))
-                connection.execute("COMMIT")
-        try:
-            frame = _frame(windows)
-        except ValueError as exc:  # a blob or JSON of the wrong shape: as damaged as a bad page
-            raise sqlite3.DatabaseError(f"A stored window is damaged ({exc}).") from exc
-        keep = ((frame["created_at"] >= after) & (frame["created_at"] < before)).to_numpy()
-        if user_ids is not None:
-            keep = keep & frame["user_id"].isin(list(user_ids)).to_numpy(dtype=bool, na_value=False)
-        return frame if keep.all() else frame[keep].reset_index(drop=True)
+            if identity is None:
+                return int(connection.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
+            source = self._identity_id(connection, identity, create=False)
+            if source is None:
+                return 0
+            return int(connection.execute("SELECT COUNT(*) FROM calls WHERE identity = ?",
+                                          (source,)).fetchone()[0])
 
     # ----- writing -----
 
-    def save(self, identity: str, scope: int, days: Collection[date],
-             rows: Iterable[Mapping[str, Any]], fetched_at: datetime) -> None:
-        """Store these days' windows as read completely at `fetched_at`, replacing older copies.
+    def upsert(self, identity: str, rows: Iterable[Mapping[str, Any]],
+               bookmark: datetime | None = None) -> int:
+        """Keep these parsed call rows, replacing stored copies by id; with `bookmark`, move
+        the identity's bookmark to it in the same transaction (a page of the change feed is
+        stored and marked read together, or neither). Returns how many rows were given."""
+        records = [_record(row) for row in rows]
+        with self._writing() as connection:
+            source = self._identity_id(connection, identity, create=True)
+            _upsert(connection, source, records)
+            if bookmark is not None:
+                connection.execute("UPDATE identities SET bookmark_us = ? WHERE id = ?",
+                                   (_micros(bookmark), source))
+        return len(records)
 
-        `rows` are parsed call rows, each created on one of `days` (a row of another
-        day is a ValueError: it would be served for a day it does not belong to). A day without
-        rows is stored too: "no calls that day" is worth remembering.
-        """
-        day_numbers = {_day_number(day) for day in days}
-        by_day: dict[int, dict[int, Mapping[str, Any]]] = {day: {} for day in day_numbers}
+    def replace_days(self, identity: str, scope: int, spans: Mapping[date, datetime],
+                     rows: Iterable[Mapping[str, Any]], fetched_at: datetime) -> int:
+        """Store a complete re-read of these days of one scope: `spans` maps each day to how
+        far it was read (`complete_to`, at most the day's end), `rows` are every call of the
+        scope created in [day start, complete_to) of those days as read at `fetched_at`.
+        Stored calls of those spans and that scope that `rows` lack were deleted in Outreach
+        and are removed. A row outside the spans is a ValueError (it would be served for a day
+        it does not belong to). Returns how many stored calls were removed."""
+        bounds = {}
+        for day, complete_to in spans.items():
+            start, end = day_bounds(day)
+            if not start <= complete_to <= end:
+                raise ValueError(f"{complete_to} is not within {day}.")
+            bounds[_day_number(day)] = (_micros(start), _micros(complete_to))
+        records = []
         for row in rows:
-            created = row["created_at"]
-            day = _day_number(utc_day(created))
-            if day not in by_day:
-                raise ValueError(f"Call {row['id']} was created on {utc_day(created)}, which is "
-                                 "not one of the days being stored.")
-            by_day[day][int(row["id"])] = row  # once per window; the last copy wins
-        if not by_day:
-            return
-        records = [(day, fetched_at.timestamp(), len(calls), *_pack(list(calls.values())))
-                   for day, calls in by_day.items()]
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                source = self._source_id(connection, identity, create=True)
-                connection.executemany(
-                    "INSERT OR REPLACE INTO windows (source, scope, day, fetched_at, calls,"
-                    " numbers, texts, v2_numbers, v2_texts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(source, scope, *record) for record in records])
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-
-    def purge(self, fetched_before: datetime) -> int:
-        """Delete every window (of every identity) read before `fetched_before`: expired ones
-        are never served, so this only bounds the file's size. Returns how many went."""
-        cutoff = fetched_before.timestamp()
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                gone = connection.execute("DELETE FROM windows WHERE fetched_at < ?",
-                                          (cutoff,)).rowcount
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
-        return gone
+            created = _micros(row["created_at"])
+            span = bounds.get(_day_number(utc_day(row["created_at"])))
+            if span is None or not span[0] <= created < span[1]:
+                raise ValueError(f"Call {row['id']} was created at {row['created_at']}, which "
+                                 "is not in the spans being stored.")
+            if scope != ALL_USERS and row["user_id"] != scope:
+                raise ValueError(f"Call {row['id']} is of user {row['user_id']}, not {scope}.")
+            records.append(_record(row))
+        kept = {record[0] for record in records}
+        removed = 0
+        with self._writing() as connection:
+            source = self._identity_id(connection, identity, create=True)
+            for day, (start, end) in bounds.items():
+                query = ("SELECT id FROM calls WHERE identity = ? AND created_us >= ?"
+                         " AND created_us < ?")
+                params: list[Any] = [source, start, end]
+                if scope != ALL_USERS:
+                    query += " AND user_id = ?"
+                    params.append(scope)
+                gone = [(source, call_id) for (call_id,) in connection.execute(query, params)
+                        if call_id not in kept]
+                connection.executemany("DELETE FROM calls WHERE identity = ? AND id = ?", gone)
+                removed += len(gone)
+                connection.execute(
+                    "INSERT OR REPLACE INTO coverage (identity, scope, day, complete_to_us,"
+                    " fetched_at_us) VALUES (?, ?, ?, ?, ?)",
+                    (source, scope, day, end, _micros(fetched_at)))
+            _upsert(connection, source, records)
+        return removed
 
     def clear(self) -> None:
-        """Forget every stored window (the "full reload")."""
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute("DELETE FROM windows")
-            connection.execute("DELETE FROM sources")
-            connection.execute("COMMIT")
-
-    def window_count(self) -> int:
-        """How many windows are stored (all identities and scopes); for tests and benchmarks."""
-        with self._connect() as connection:
-            return int(connection.execute("SELECT COUNT(*) FROM windows").fetchone()[0])
+        """Forget every stored call, coverage and bookmark (the "full reload")."""
+        with self._writing() as connection:
+            for table in ("calls", "coverage", "identities"):
+                connection.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
 
 
-def _int64_matrix(columns: Sequence[Sequence[int]], calls: int) -> bytes:
-    """Columns of `calls` int64 values each, as one blob (one matrix row per column)."""
-    return np.array(columns, dtype=_INT64).reshape(len(columns), calls).tobytes()
+def _record(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """A parsed call row as the calls table's values (_ALL_COLUMNS' order, without identity)."""
+    def micros(value: Any) -> int | None:
+        return None if value is None or pd.isna(value) else _micros(value)
+
+    def number(value: Any) -> int | None:
+        return None if value is None or pd.isna(value) else int(value)
+
+    return (int(row["id"]), _micros(row["created_at"]), number(row["user_id"]),
+            int(bool(row["outbound"])), row["from_number"] or "", row["to_number"] or "",
+            number(row["purpose_id"]), number(row["disposition_id"]),
+            number(row["prospect_id"]), row["note"] or "", micros(row.get("updated_at")),
+            row.get("outcome"), row.get("state"), micros(row.get("dialed_at")),
+            micros(row.get("answered_at")), micros(row.get("completed_at")))
 
 
-def _pack(rows: Sequence[Mapping[str, Any]]) -> tuple[bytes, str, bytes | None, str | None]:
-    """One window's rows as (numbers, texts, v2_numbers, v2_texts); see the layout above."""
-    def number(value: Any) -> int:
-        return INT64_NA if value is None else int(value)
-
-    def micros(value: Any) -> int:
-        return INT64_NA if value is None or pd.isna(value) else _micros(value)
-
-    columns = [[_micros(row["created_at"]) for row in rows] if name == "created_us"
-               else [number(row[name]) for row in rows] for name in NUMBER_COLUMNS]
-    texts = [[row[name] or "" for row in rows] for name in TEXT_COLUMNS]
-    packed = (_int64_matrix(columns, len(rows)), json.dumps(texts, ensure_ascii=False))
-    if not rows or not all(has_v2_fields(row) for row in rows):
-        return (*packed, None, None)
-    v2_columns = [[micros(row[name]) for row in rows] for name in V2_NUMBER_COLUMNS]
-    v2_texts = [[row[name] for row in rows] for name in V2_TEXT_COLUMNS]
-    return (*packed, _int64_matrix(v2_columns, len(rows)),
-            json.dumps(v2_texts, ensure_ascii=False))
+def _upsert(connection: sqlite3.Connection, source: int | None,
+            records: Sequence[tuple[Any, ...]]) -> None:
+    marks = ", ".join("?" * (len(_ALL_COLUMNS) + 1))
+    connection.executemany(
+        f"INSERT OR REPLACE INTO calls (identity, {', '.join(_ALL_COLUMNS)}) VALUES ({marks})",
+        [(source, *record) for record in records])
 
 
-def _matrix(blob: bytes, n_columns: int, calls: int) -> np.ndarray:
-    """The (n_columns, calls) int64 matrix `_int64_matrix` packed; a blob of another size is
-    an error rather than a silently reshaped matrix."""
-    return np.frombuffer(blob, dtype=_INT64).reshape(n_columns, calls)
-
-
-def _frame(windows: Sequence[tuple[int, bytes, str, bytes | None, str | None]]) -> pd.DataFrame:
-    """A calls frame (lib.frames dtypes) from stored windows with calls, column by column; with
-    the v2 columns when every window has them."""
-    if windows:
-        matrix = np.concatenate([_matrix(blob, len(NUMBER_COLUMNS), calls)
-                                 for calls, blob, *_rest in windows], axis=1)
-    else:
-        matrix = np.empty((len(NUMBER_COLUMNS), 0), dtype=_INT64)
-    texts = [json.loads(text) for _calls, _blob, text, *_rest in windows]
-    by_name = dict(zip(NUMBER_COLUMNS, matrix, strict=True))
-    data: dict[str, Any] = {}
-    for name, dtype in CALL_DTYPES.items():
-        if name == "created_at":
-            data[name] = _times(by_name["created_us"], dtype)
+def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str],
+           dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """A calls frame of `dtypes` from stored rows of `columns`, column by column."""
+    if not rows:
+        return empty_calls_frame(dtypes)
+    by_name = dict(zip(columns, zip(*rows, strict=True), strict=True))
+    data: dict[str, pd.Series] = {}
+    for name, dtype in dtypes.items():
+        stored = next((key for key, value in _TIME_COLUMNS.items() if value == name), name)
+        values = by_name[stored]
+        if stored in _TIME_COLUMNS:
+            data[name] = _times(values, dtype)
         elif name == "outbound":
-            data[name] = pd.Series(by_name[name].astype(bool))
-        elif name in TEXT_COLUMNS:
-            column = TEXT_COLUMNS.index(name)
-            values = [text for window in texts for text in window[column]]
-            data[name] = pd.Series(values, dtype=object)
+            data[name] = pd.Series(np.array(values, dtype=bool))
         elif dtype == "Int64":
-            values = by_name[name]
-            data[name] = pd.Series(pd.arrays.IntegerArray(values.copy(), values == INT64_NA))
+            data[name] = pd.Series(values, dtype="Int64")
+        elif dtype == "object":
+            data[name] = pd.Series(list(values), dtype=object)
         else:
-            data[name] = pd.Series(by_name[name].astype(dtype))
-    if windows and all(v2_blob is not None for *_base, v2_blob, _v2_text in windows):
-        v2_matrix = np.concatenate([_matrix(v2_blob, len(V2_NUMBER_COLUMNS), calls)
-                                    for calls, _blob, _text, v2_blob, _v2_text in windows],
-                                   axis=1)
-        v2_texts = [json.loads(text) for *_base, text in windows]
-        for name, dtype in V2_CALL_DTYPES.items():  # in the order lib.outreach.records gives them
-            if name in V2_NUMBER_COLUMNS:
-                data[name] = _times(v2_matrix[V2_NUMBER_COLUMNS.index(name)], dtype)
-            else:
-                index = V2_TEXT_COLUMNS.index(name)
-                data[name] = pd.Series([value for window in v2_texts for value in window[index]],
-                                       dtype=object)
+            data[name] = pd.Series(np.array(values, dtype=dtype))
     return pd.DataFrame(data)
 
 
-def _times(micros: np.ndarray, dtype: str) -> pd.Series:
-    """Epoch microseconds (INT64_NA: unknown) as aware UTC times of `dtype`."""
-    missing = micros == INT64_NA
-    if not missing.any():
-        return pd.Series(pd.to_datetime(micros, unit="us", utc=True)).astype(dtype)
-    times = pd.Series(pd.to_datetime(np.where(missing, 0, micros), unit="us", utc=True))
-    return times.where(~missing).astype(dtype)
+def _times(micros: Sequence[int | None], dtype: str) -> pd.Series:
+    """Epoch microseconds (None: unknown) as aware UTC times of `dtype`."""
+    values = np.array([-1 if value is None else value for value in micros], dtype=np.int64)
+    times = pd.Series(pd.to_datetime(values, unit="us", utc=True))
+    if any(value is None for value in micros):
+        times = times.where(pd.Series([value is not None for value in micros]))
+    return times.astype(dtype)

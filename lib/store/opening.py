@@ -19,6 +19,7 @@ from lib.outreach import (
 from lib.settings import Settings
 from lib.store.callstore import CallStore
 from lib.store.datasource import DataSource
+from lib.store.sync import SyncPolicy
 from lib.store.tokens import refreshing_token
 
 log = logging.getLogger(__name__)
@@ -27,14 +28,14 @@ log = logging.getLogger(__name__)
 def open_source(settings: Settings, clock: Clock | None = None,
                 **sandbox_options: object) -> DataSource:
     """A ready data source. Without credentials this starts the bundled sandbox on a free local
-    port. The store of closed days is settings.cache_db (created on first use; None: no store).
+    port. The store of calls is settings.cache_db (created on first use; None: no store).
 
     `clock` is Callboard's (default: the one the settings ask for); the client, the token and
     the source read it, and in demo mode with CALLBOARD_NOW the sandbox is pinned to it.
     `sandbox_options` go to `lib.sandbox.start_sandbox` (tests use them for small data sets).
     """
     store = CallStore(settings.cache_db) if settings.cache_db else None
-    max_age = timedelta(hours=settings.cache_max_age_hours)
+    policy = sync_policy(settings)
     clock = clock or settings.make_clock()
     if settings.has_credentials:
         auth, grant_id = _auth(settings, clock)
@@ -45,7 +46,7 @@ def open_source(settings: Settings, clock: Clock | None = None,
         description = f"the Outreach API {version} at {settings.api_base}"
         return DataSource(client, demo=False, description=description, store=store,
                           store_identity=_v2_identity(settings, version, grant_id),
-                          max_age=max_age, clock=clock)
+                          policy=policy, clock=clock)
 
     # Imported here so that a deployment with credentials never loads the sandbox.
     from lib.sandbox import start_sandbox
@@ -67,9 +68,16 @@ def open_source(settings: Settings, clock: Clock | None = None,
         sandbox=sandbox,
         store=store,
         store_identity=_sandbox_identity(options, clock()) + f" api={version}",
-        max_age=max_age,
+        policy=policy,
         clock=clock,
     )
+
+
+def sync_policy(settings: Settings) -> SyncPolicy:
+    """How the store keeps in sync, from the CALLBOARD_SYNC_* settings."""
+    return SyncPolicy(every=timedelta(minutes=settings.sync_every_minutes),
+                      trailing_days=settings.sync_trailing_days,
+                      reread_after=timedelta(days=settings.sync_reread_days))
 
 
 def api_version_of(settings: Settings, auth: StaticToken | RefreshingToken) -> str:

@@ -12,15 +12,17 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from lib.clock import Clock, clock_from_setting
-from lib.outreach import ApiInfo, NewCall
+from lib.outreach import ApiInfo, NewCall, RateLimited
 from lib.settings import Settings
 from lib.store.datasource import DataSource
 from lib.store.opening import open_source
 
-# Calls change all day (new calls, edited dispositions): keep them briefly. The lists of reps,
-# dispositions and purposes rarely change. Entries are bounded so a busy server cannot grow
-# without limit; a 50,000-call range is about 10 MB in memory.
-CALLS_TTL = "10m"
+# Calls change all day (new calls, edited dispositions), and the store syncs when its data is
+# older than CALLBOARD_SYNC_EVERY_MINUTES: keep a read in memory only briefly, so the next run
+# asks the store (cheap) and the store decides whether to sync. The lists of reps, dispositions
+# and purposes rarely change. Entries are bounded so a busy server cannot grow without limit;
+# a 50,000-call range is about 10 MB in memory.
+CALLS_TTL = "1m"
 CALLS_MAX_ENTRIES = 32
 LOOKUPS_TTL = "1h"
 
@@ -36,10 +38,13 @@ class Lookups:
 
 @dataclass(frozen=True)
 class LoadedCalls:
-    """Calls of one query, and when they were read from Outreach (or the local store)."""
+    """Calls of one query, when the store last synced with Outreach, and how much of the range
+    is loaded (below 1: `stopped_by` says why the rest is missing and when it may come)."""
 
     calls: pd.DataFrame
-    loaded_at: datetime
+    synced_at: datetime
+    loaded: float = 1.0
+    stopped_by: RateLimited | None = None
 
 
 def settings() -> Settings:
@@ -89,14 +94,24 @@ def get_call(call_id: int | str) -> dict:
 
 
 def create_call(new: NewCall) -> dict:
-    """Log a call, then forget cached calls so every page shows it at once."""
-    created = data_source().client.create_call(new)
+    """Log a call (kept in the store at once), then forget cached calls so every page shows
+    it."""
+    created = data_source().create_call(new)
     _calls.clear()
     return created
 
 
 def refresh() -> None:
-    """Forget calls read into memory; closed days stay in the local store, today is re-read."""
+    """The manager's Refresh: sync the store with Outreach now (OutreachError if that fails),
+    then forget what was read into memory."""
+    try:
+        data_source().sync()
+    finally:
+        forget()
+
+
+def forget() -> None:
+    """Forget calls and lookups read into memory (the store keeps its calls)."""
     _calls.clear()
     _lookups.clear()
     _token_owner.clear()
@@ -105,14 +120,14 @@ def refresh() -> None:
 def reopen_source() -> None:
     """Forget the data source and everything read through it: the next run opens the source
     with the credentials as they are now (connected anew, or disconnected)."""
-    refresh()
+    forget()
     _data_source.clear()
 
 
 def full_reload() -> None:
-    """Forget everything, including the local store of closed days: the next read is complete."""
+    """Forget everything, including the store of calls: the next read is a cold one."""
     data_source().clear_cache()
-    refresh()
+    forget()
 
 
 # ----- the cached functions ------------------------------------------------------------------
@@ -166,10 +181,10 @@ def _calls(
             bar.progress(min(percent, 100) / 100, text=f"Loading calls: page {done} of {known}")
 
     try:
-        frame = _source.list_calls(after, before, user_ids, on_progress)
+        read = _source.read_calls(after, before, user_ids, on_progress)
     finally:
         bar.empty()
-    return LoadedCalls(frame, _source.clock())
+    return LoadedCalls(read.calls, read.synced_at, read.loaded, read.stopped_by)
 
 
 def _fingerprint(current: Settings) -> str:

@@ -4,7 +4,8 @@ sidebar filters kept in the URL, notes; `page_frame()` is every page's first sta
 from __future__ import annotations
 
 import functools
-from datetime import date, datetime
+from collections.abc import Sequence
+from datetime import date
 from typing import Literal
 
 import pandas as pd
@@ -154,10 +155,19 @@ def show_error(error: Exception, what: str) -> None:
     st.error(f"**{what}.** {escape(explain(error, now=moment))}", icon=":material/error:")
 
 
-def data_note(loaded_at: datetime, tz: str) -> None:
-    """When the figures were read, and the zone every figure uses."""
-    moment = pd.Timestamp(loaded_at).tz_convert(tz)
-    st.sidebar.caption(f"Data as of {moment:%d %b %Y, %H:%M} · all times in {tz}")
+def data_note(reads: Sequence[cache.LoadedCalls], tz: str) -> None:
+    """When the store last synced with Outreach, how much of the range is loaded, and the zone
+    every figure uses; a warning on the page when part of a range is still missing."""
+    synced = pd.Timestamp(min(read.synced_at for read in reads)).tz_convert(tz)
+    loaded = min(read.loaded for read in reads)
+    share = "" if loaded >= 1 else f" · {int(loaded * 100)} % of this range loaded"
+    st.sidebar.caption(f"Synced to {synced:%d %b %Y, %H:%M}{share} · all times in {tz}")
+    if loaded < 1:
+        stopped = next(read.stopped_by for read in reads if read.loaded < 1)
+        st.warning(f"**Only {int(loaded * 100)} % of this range is loaded yet**: the figures "
+                   "below leave out the rest. " + escape(explain(stopped, now=cache.now())) +
+                   " Open the page again later: what is loaded is kept, and the rest follows.",
+                   icon=":material/hourglass_top:")
 
 
 def describe_filters(filters: DashboardFilters, reps: int) -> str:
@@ -296,11 +306,15 @@ def _sidebar_filters(
 def _sidebar_controls() -> None:
     sidebar = st.sidebar
     left, right = sidebar.columns(2)
-    if left.button("Refresh", icon=":material/refresh:", help="Read today's calls again.",
-                   key="refresh"):
-        cache.refresh()
+    if left.button("Refresh", icon=":material/refresh:", key="refresh",
+                   help="Sync with Outreach now: new calls, edits and deletions."):
+        try:
+            cache.refresh()
+        except OutreachError as error:
+            show_error(error, "Refresh could not sync with Outreach")
     with right.popover("More", icon=":material/more_horiz:"):
-        st.caption("Closed days are kept in a local store. A full reload reads everything again.")
+        st.caption("Calls are kept in a local store and synced with Outreach. A full reload "
+                   "forgets them and reads everything again.")
         if st.button("Full reload", icon=":material/restart_alt:", key="full_reload"):
             cache.full_reload()
 

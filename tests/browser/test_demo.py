@@ -27,14 +27,14 @@ def test_without_credentials_the_demo_shows_the_last_30_days_up_to_today(
     expect(metric_value(page, "Calls")).to_have_text(re.compile(r"^[1-9][\d,]*$"))
     expect(page.get_by_role("combobox", name="Dates")).to_have_value("Last 30 days")
 
-    # "Data as of" is today in the chosen zone (either side of a midnight passing meanwhile).
+    # "Synced to" is today in the chosen zone (either side of a midnight passing meanwhile).
     zone = ZoneInfo(TZ)
     now = datetime.now(UTC)
     days = {f"{(now + delta).astimezone(zone):%d %b %Y}"
             for delta in (timedelta(minutes=-5), timedelta(0), timedelta(minutes=5))}
-    as_of = page.get_by_text(re.compile(r"^Data as of "))
+    as_of = page.get_by_text(re.compile(r"^Synced to "))
     expect(as_of).to_be_visible()
-    assert any(as_of.inner_text().startswith(f"Data as of {day}") for day in days), \
+    assert any(as_of.inner_text().startswith(f"Synced to {day}") for day in days), \
         as_of.inner_text()
     expect_no_traceback(page)
     snapshot(page, "demo-real-clock", secret_scan)

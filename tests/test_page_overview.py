@@ -312,3 +312,35 @@ def test_crafted_values_in_every_filter_give_the_default_view_and_notes(app_env)
     [box] = [box for box in app.info if box.icon == ":material/tune:"]
     assert "<b>" not in box.value and "\\<b\\>" in box.value
     assert all(line and not line.startswith("#") for line in box.value.split("\n\n"))
+
+
+def partly_loaded_page() -> None:
+    """A page that shows a read the quota share cut short (run by AppTest in its own script)."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from lib.outreach import QuotaExhausted
+    from lib.ui import frame
+    from lib.ui.cache import LoadedCalls
+
+    synced = datetime(2026, 11, 18, 8, 42, tzinfo=UTC)
+    stopped = QuotaExhausted("GET /1.0/calls needs 400 more requests", share=0.5, limit=10000,
+                             retry_at=datetime(2026, 11, 18, 9, 0, tzinfo=UTC))
+    frame.data_note([LoadedCalls(pd.DataFrame(), synced),
+                     LoadedCalls(pd.DataFrame(), synced, loaded=0.6, stopped_by=stopped)],
+                    "Europe/Berlin")
+
+
+def test_a_partly_loaded_range_is_said_never_shown_as_complete(app_env):
+    app = AppTest.from_function(partly_loaded_page, default_timeout=60)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    captions = [c.value for c in app.sidebar.caption]
+    assert "Synced to 18 Nov 2026, 09:42 · 60 % of this range loaded · all times in " \
+        "Europe/Berlin" in captions
+    warning = shown(app.warning[0].value)
+    assert warning.startswith("Only 60 % of this range is loaded yet: Callboard has used its "
+                              "share (50%) of your Outreach requests for this hour, so the "
+                              "figures below leave out the rest.")
+    assert "What is loaded is kept; only the rest is read." in warning

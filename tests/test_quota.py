@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
-from lib.display.messages import explain
+from lib.display.messages import explain, explain_partial
 from lib.outreach import OutreachClient, QuotaExhausted, RateLimited, StaticToken
 from lib.sandbox.data import OWNER_USER_ID
 from tests.api_versions import API_1_0, API_2, fresh_client, own_token
@@ -219,6 +219,13 @@ def test_the_sentences_say_what_failed_and_when_to_try_again(sandbox, configure_
     # Nearly due: in seconds.
     assert explain(stopped, now=stopped.retry_at - timedelta(seconds=40)).endswith(
         "Try again in about 40 seconds.")
+    assert explain(stopped, now=stopped.retry_at).endswith("Try again in a moment.")
+    # A range partly loaded when the share ran out: said above the figures, never as complete.
+    assert explain_partial(0.6, stopped, now=now) == (
+        "Only 60 % of this range is loaded yet: Callboard has used its share (50%) of your "
+        "Outreach requests for this hour, so the figures below leave out the rest. Try again "
+        f"in about {minutes} minutes ({stopped.retry_at:%H:%M} UTC). What is loaded is kept; "
+        "only the rest is read.")
 
     token = own_token(sandbox)
     spend_elsewhere(sandbox, token, 35)
@@ -226,6 +233,9 @@ def test_the_sentences_say_what_failed_and_when_to_try_again(sandbox, configure_
     assert explain(whole, now=now).startswith(
         "Your Outreach request limit for this hour is used up (your other Outreach tools draw "
         "on it too), so the calls were not loaded and nothing is shown. Try again in about ")
+    assert explain_partial(0.25, whole, now=now).startswith(
+        "Only 25 % of this range is loaded yet: your Outreach request limit for this hour is "
+        "used up (your other Outreach tools draw on it too), so the figures below leave out")
 
     too_big = QuotaExhausted("GET /1.0/calls needs 12000 more requests", retry_at=now,
                              share=0.5, limit=10000, needed=12000, budget=5000)

@@ -76,6 +76,23 @@ def explain(error: Exception, *, now: datetime | None = None) -> str:
     return "Something unexpected went wrong. Press Refresh; if it persists, report it."
 
 
+def explain_partial(loaded: float, error: RateLimited | None, *,
+                    now: datetime | None = None) -> str:
+    """What a page says above figures of a range only partly loaded (the quota share ran out
+    part way through reading it): how much is there, why the rest is not, and when it comes."""
+    if isinstance(error, QuotaExhausted) and error.whole_quota:
+        why = ("your Outreach request limit for this hour is used up (your other Outreach tools "
+               "draw on it too)")
+    elif isinstance(error, QuotaExhausted):
+        why = f"Callboard has used its share ({error.share:.0%}) of your Outreach requests " \
+              "for this hour"
+    else:
+        why = "Outreach's request limit is used up for now"
+    hint = _retry_hint(error, now) if error is not None else "Try again in a few minutes."
+    return (f"Only {int(loaded * 100)} % of this range is loaded yet: {why}, so the figures "
+            f"below leave out the rest. {hint} What is loaded is kept; only the rest is read.")
+
+
 def _quota_sentence(error: QuotaExhausted, now: datetime | None) -> str:
     share = f"{error.share:.0%}"
     if error.whole_quota:
@@ -104,6 +121,8 @@ def _retry_hint(error: RateLimited, now: datetime | None) -> str:
         return "Try again in a few minutes."
     now = now or datetime.now(UTC)
     seconds = max(0, int((error.retry_at - now).total_seconds()))
+    if seconds <= 1:
+        return "Try again in a moment."
     if seconds < 90:
-        return f"Try again in about {max(seconds, 1)} seconds."
+        return f"Try again in about {seconds} seconds."
     return f"Try again in about {round(seconds / 60)} minutes ({error.retry_at:%H:%M} UTC)."

@@ -30,7 +30,7 @@ from lib.display.filters import (
     today_in,
 )
 from lib.display.markdown import escape
-from lib.display.messages import explain
+from lib.display.messages import explain, explain_partial
 from lib.outreach.errors import OutreachError
 from lib.settings import SettingsError
 from lib.ui import cache, connect
@@ -164,9 +164,7 @@ def data_note(reads: Sequence[cache.LoadedCalls], tz: str) -> None:
     st.sidebar.caption(f"Synced to {synced:%d %b %Y, %H:%M}{share} · all times in {tz}")
     if loaded < 1:
         stopped = next(read.stopped_by for read in reads if read.loaded < 1)
-        st.warning(f"**Only {int(loaded * 100)} % of this range is loaded yet**: the figures "
-                   "below leave out the rest. " + escape(explain(stopped, now=cache.now())) +
-                   " Open the page again later: what is loaded is kept, and the rest follows.",
+        st.warning(escape(explain_partial(loaded, stopped, now=cache.now())),
                    icon=":material/hourglass_top:")
 
 

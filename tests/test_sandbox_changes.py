@@ -132,7 +132,7 @@ def test_a_later_disposition_appears_at_its_moment_with_updated_bumped(fresh):
     # Logged with a disposition in the generated data, but none yet: it comes later.
     pending = [r for r in at_start.values()
                if raw[r["id"]].disposition_id is not None and _disposition_v2(r) is None]
-    assert len(pending) >= 5
+    assert len(pending) >= 3
     for record in pending:
         attributes = record["attributes"]
         assert attributes["updatedAt"] == attributes["createdAt"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import math
 import random
+import struct
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -421,17 +422,21 @@ class ChangeSchedule:
     deleted: dict[int, int]
 
 
+_CHANGE_CHUNK = 64  # calls of a UTC day (by rank) that share one random stream
+
+
 def change_schedule(seed: int, calls: list[CallRow], block: int, later_share: float,
                     deletion_share: float) -> ChangeSchedule:
     """Which seeded calls get their disposition later, and which are deleted, and when.
 
-    Four draws a call from a stream of its UTC day (`{seed}/changes/{day}`), taken in id order
-    (the rank within the day), so a call keeps its fate and its moments whatever window of
-    the history is generated, and a larger share picks a superset. A call with a disposition
-    is picked with probability `later_share`; its disposition is set at created + 5 min x
-    864^(u^2) (u uniform in [0, 1): 5 min to 3 days, median about 27 min). Any call is picked
-    for deletion with probability `deletion_share`, at created + 1 h x 72^u (1 h to 3 days,
-    log-uniform)."""
+    Each call has four random 32-bit words of its own, by its id's UTC day and rank: the
+    stream `{seed}/changes/{day}` gives each day's ranks in order, 64 at a time, so a call
+    keeps its fate and its moments whatever window of the history is generated, and a larger
+    share picks a superset. A call with a disposition is picked with probability
+    `later_share` (word 1); its disposition is set at created + 5 min x 864^(u^2) (u from
+    word 2, uniform in [0, 1): 5 min to 3 days, median about 27 min). Any call is picked for
+    deletion with probability `deletion_share` (word 3), at created + 1 h x 72^u (u from word
+    4: 1 h to 3 days, log-uniform)."""
     for name, share in (("later_dispositions", later_share), ("deletions", deletion_share)):
         if not 0 <= share <= 1:
             raise ValueError(f"{name} must be between 0 and 1")
@@ -439,27 +444,29 @@ def change_schedule(seed: int, calls: list[CallRow], block: int, later_share: fl
     deleted: dict[int, int] = {}
     if later_share <= 0 and deletion_share <= 0:
         return ChangeSchedule(later, deleted)
+    whole = 2.0 ** 32
+    later_cut, deletion_cut = later_share * whole, deletion_share * whole
     later_span = MAX_LATER_MS / MIN_LATER_MS
     deletion_span = MAX_DELETION_MS / MIN_DELETION_MS
-    current_day = None
-    rng = random.Random(0)
-    next_rank = 1
-    draw = rng.random
-    for row in calls:
-        day, rank = divmod(row.id, block)
+    layout = struct.Struct(f"<{4 * _CHANGE_CHUNK}I")
+    current_day = next_chunk = -1
+    stream = random.Random(0)
+    words: tuple[int, ...] = ()
+    for created, call_id, _, _, _, _, _, disposition, _, _, _ in calls:
+        day, rank = divmod(call_id, block)
         if day != current_day:
-            current_day, next_rank = day, 1
-            rng = random.Random(f"{seed}/changes/{day}")
-            draw = rng.random
-        if rank != next_rank:  # ranks before the window's start, on its first day
-            for _ in range(4 * (rank - next_rank)):
-                draw()
-        next_rank = rank + 1
-        pick_later, when_later, pick_deletion, when_deletion = draw(), draw(), draw(), draw()
-        if row.disposition_id is not None and pick_later < later_share:
-            delay = int(MIN_LATER_MS * later_span ** (when_later * when_later))
-            later[row.id] = row.created_ms + min(delay, MAX_LATER_MS - 1)
-        if pick_deletion < deletion_share:
-            delay = int(MIN_DELETION_MS * deletion_span ** when_deletion)
-            deleted[row.id] = row.created_ms + min(delay, MAX_DELETION_MS - 1)
+            current_day, next_chunk = day, 0
+            stream = random.Random(f"{seed}/changes/{day}")
+        chunk, at = divmod(rank - 1, _CHANGE_CHUNK)
+        while next_chunk <= chunk:  # the day's chunks in order, those before the window too
+            words = layout.unpack(stream.randbytes(layout.size))
+            next_chunk += 1
+        at *= 4
+        if words[at] < later_cut and disposition is not None:
+            u = words[at + 1] / whole
+            delay = int(MIN_LATER_MS * later_span ** (u * u))
+            later[call_id] = created + min(delay, MAX_LATER_MS - 1)
+        if words[at + 2] < deletion_cut:
+            delay = int(MIN_DELETION_MS * deletion_span ** (words[at + 3] / whole))
+            deleted[call_id] = created + min(delay, MAX_DELETION_MS - 1)
     return ChangeSchedule(later, deleted)

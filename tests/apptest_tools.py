@@ -24,7 +24,7 @@ def set_app_env(monkeypatch: pytest.MonkeyPatch, base_url: str, token: str, db: 
     monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", token)
     monkeypatch.setenv("CALLBOARD_TIMEZONE", TZ)
     monkeypatch.setenv("CALLBOARD_SANDBOX_DB", str(db))
-    # The store of closed days beside it: never the developer's .callboard/ in the repo.
+    # The store of calls beside it: never the developer's .callboard/ in the repo.
     monkeypatch.setenv("CALLBOARD_CACHE_DB", str(db.with_name("calls.sqlite")))
 
 

@@ -196,7 +196,7 @@ def test_refresh_shows_a_call_logged_elsewhere_and_full_reload_reads_everything(
     after = int(cards(app)["Calls"][0].replace(",", ""))
     assert after == int(before.replace(",", "")) + 1
 
-    # Refresh re-reads only what is open (today); a full reload reads the closed days again too.
+    # Refresh syncs (the trailing days re-read); a full reload reads every day again.
     sandbox.reset_request_count()
     app.button(key="refresh").click().run()
     refresh_requests = sandbox.request_count

@@ -28,6 +28,7 @@ identity's sync bookmark: the store every read answers from (lib.store.sync fill
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -77,9 +78,9 @@ CREATE TABLE IF NOT EXISTS calls (
     dialed_us INTEGER,
     answered_us INTEGER,
     completed_us INTEGER,
-    PRIMARY KEY (identity, id)
+    PRIMARY KEY (identity, created_us, id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS calls_by_creation ON calls (identity, created_us);
+CREATE UNIQUE INDEX IF NOT EXISTS calls_by_id ON calls (identity, id);
 CREATE TABLE IF NOT EXISTS coverage (
     identity INTEGER NOT NULL,
     scope INTEGER NOT NULL,
@@ -302,8 +303,16 @@ class CallStore:
                     return empty_calls_frame(dtypes)
                 query += f" AND user_id IN ({','.join('?' * len(wanted))})"
                 params.extend(wanted)
-            rows = connection.execute(query + " ORDER BY created_us, id", params).fetchall()
-        return _frame(rows, columns, dtypes)
+            # Column-wise: one JSON array per column, which json.loads turns into lists in C;
+            # rows as tuples cost three times as long for a quarter of a team's calls.
+            arrays = connection.execute(
+                f"SELECT COUNT(*), {', '.join(f'json_group_array({c})' for c in columns)} FROM "
+                f"({query} ORDER BY created_us, id)", params).fetchone()
+        try:
+            by_name = dict(zip(columns, (json.loads(a) for a in arrays[1:]), strict=True))
+        except ValueError as exc:
+            raise sqlite3.DatabaseError(f"The stored calls are damaged ({exc}).") from exc
+        return _frame(arrays[0], by_name, dtypes)
 
     def call_count(self, identity: str | None = None) -> int:
         """How many calls are stored (of one identity, or of all); for tests and benchmarks."""
@@ -409,12 +418,11 @@ def _upsert(connection: sqlite3.Connection, source: int | None,
         [(source, *record) for record in records])
 
 
-def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str],
+def _frame(count: int, by_name: Mapping[str, list[Any]],
            dtypes: Mapping[str, str]) -> pd.DataFrame:
-    """A calls frame of `dtypes` from stored rows of `columns`, column by column."""
-    if not rows:
+    """A calls frame of `dtypes` from `count` stored calls given column by column."""
+    if not count:
         return empty_calls_frame(dtypes)
-    by_name = dict(zip(columns, zip(*rows, strict=True), strict=True))
     data: dict[str, pd.Series] = {}
     for name, dtype in dtypes.items():
         stored = next((key for key, value in _TIME_COLUMNS.items() if value == name), name)
@@ -424,18 +432,36 @@ def _frame(rows: list[tuple[Any, ...]], columns: Sequence[str],
         elif name == "outbound":
             data[name] = pd.Series(np.array(values, dtype=bool))
         elif dtype == "Int64":
-            data[name] = pd.Series(values, dtype="Int64")
+            data[name] = _nullable_ints(values)
         elif dtype == "object":
-            data[name] = pd.Series(list(values), dtype=object)
+            data[name] = pd.Series(values, dtype=object)
         else:
             data[name] = pd.Series(np.array(values, dtype=dtype))
-    return pd.DataFrame(data)
+    frame = pd.DataFrame(data)
+    # The subquery's order is SQLite's scan of the (created, id) key; checked, never assumed.
+    if not frame.set_index(["created_at", "id"]).index.is_monotonic_increasing:
+        frame = frame.sort_values(["created_at", "id"], kind="stable").reset_index(drop=True)
+    return frame
+
+
+def _numbers(values: Sequence[int | None]) -> tuple[np.ndarray, np.ndarray]:
+    """Integers (None: unknown) as an int64 array and its mask of unknowns, without a loop in
+    Python: None becomes NaN in a float array (exact: ids and microsecond times stay below
+    2**53)."""
+    floats = np.array(values, dtype=np.float64)
+    missing = np.isnan(floats)
+    return np.where(missing, 0, floats).astype(np.int64), missing
+
+
+def _nullable_ints(values: Sequence[int | None]) -> pd.Series:
+    numbers, missing = _numbers(values)
+    return pd.Series(pd.arrays.IntegerArray(numbers, missing))
 
 
 def _times(micros: Sequence[int | None], dtype: str) -> pd.Series:
     """Epoch microseconds (None: unknown) as aware UTC times of `dtype`."""
-    values = np.array([-1 if value is None else value for value in micros], dtype=np.int64)
-    times = pd.Series(pd.to_datetime(values, unit="us", utc=True))
-    if any(value is None for value in micros):
-        times = times.where(pd.Series([value is not None for value in micros]))
+    numbers, missing = _numbers(micros)
+    times = pd.Series(pd.to_datetime(numbers, unit="us", utc=True))
+    if missing.any():
+        times = times.where(~missing)
     return times.astype(dtype)

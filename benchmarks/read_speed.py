@@ -65,7 +65,10 @@ class SandboxProcess:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "lib.sandbox", "--port", str(self.port), "--reps", str(reps),
              "--days", str(days), "--latency-ms", str(latency_ms), "--rate-limit", "1000000",
-             "--mint-interval", "0", "--db", str(db)],
+             "--mint-interval", "0", "--db", str(db),
+             # The API's own later edits off: the baseline and the cold read, minutes apart,
+             # must see the same calls to be compared.
+             "--later-dispositions", "0", "--deletions", "0"],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.process.stdout.readline()
         if "full token:" not in line:

@@ -81,6 +81,7 @@ def test_info(sandbox, client, api):
         assert info.user_id == 1 and info.email and "@" in info.email
         assert info.scopes == frozenset(ALL_SCOPES)
         assert info.requests_maximum == 10_000 and info.requests_current >= 1
+        assert info.org == "5007"  # meta.org.id of seed 7's org
     else:  # v2 has no "who am I" route: nothing is known, and nothing is asked
         assert info == ApiInfo(None, None, frozenset(), None, None)
         assert sandbox.request_count == 0

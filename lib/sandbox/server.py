@@ -598,6 +598,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         auth = self.headers.get("Authorization", "").partition(" ")[2].strip()
         return 200, {"meta": {
             "user": {"id": info.user_id, "email": user.email if user else None},
+            "org": self.state.org,
             "api": {
                 "permissions": [s for s in ALL_SCOPES if s in info.scopes],
                 "requests": {"current": self.state.rate_usage(auth),

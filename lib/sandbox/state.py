@@ -230,6 +230,10 @@ class SandboxState:
         self.disposition_ids = frozenset(d[0] for d in DISPOSITIONS)
         self.purpose_ids = frozenset(p[0] for p in PURPOSES)
         self.owner_user_id = OWNER_USER_ID
+        # (P) The org /1.0/info names under meta.org: one per seed, so two sandboxes of
+        # different seeds are two orgs whose users share ids, as real orgs' users do.
+        self.org = {"id": 5000 + seed % 1000, "name": f"Sandbox Org {seed}",
+                    "shortname": f"sandbox{seed}"}
         self._store = store
 
         self._calls_lock = threading.Lock()

@@ -47,17 +47,26 @@ def truth(client: OutreachClient, after, before):
     return client.list_calls(after, before)
 
 
-def shown(calls, want, edited, deleted) -> str:
-    """Whether a read equals the API, else how many of the edits and deletions it shows."""
+def shown(calls, want, edited, deleted, trailing_from) -> str:
+    """Whether a read equals the API, else how many of the edits and deletions it shows, and
+    how many of those were in the trailing days a 1.0 sync re-reads."""
     if calls.equals(want):
         return "equals the API: every edit and deletion shown"
-    mine = calls.set_index("id")["disposition_id"]
-    theirs = want.set_index("id")["disposition_id"]
-    edits = sum(1 for call_id in edited if call_id in mine.index and call_id in theirs.index
-                and str(mine[call_id]) == str(theirs[call_id]))
+    mine = calls.set_index("id")
+    theirs = want.set_index("id")
+    in_both = [call_id for call_id in edited if call_id in mine.index and call_id in theirs.index]
+    right = [call_id for call_id in in_both
+             if str(mine.at[call_id, "disposition_id"]) == str(theirs.at[call_id,
+                                                                         "disposition_id"])]
+    recent = [call_id for call_id in in_both
+              if theirs.at[call_id, "created_at"] >= trailing_from]
+    recent_right = len(set(recent) & set(right))
     gone = len([call_id for call_id in deleted if call_id not in mine.index])
-    return (f"{edits} of {len(edited)} edits, {gone} of {len(deleted)} deletions shown "
-            "(1.0: the trailing days' now, older ones at their periodic re-read)")
+    return (f"edits: all {recent_right} of {len(recent)} in the trailing 3 days shown"
+            if recent_right == len(recent) else
+            f"edits: only {recent_right} of {len(recent)} in the trailing 3 days shown") + \
+        (f"; {len(right) - recent_right} of {len(in_both) - len(recent)} older ones agree "
+         f"(unchanged or shown at their re-read); {gone} of {len(deleted)} deletions shown")
 
 
 def run(version: str, args: argparse.Namespace, work: Path) -> list[tuple]:
@@ -92,10 +101,11 @@ def run(version: str, args: argparse.Namespace, work: Path) -> list[tuple]:
         deleted = set(rng.sample(last3, 20))
         for call_id in deleted:
             sandbox.delete_call(int(call_id))
+        trailing_from = day_bounds(now.date() - timedelta(days=2))[0]
         refreshed, requests, seconds = timed_read(source, sandbox, after, None, sync=True)
         want = truth(reference, after, refreshed.synced_at)
         rows.append((f"{version}: 2. refresh after 60 edits, 20 deletions", requests, seconds,
-                     shown(refreshed.calls, want, edited, deleted), cold_requests,
+                     shown(refreshed.calls, want, edited, deleted, trailing_from), cold_requests,
                      cold_seconds))
 
         closed_after, closed_before = after, day_bounds(NOW.date())[0]
@@ -103,7 +113,8 @@ def run(version: str, args: argparse.Namespace, work: Path) -> list[tuple]:
         morning, requests, seconds = timed_read(source, sandbox, closed_after, closed_before)
         want = truth(reference, closed_after, closed_before)
         rows.append((f"{version}: 3. the next morning, 28 closed days", requests, seconds,
-                     shown(morning.calls, want, edited, deleted), cold_requests, cold_seconds))
+                     shown(morning.calls, want, edited, deleted, trailing_from),
+                     cold_requests, cold_seconds))
     return rows
 
 

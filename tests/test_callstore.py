@@ -220,3 +220,23 @@ def test_two_stores_on_one_file_see_each_others_calls(tmp_path):
     one.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 5, 1), NOW)
     assert len(two.load(ME, *day_bounds(DAY), None, CALL_DTYPES)) == 5
     assert two.coverage(ME, [ALL_USERS], DAY, DAY)
+
+
+def test_an_older_copy_never_replaces_a_newer_one_nor_is_a_later_change_deleted(store):
+    # Two processes on one file: a whole-day re-read fetched before an edit is written after
+    # the other process stored the edit. The newer copy stays; a call changed after the
+    # re-read began is not taken for deleted.
+    created = day_bounds(DAY)[0] + timedelta(hours=9)
+    fetched = NOW
+    edited = row(1, created, note="corrected", updated_at=fetched + timedelta(minutes=1))
+    logged = row(2, created + timedelta(hours=1), updated_at=fetched + timedelta(minutes=2))
+    store.upsert(ME, [edited, logged])
+    stale = row(1, created, note="as first logged", updated_at=created)
+    assert store.replace_days(ME, ALL_USERS, whole(DAY), [stale], fetched) == 0
+    loaded = store.load(ME, *day_bounds(DAY), None, CALL_DTYPES).set_index("id")
+    assert loaded.loc[1, "note"] == "corrected" and 2 in loaded.index
+    # A copy as new or newer does replace it; unknown times always do (1.0 may not say).
+    store.upsert(ME, [row(1, created, note="later still", updated_at=fetched + timedelta(hours=1))])
+    store.upsert(ME, [row(1, created, note="time unknown", updated_at=None)])
+    assert store.load(ME, *day_bounds(DAY), None, CALL_DTYPES)["note"].tolist()[0] == \
+        "time unknown"

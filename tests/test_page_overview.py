@@ -344,3 +344,29 @@ def test_a_partly_loaded_range_is_said_never_shown_as_complete(app_env):
                               "share (50%) of your Outreach requests for this hour, so the "
                               "figures below leave out the rest.")
     assert "What is loaded is kept; only the rest is read." in warning
+
+
+def stale_page() -> None:
+    """A page whose due sync failed: the stored calls, said to be as of the last sync."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from lib.outreach import ApiUnavailable
+    from lib.ui import frame
+    from lib.ui.cache import LoadedCalls
+
+    synced = datetime(2026, 11, 18, 8, 42, tzinfo=UTC)
+    frame.data_note([LoadedCalls(pd.DataFrame(), synced, sync_failed=ApiUnavailable(
+        "GET /1.0/calls failed after 6 tries: HTTP 503"))], "Europe/Berlin")
+
+
+def test_a_failed_sync_says_the_calls_are_as_of_the_last_one(app_env):
+    app = AppTest.from_function(stale_page, default_timeout=60)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    warning = shown(app.warning[0].value)
+    assert warning.startswith("**These calls are as of 09:42: the sync with Outreach failed.** "
+                              "Outreach could not be reached")
+    assert "Synced to 18 Nov 2026, 09:42 · all times in Europe/Berlin" in \
+        [c.value for c in app.sidebar.caption]

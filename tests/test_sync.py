@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from lib.outreach import QuotaExhausted, StaticToken
+from lib.outreach import NewCall, NotAuthorised, QuotaExhausted, StaticToken
 from lib.sandbox import Sandbox, start_sandbox
 from lib.store.callstore import ALL_USERS, CallStore, day_bounds
 from lib.store.datasource import DataSource
@@ -136,8 +136,9 @@ def test_1_0_shows_edits_and_deletions_in_the_trailing_days_after_one_refresh(bo
 
 def test_1_0_older_edits_show_once_their_days_are_due_for_a_re_read(box, tmp_path):
     # 1.0 cannot ask for changes: an edit before the trailing days waits for the periodic
-    # re-read of its day (here due after an hour, two days a sync, the longest unread first).
-    policy = SyncPolicy(trailing_days=2, reread_after=timedelta(hours=1), reread_per_sync=2)
+    # re-read of its day (here due after an hour, a batch of two days a sync, earliest first).
+    policy = SyncPolicy(trailing_days=2, reread_after=timedelta(hours=1), batch_days=2,
+                        reread_batches=1)
     source = source_of(box, tmp_path, API_1_0, policy=policy)
     after, before = days_ago(9, 6)  # four closed days
     read(source, box, after, before)
@@ -146,7 +147,7 @@ def test_1_0_older_edits_show_once_their_days_are_due_for_a_re_read(box, tmp_pat
     box.clock.advance(600)
     unchanged, requests = read(source, box, after, before, sync=True)
     assert unchanged.calls.set_index("id").loc[int(old["id"]), "disposition_id"] != 9
-    box.clock.advance(3600)  # now due: the two longest unread days per sync
+    box.clock.advance(3600)  # now due: two days a sync
     first, _ = read(source, box, after, before, sync=True)
     second, _ = read(source, box, after, before, sync=True)
     assert second.calls.set_index("id").loc[int(old["id"]), "disposition_id"] == 9
@@ -276,10 +277,15 @@ def test_the_v2_bookmark_is_the_newest_change_stored_and_the_next_sync_starts_th
     source = source_of(box, tmp_path, API_2, dialect=V2Dialect(page_size=50))
     after, _ = days_ago(20, 0)
     first, _ = read(source, box, after)
-    assert source.store.marks("sync test").bookmark == first.synced_at  # the first sync's start
+    # The first sync starts the bookmark an hour before itself (a server clock behind ours).
+    assert source.store.marks("sync test").bookmark == first.synced_at - timedelta(hours=1)
     box.clock.advance(600)
     edited, _ = edit_and_delete(box, days_ago(20, 0), 120, days_ago(1, 0), 1)
-    assert source.sync().changed_calls == 120  # three pages of the feed
+    since = first.synced_at - timedelta(hours=1, minutes=5)  # the bookmark less the overlap
+    fed = [record for record in box.all_calls("1.0")
+           if record["attributes"]["metadata"]["updated"] >= since.isoformat()[:23]]
+    assert {int(record["id"]) for record in fed} >= edited
+    assert source.sync().changed_calls == len(fed)  # the edits and the last hour's calls
     newest = max(record["attributes"]["metadata"]["updated"] for record in box.all_calls("1.0")
                  if int(record["id"]) in edited)
     bookmark = source.store.marks("sync test").bookmark
@@ -296,3 +302,79 @@ def test_the_v2_bookmark_is_the_newest_change_stored_and_the_next_sync_starts_th
     assert source.sync().changed_calls == 2
     notes = read(source, box, after)[0].calls.set_index("id")["note"]
     assert (notes[one], notes[other]) == ("one more change", "and another")
+
+
+# ----- what the review found: days read while open, clocks apart, failing syncs -----
+
+
+def test_a_day_read_while_it_was_today_is_read_whole_once_it_has_ended(box, tmp_path, api):
+    # Read at 17:00; five calls logged at 18:00; the manager is back four days later, past
+    # the trailing days: that day is read again whole, not shown short as complete.
+    source = source_of(box, tmp_path, api, policy=SyncPolicy(trailing_days=1))
+    after, _ = days_ago(2, 0)
+    read(source, box, after)
+    box.clock.advance(3600)
+    late = {int(source.client.create_call(NewCall(outbound=True, note=f"late {n}"))["id"])
+            for n in range(5)}  # logged elsewhere: only a read of the API brings them
+    box.clock.advance(4 * 86400)
+    later, _ = read(source, box, after, day_bounds(TODAY)[1])
+    assert late <= set(later.calls["id"]) and later.complete
+    assert later.calls.equals(api.expected(box, after, day_bounds(TODAY)[1]))
+
+
+def test_a_server_clock_behind_ours_loses_no_change(box, tmp_path):
+    # Callboard's clock 10 minutes ahead of Outreach's: the first bookmark starts an hour back.
+    ahead = lambda: box.clock.now() + timedelta(minutes=10)  # noqa: E731
+    client = API_2.client(box.base_url, StaticToken(box.full_token), sleep=no_sleep,
+                          clock=box.clock.now)
+    source = DataSource(client, demo=False, description="the test sandbox",
+                        store=CallStore(tmp_path / "calls.sqlite"), store_identity="sync test",
+                        clock=ahead)
+    after, before = days_ago(20, 10)
+    first = source.read_calls(after, before)
+    box.clock.advance(60)
+    call_id = int(first.calls["id"].iloc[0])
+    box.edit_call(call_id, note="fixed")
+    box.clock.advance(600)
+    source.sync()
+    assert source.read_calls(after, before).calls.set_index("id").loc[call_id, "note"] == "fixed"
+
+
+def test_a_due_sync_that_fails_shows_the_stored_calls_as_of_the_last_sync(box, tmp_path, api):
+    token = box.issue_token(["read_calls", "read_users"], ttl=3600)
+    client = api.client(box.base_url, StaticToken(token), sleep=no_sleep, clock=box.clock.now)
+    source = DataSource(client, demo=False, description="the test sandbox",
+                        store=CallStore(tmp_path / "calls.sqlite"), store_identity="sync test",
+                        clock=box.clock.now)
+    after, before = days_ago(6, 1)
+    first = source.read_calls(after, before)
+    box.revoke(token)
+    box.clock.advance(600)  # due
+    stale = source.read_calls(after, before)
+    assert stale.calls.equals(first.calls) and stale.synced_at == first.synced_at
+    assert isinstance(stale.sync_failed, NotAuthorised)
+    with pytest.raises(NotAuthorised):
+        source.read_calls(after, before, sync=True)  # Refresh says it failed
+
+
+def test_a_v2_backfill_cut_short_shows_no_day_part_filled_by_the_change_feed(box, tmp_path,
+                                                                              configure_box):
+    # v2 at 50 a page, so that a week costs about as much as on 1.0; edits all over the range
+    # put some calls of days never read into the store through the change feed.
+    from lib.outreach import V2Dialect
+
+    source = source_of(box, tmp_path, API_2, policy=SyncPolicy(batch_days=7), max_workers=2,
+                       dialect=V2Dialect(page_size=50))
+    configure_box(rate_limit=160)  # from the first request: the share is of this window
+    read(source, box, *days_ago(1, 0))  # a first sync: the bookmark
+    box.clock.advance(600)
+    edit_and_delete(box, days_ago(34, 0), 60, days_ago(1, 0), 1)
+    after, before = days_ago(34, 0)
+    part, _ = read(source, box, after, before)
+    assert 0 < part.loaded < 1
+    whole = API_2.expected(box, after, before)
+    shown = part.calls
+    assert 0 < len(shown) < len(whole)
+    for day in set(shown["created_at"].dt.date):
+        assert (shown["created_at"].dt.date == day).sum() == (whole["created_at"].dt.date
+                                                              == day).sum()

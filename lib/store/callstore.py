@@ -329,7 +329,8 @@ class CallStore:
 
     def upsert(self, identity: str, rows: Iterable[Mapping[str, Any]],
                bookmark: datetime | None = None) -> int:
-        """Keep these parsed call rows, replacing stored copies by id; with `bookmark`, move
+        """Keep these parsed call rows, replacing stored copies by id (unless the stored copy
+        is newer, by `updated_at`); with `bookmark`, move
         the identity's bookmark to it in the same transaction (a page of the change feed is
         stored and marked read together, or neither). Returns how many rows were given."""
         records = [_record(row) for row in rows]
@@ -370,14 +371,17 @@ class CallStore:
         with self._writing() as connection:
             source = self._identity_id(connection, identity, create=True)
             for day, (start, end) in bounds.items():
-                query = ("SELECT id FROM calls WHERE identity = ? AND created_us >= ?"
-                         " AND created_us < ?")
+                query = ("SELECT id, updated_us FROM calls WHERE identity = ? AND"
+                         " created_us >= ? AND created_us < ?")
                 params: list[Any] = [source, start, end]
                 if scope != ALL_USERS:
                     query += " AND user_id = ?"
                     params.append(scope)
-                gone = [(source, call_id) for (call_id,) in connection.execute(query, params)
-                        if call_id not in kept]
+                # A call changed after this read began exists (another process stored its
+                # change meanwhile): only a call the read lacks and nobody touched since goes.
+                fetched_us = _micros(fetched_at)
+                gone = [(source, call_id) for call_id, updated in connection.execute(query, params)
+                        if call_id not in kept and (updated is None or updated <= fetched_us)]
                 connection.executemany("DELETE FROM calls WHERE identity = ? AND id = ?", gone)
                 removed += len(gone)
                 connection.execute(
@@ -412,9 +416,15 @@ def _record(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 def _upsert(connection: sqlite3.Connection, source: int | None,
             records: Sequence[tuple[Any, ...]]) -> None:
+    """Insert, or replace the stored copy by id unless that copy is newer: another process
+    (the cron sync beside the dashboard) may have stored a later edit than this read saw."""
     marks = ", ".join("?" * (len(_ALL_COLUMNS) + 1))
+    updates = ", ".join(f"{name} = excluded.{name}" for name in _ALL_COLUMNS if name != "id")
     connection.executemany(
-        f"INSERT OR REPLACE INTO calls (identity, {', '.join(_ALL_COLUMNS)}) VALUES ({marks})",
+        f"INSERT INTO calls (identity, {', '.join(_ALL_COLUMNS)}) VALUES ({marks})"
+        f" ON CONFLICT (identity, id) DO UPDATE SET {updates}"
+        " WHERE excluded.updated_us IS NULL OR calls.updated_us IS NULL"
+        " OR excluded.updated_us >= calls.updated_us",
         [(source, *record) for record in records])
 
 

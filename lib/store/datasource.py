@@ -25,15 +25,15 @@ import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
 from lib.clock import Clock, real_clock, require_utc
 from lib.frames import empty_calls_frame
-from lib.outreach import NewCall, OutreachClient, RateLimited, distinct_user_ids
-from lib.store.callstore import ALL_USERS, CallStore
+from lib.outreach import NewCall, OutreachClient, OutreachError, RateLimited, distinct_user_ids
+from lib.store.callstore import ALL_USERS, CallStore, utc_day
 from lib.store.sync import Syncer, SyncPolicy, SyncReport
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,8 @@ class CallsRead:
     synced_at: datetime
     loaded: float = 1.0
     stopped_by: RateLimited | None = None
+    # A sync that was due but failed: the calls are as of `synced_at`, older than the policy's.
+    sync_failed: OutreachError | None = None
 
     @property
     def complete(self) -> bool:
@@ -94,7 +96,7 @@ class DataSource:
         age of the data (the manager's Refresh), False never, None when it is due.
         A read that fails raises (IncompleteRead, QuotaExhausted, ...) and shows nothing.
         """
-        read_at = self.clock()
+        read_at = self.clock()  # the read's pin
         before = read_at if created_before is None else min(
             require_utc(created_before, "created_before"), read_at)
         if created_after is None or self.store is None:
@@ -108,21 +110,48 @@ class DataSource:
         if syncer is None:
             frame = self.client.list_calls(after, before, users, on_progress)
             return CallsRead(frame, read_at)
+        scopes = [ALL_USERS] if users is None else users
+        failed: OutreachError | None = None
         try:
+            # Everything under the lock, the load too: a Full reload of another session can
+            # then never land between what this read stored and what it shows.
             with self._sync_lock:
-                if sync or (sync is None and syncer.due(read_at)):
-                    syncer.sync(read_at)
-                filled = syncer.backfill(after, before, [ALL_USERS] if users is None else users,
-                                         read_at, on_progress)
-            frame = self.store.load(syncer.identity, after, before, users,
-                                    self.client.call_dtypes)
-            synced_at = self.store.marks(syncer.identity).synced_at or read_at
+                now = self.clock()  # after the wait: a sync meanwhile is then fresh
+                if sync or (sync is None and syncer.due(now)):
+                    try:
+                        syncer.sync(now)
+                    except OutreachError as exc:
+                        if sync:
+                            raise  # asked for (Refresh): the caller says it failed
+                        # Due only: what is stored is still right as of its last sync.
+                        log.warning("The sync with Outreach failed (%s); showing the calls "
+                                    "as of the last sync.", exc.detail)
+                        failed = exc
+                filled = syncer.backfill(after, before, scopes, now, on_progress)
+                frame = self.store.load(syncer.identity, after, before, users,
+                                        self.client.call_dtypes)
+                if not filled.complete:
+                    frame = self._complete_days_only(syncer, frame, scopes, after, before, now)
+                synced_at = self.store.marks(syncer.identity).synced_at or now
         except sqlite3.Error as exc:
             # The store is only a shortcut: when it cannot be used, read everything instead.
             log.warning("The call store %s could not be used (%s); reading from the API.",
                         self.store.path, exc)
             return CallsRead(self.client.list_calls(after, before, users, on_progress), read_at)
-        return CallsRead(frame, synced_at, filled.loaded, filled.stopped_by)
+        return CallsRead(frame, synced_at, filled.loaded, filled.stopped_by, failed)
+
+    @staticmethod
+    def _complete_days_only(syncer: Syncer, frame: pd.DataFrame, scopes: Sequence[int],
+                            after: datetime, before: datetime, now: datetime) -> pd.DataFrame:
+        """The calls of the (user, day)s stored whole: a backfill cut short must not show the
+        few calls v2's change feed brought into days it did not read."""
+        complete = syncer.complete_days(scopes, utc_day(after),
+                                        utc_day(before - timedelta(microseconds=1)), now)
+        days = frame["created_at"].dt.tz_convert("UTC").dt.date
+        scope_of = [ALL_USERS] * len(frame) if scopes == [ALL_USERS] else \
+            frame["user_id"].astype("int64").tolist()
+        keep = [(scope, day) in complete for scope, day in zip(scope_of, days, strict=True)]
+        return frame[keep].reset_index(drop=True)
 
     def list_calls(
         self,

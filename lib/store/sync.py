@@ -9,17 +9,21 @@ days re-read whole, a periodic re-read of older days, and lazy backfill of range
 #   &sort=updatedAt, cursor pages of 1000, each page upserted by id and the bookmark moved to
 #   its largest updatedAt in the same transaction, so a sync cut short resumes where it
 #   stopped. The overlap (OVERLAP, 5 minutes) re-reads the last changes again: calls changed
-#   in the same millisecond as the bookmark, and a server whose clock or commit order runs a
-#   little behind, are not skipped; re-reading them costs nothing (an upsert). The first sync
-#   of an identity sets the bookmark to its own start: every day read whole after it is at
-#   least that fresh. An edit anywhere in the stored history shows after one sync.
+#   in the same millisecond as the bookmark, and a server whose commit order runs a little
+#   behind, are not skipped; re-reading them costs nothing (an upsert that keeps the newer
+#   copy). The first sync of an identity sets the bookmark to its own start less
+#   FIRST_LOOKBACK (an hour), on Callboard's clock: every day read whole after it is fresher,
+#   and a server clock up to an hour behind ours loses no change. An edit anywhere in the
+#   stored history shows after one sync.
 # - 1.0 cannot ask for changes (it filters by created only), so each sync re-reads the
 #   trailing `trailing_days` (today and the days before it) whole, for every user scope stored
 #   there, and replaces those days. On v2 the same re-read finds deletions (the feed has none).
-# - Older stored days are re-read whole once they are `reread_after` old (default a week), at
-#   most `reread_per_sync` (scope, day)s a sync, the longest unread first: spread over syncs,
-#   and a small part of the quota budget each time. A Full reload forgets everything.
-# - Backfill: (scope, day)s of a read's range that are not stored are read in batches of
+# - Older stored days are re-read whole once they are `reread_after` old (default a week), the
+#   longest unread first, at most `reread_batches` batches of `batch_days` days a sync (three
+#   months of days), and only while the quota budget lasts: a re-read the budget stops is
+#   taken up by the next sync. A Full reload forgets everything.
+# - Backfill: (scope, day)s of a read's range that are not stored, or stored only part way
+#   (a day read while it was today, and not re-read since it ended), are read in batches of
 #   `batch_days` days, each stored when it is complete. When the quota budget runs out after a
 #   batch, the read answers with what is stored and says how much of the range is loaded; the
 #   next read continues. Other failures raise (the finished batches stay stored).
@@ -40,6 +44,7 @@ from lib.store.callstore import ALL_USERS, CallStore, day_bounds, utc_day
 log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)  # how far before its bookmark the change feed starts again
+FIRST_LOOKBACK = timedelta(hours=1)  # the first bookmark, before the first sync's start
 
 
 @dataclass(frozen=True)
@@ -49,8 +54,8 @@ class SyncPolicy:
     every: timedelta = timedelta(minutes=5)  # data older than this is synced before a read
     trailing_days: int = 3  # today and the days before it, re-read whole at each sync
     reread_after: timedelta = timedelta(days=7)  # an older stored day is then re-read whole
-    reread_per_sync: int = 14  # at most this many (scope, day)s of that re-read per sync
-    batch_days: int = 31  # a backfill is stored a batch of this many days at a time
+    reread_batches: int = 3  # at most this many batches of that re-read per sync
+    batch_days: int = 31  # a backfill (and a re-read) is stored a batch of this many days
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,10 @@ class Backfill:
     loaded: float = 1.0
     stopped_by: RateLimited | None = None
 
+    @property
+    def complete(self) -> bool:
+        return self.loaded >= 1.0
+
 
 class Syncer:
     """Syncs one identity's calls from one client into one store (not thread-safe on its own:
@@ -85,12 +94,15 @@ class Syncer:
         self.policy = policy
 
     def due(self, now: datetime) -> bool:
-        """Whether the stored data is older than the policy allows."""
+        """Whether the stored data is older than the policy allows (a sync at or after `now`,
+        by another session that took the lock first, is fresh)."""
         synced = self.store.marks(self.identity).synced_at
-        return synced is None or now - synced >= self.policy.every or now < synced
+        return synced is None or now - synced >= self.policy.every
 
     def sync(self, now: datetime) -> SyncReport:
-        """Bring what is stored up to date as of `now` (see the module comment)."""
+        """Bring what is stored up to date as of `now` (see the module comment). The change
+        feed and the trailing days raise when they fail (the sync did not happen); the re-read
+        of older days stops quietly when the quota budget runs out."""
         pages, calls = self._changes(now) if self.client.reads_changes else (0, 0)
         today = utc_day(now)
         trailing_from = today - timedelta(days=self.policy.trailing_days - 1)
@@ -98,12 +110,19 @@ class Syncer:
         # Re-read today too for every scope that has the days before it: a new day begins.
         scopes = {scope for scope, _day in recent}
         pairs = {(scope, day) for scope in scopes for day in _days(trailing_from, today)}
-        older = [pair for pair in self.store.covered_days(
-            self.identity, fetched_before=now - self.policy.reread_after,
-            limit=self.policy.reread_per_sync) if pair not in pairs]
-        removed = self._read_whole(sorted(pairs | set(older)), now, None)
+        removed = self._read_whole(sorted(pairs), now, None)
+        due = [pair for pair in self.store.covered_days(
+            self.identity, fetched_before=now - self.policy.reread_after) if pair not in pairs]
+        reread = 0
+        for batch in self._batches(due)[:self.policy.reread_batches]:
+            try:
+                removed += self._read_whole(batch, now, None)
+            except RateLimited as exc:
+                log.info("The re-read of older days stopped for now: %s", exc.detail)
+                break
+            reread += len(batch)
         self.store.set_marks(self.identity, synced_at=now)
-        report = SyncReport(now, pages, calls, len(pairs) + len(older), removed)
+        report = SyncReport(now, pages, calls, len(pairs) + reread, removed)
         log.info("Synced calls as of %s: %d page(s) of changes (%d calls), %d day(s) re-read, "
                  "%d deleted call(s) removed.", now.isoformat(timespec="seconds"), pages, calls,
                  report.days_reread, removed)
@@ -113,19 +132,14 @@ class Syncer:
                  on_progress: Callable[[int, int], None] | None = None) -> Backfill:
         """Read and store the (scope, day)s of [after, before) that are not stored yet."""
         first, last = utc_day(after), utc_day(before - timedelta(microseconds=1))
-        covered = self.store.coverage(self.identity, [*scopes, ALL_USERS], first, last)
-        days = _days(first, last)
-        wanted = [(scope, day) for day in days for scope in scopes]
-        missing = [(scope, day) for scope, day in wanted
-                   if (scope, day) not in covered and (ALL_USERS, day) not in covered]
+        complete = self.complete_days(scopes, first, last, now)
+        wanted = [(scope, day) for day in _days(first, last) for scope in scopes]
+        missing = [pair for pair in wanted if pair not in complete]
         if not missing:
             return Backfill()
-        batches: dict[int, list[tuple[int, date]]] = {}
-        for scope, day in missing:
-            batches.setdefault((day - first).days // self.policy.batch_days, []).append(
-                (scope, day))
+        batches = self._batches(missing)
         done = len(wanted) - len(missing)
-        for number, batch in enumerate(batches.values()):
+        for number, batch in enumerate(batches):
             try:
                 self._read_whole(batch, now, on_progress)
             except RateLimited as exc:
@@ -137,13 +151,42 @@ class Syncer:
             done += len(batch)
         return Backfill()
 
+    def complete_days(self, scopes: Sequence[int], first: date, last: date,
+                      now: datetime) -> set[tuple[int, date]]:
+        """The (scope, day)s of these scopes from `first` to `last` whose calls are all
+        stored: read whole (or for a scope, through an every-user read), or still open today
+        and read at its last sync. A day read while it was today and not re-read since it
+        ended is not complete: the calls of its last hours are missing."""
+        covered = self.store.coverage(self.identity, [*scopes, ALL_USERS], first, last)
+
+        def whole(key: tuple[int, date]) -> bool:
+            found = covered.get(key)
+            return found is not None and (found.complete_to >= day_bounds(key[1])[1]
+                                          or day_bounds(key[1])[1] > now)
+
+        return {(scope, day) for day in _days(first, last) for scope in scopes
+                if whole((scope, day)) or whole((ALL_USERS, day))}
+
+    def _batches(self, pairs: Iterable[tuple[int, date]]) -> list[list[tuple[int, date]]]:
+        """(scope, day)s in batches of `batch_days` consecutive days, earliest first."""
+        pairs = sorted(pairs, key=lambda pair: (pair[1], pair[0]))
+        if not pairs:
+            return []
+        first = pairs[0][1]
+        batches: dict[int, list[tuple[int, date]]] = {}
+        for scope, day in pairs:
+            batches.setdefault((day - first).days // self.policy.batch_days, []).append(
+                (scope, day))
+        return list(batches.values())
+
     # ----- the reads -----
 
     def _changes(self, now: datetime) -> tuple[int, int]:
         bookmark = self.store.marks(self.identity).bookmark
         if bookmark is None:
-            # Nothing was read before this sync: whatever is read from now on is newer.
-            self.store.set_marks(self.identity, bookmark=now)
+            # Nothing was read before this sync: whatever is read from now on is newer. An
+            # hour back, so that a server clock behind ours loses none of the next changes.
+            self.store.set_marks(self.identity, bookmark=now - FIRST_LOOKBACK)
             return 0, 0
         seen = [0]
 

@@ -12,7 +12,7 @@ import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from lib.clock import Clock, clock_from_setting
-from lib.outreach import ApiInfo, NewCall, RateLimited
+from lib.outreach import ApiInfo, NewCall, OutreachError, RateLimited
 from lib.settings import Settings
 from lib.store.datasource import DataSource
 from lib.store.opening import open_source
@@ -45,6 +45,7 @@ class LoadedCalls:
     synced_at: datetime
     loaded: float = 1.0
     stopped_by: RateLimited | None = None
+    sync_failed: OutreachError | None = None  # a due sync failed: as of `synced_at`
 
 
 def settings() -> Settings:
@@ -184,7 +185,8 @@ def _calls(
         read = _source.read_calls(after, before, user_ids, on_progress)
     finally:
         bar.empty()
-    return LoadedCalls(read.calls, read.synced_at, read.loaded, read.stopped_by)
+    return LoadedCalls(read.calls, read.synced_at, read.loaded, read.stopped_by,
+                       read.sync_failed)
 
 
 def _fingerprint(current: Settings) -> str:

@@ -162,6 +162,10 @@ def data_note(reads: Sequence[cache.LoadedCalls], tz: str) -> None:
     loaded = min(read.loaded for read in reads)
     share = "" if loaded >= 1 else f" · {int(loaded * 100)} % of this range loaded"
     st.sidebar.caption(f"Synced to {synced:%d %b %Y, %H:%M}{share} · all times in {tz}")
+    failed = next((read.sync_failed for read in reads if read.sync_failed), None)
+    if failed is not None:
+        st.warning(f"**These calls are as of {synced:%H:%M}: the sync with Outreach failed.** "
+                   + escape(explain(failed, now=cache.now())), icon=":material/sync_problem:")
     if loaded < 1:
         stopped = next(read.stopped_by for read in reads if read.loaded < 1)
         st.warning(escape(explain_partial(loaded, stopped, now=cache.now())),

@@ -8,7 +8,7 @@ query because a cursor cannot be read in parallel."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import requests
@@ -570,3 +570,33 @@ def test_an_oauth_app_without_a_refresh_token_is_not_connected(tmp_path):
     with pytest.raises(NotConnected, match="python -m lib.cli connect"):
         open_source(settings)
     assert isinstance(NotConnected("x"), SettingsError)  # the CLI and the frame explain it
+
+
+def test_a_1_0_identity_without_an_org_stands_on_the_credential(scripted, tmp_path):
+    # The reference documents /1.0/info's user, not its org: where none is named, two orgs
+    # whose token users share an id must still not share stored calls.
+    import json
+
+    def answer(method, path, query, headers):
+        if path == "/1.0/info":
+            body = {"meta": {"user": {"id": 7, "email": "rep@example.test"}, "api": {}}}
+        else:
+            body = {"data": [], "meta": {"page": {"current": 1, "entries": 50, "maximum": 1}}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    server = scripted(answer)
+    now = datetime(2026, 11, 18, 17, 0, tzinfo=UTC)
+    from lib.outreach import OutreachClient
+
+    def source_with(key: str) -> DataSource:
+        return DataSource(OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep,
+                                         clock=lambda: now),
+                          demo=False, description="a scripted API", credential_key=key,
+                          store=CallStore(tmp_path / "calls.sqlite"), clock=lambda: now)
+
+    first, second = source_with("aaaa"), source_with("bbbb")
+    first.list_calls(now - timedelta(days=2), now)
+    second.list_calls(now - timedelta(days=2), now)
+    assert first.store_identity == \
+        f"{server.base_url} org of credential aaaa user 7 rep@example.test api=1.0"
+    assert second.store_identity != first.store_identity

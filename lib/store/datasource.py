@@ -71,6 +71,8 @@ class DataSource:
     sandbox: object | None = None
     store: CallStore | None = None  # None: every read goes to the API
     store_identity: str | None = None  # whose calls; None: asked from /1.0/info on first read
+    # A hash of the credential: stands for the org in a 1.0 identity when /1.0/info names none.
+    credential_key: str | None = None
     policy: SyncPolicy = field(default_factory=SyncPolicy)
     # "Now" for the read's pinned end and for which days are closed; the client's own too.
     clock: Clock = real_clock
@@ -222,8 +224,11 @@ class DataSource:
                     log.warning("The API did not say whose token this is; calls are not stored.")
                     self.store = None
                     return None
-                # The org too: user ids are only unique within one org.
-                self.store_identity = (f"{self.client.base_url} org {info.org or '?'} user "
+                # The org too: user ids are only unique within one org. Where the answer does
+                # not name it, the credential stands for it (a new one then starts cold).
+                org = info.org or (f"of credential {self.credential_key}"
+                                   if self.credential_key else "?")
+                self.store_identity = (f"{self.client.base_url} org {org} user "
                                        f"{info.user_id} {info.email or ''} "
                                        f"api={self.client.dialect.version}")
             return self.store_identity

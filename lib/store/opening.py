@@ -46,6 +46,7 @@ def open_source(settings: Settings, clock: Clock | None = None,
         description = f"the Outreach API {version} at {settings.api_base}"
         return DataSource(client, demo=False, description=description, store=store,
                           store_identity=_v2_identity(settings, version, grant_id),
+                          credential_key=_credential_key(settings, grant_id),
                           policy=policy, clock=clock)
 
     # Imported here so that a deployment with credentials never loads the sandbox.
@@ -111,9 +112,14 @@ def _v2_identity(settings: Settings, version: str, grant_id: str | None) -> str 
     another user's calls. None on 1.0: the identity comes from /1.0/info on first read."""
     if version != "2":
         return None
+    return f"{settings.api_base} v2 {_credential_key(settings, grant_id)}"
+
+
+def _credential_key(settings: Settings, grant_id: str | None) -> str:
+    """A hash of the credential (the store file must never hold a secret): the pasted access
+    token, or the OAuth app with its grant."""
     credential = settings.access_token or f"{settings.client_id}\n{grant_id}"
-    # A hash: the store file must never hold a secret.
-    return f"{settings.api_base} v2 {hashlib.sha256(credential.encode()).hexdigest()[:16]}"
+    return hashlib.sha256(credential.encode()).hexdigest()[:16]
 
 
 def _sandbox_identity(options: dict[str, object], now: datetime) -> str:

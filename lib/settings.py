@@ -14,6 +14,8 @@ from lib.clock import EARLIEST_YEAR, LATEST_YEAR, Clock, clock_from_setting, par
 
 log = logging.getLogger(__name__)
 
+_DATABASE_SCHEMES = ("postgresql+psycopg://", "sqlite:///")
+
 REAL_API_BASE = "https://api.outreach.io"
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_SANDBOX_DB = ".callboard/sandbox.sqlite"
@@ -118,6 +120,9 @@ class Settings:
     timezone: str = DEFAULT_TIMEZONE
     sandbox_db: str = DEFAULT_SANDBOX_DB
     cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
+    # CALLBOARD_DATABASE_URL: the store of calls as a SQLAlchemy URL (a shared PostgreSQL,
+    # postgresql+psycopg://...); None: the SQLite file cache_db. Hidden: it may hold a password.
+    database_url: str | None = field(default=None, repr=False)
     # How the store keeps in sync (lib.store.sync.SyncPolicy): sync when the data is older than
     # this many minutes; re-read today and the days before it whole, this many days in all; and
     # re-read an older stored day whole once it is this many days old.
@@ -186,6 +191,11 @@ class Settings:
         cache_db: str | None = get("CALLBOARD_CACHE_DB") or DEFAULT_CACHE_DB
         if cache_db.lower() in _OFF:
             cache_db = None
+        database_url = get("CALLBOARD_DATABASE_URL")
+        if database_url is not None and not database_url.startswith(_DATABASE_SCHEMES):
+            # Never the value: it may hold a password.
+            raise SettingsError("CALLBOARD_DATABASE_URL must be a SQLAlchemy URL starting with "
+                                "postgresql+psycopg:// (a shared PostgreSQL) or sqlite:///.")
 
         sync_every = _number(get("CALLBOARD_SYNC_EVERY_MINUTES"), DEFAULT_SYNC_EVERY_MINUTES,
                              0, 24 * 60, "CALLBOARD_SYNC_EVERY_MINUTES",
@@ -249,6 +259,7 @@ class Settings:
             timezone=timezone,
             sandbox_db=get("CALLBOARD_SANDBOX_DB") or DEFAULT_SANDBOX_DB,
             cache_db=cache_db,
+            database_url=database_url,
             sync_every_minutes=sync_every,
             sync_trailing_days=int(trailing),
             sync_reread_days=reread,

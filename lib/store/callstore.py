@@ -1,5 +1,6 @@
-"""Keeps calls by id in a local SQLite file, with which day ranges are complete and each
-identity's sync bookmark: the store every read answers from (lib.store.sync fills it)."""
+"""Keeps calls by id in a SQL database (a local SQLite file, or a PostgreSQL shared by several
+replicas), with which day ranges are complete and each identity's sync bookmark: the store
+every read answers from (lib.store.sync fills it)."""
 
 # What is kept, per identity (whose data: org, user and API version; see lib.store.sync):
 #   calls      every call read, by id (an upsert replaces the older copy), with its
@@ -15,14 +16,18 @@ identity's sync bookmark: the store every read answers from (lib.store.sync fill
 # Replacing a day removes the scope's stored calls of that span that the re-read no longer
 # returned: that is how a deleted call leaves the store (the API has no deletion feed).
 #
-# Layout: PRAGMA user_version = SCHEMA_VERSION. A file of an older layout (version 3 kept whole
-# days as column blobs, with no ids to upsert) is dropped and rebuilt: the store holds only
-# what the API can give again, so the price is one cold read, never a crash.
+# Layout: the tables below, one code path for both engines (SQLAlchemy Core), and the version
+# of the layout in the one-row table `callboard_schema`. A store of another version (or of a
+# layout before that table: version 3 kept whole days as column blobs, version 4 the same
+# tables unversioned) is dropped and rebuilt: the store holds only what the API can give
+# again, so the price is one cold read, never a crash. A later layout change either adds a
+# step here that carries the old tables over, or rebuilds the same way.
 #
 # Nothing secret is stored: no tokens; an identity is kept as a hash of its text.
 #
-# Every operation opens its own short-lived connection: the dashboard reads from several
-# threads and the CLI from another process, and SQLite's own locking (WAL, busy timeout) keeps
+# Every operation takes a pooled connection for one transaction: the dashboard reads from
+# several threads and the CLI from another process; each engine's own locking (SQLite: WAL, a
+# busy timeout and BEGIN IMMEDIATE for writes; PostgreSQL: row locks of the upserts) keeps
 # them consistent without a lock of ours.
 
 from __future__ import annotations
@@ -30,9 +35,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -40,56 +44,89 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import SQLAlchemyError as StoreError
 
 from lib.frames import empty_calls_frame, has_v2_fields
 
-__all__ = ["ALL_USERS", "CallStore", "Covered", "SyncMarks", "day_bounds", "utc_day"]
+__all__ = ["ALL_USERS", "CallStore", "Covered", "StoreError", "SyncMarks", "day_bounds",
+           "utc_day"]
 
 log = logging.getLogger(__name__)
 
 ALL_USERS = -1  # the scope of a read of every user (Outreach user ids are positive)
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = _EPOCH.date()
 _MICROSECOND = timedelta(microseconds=1)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS identities (
-    id INTEGER PRIMARY KEY,
-    identity TEXT NOT NULL UNIQUE,
-    bookmark_us INTEGER,
-    synced_at_us INTEGER
-);
-CREATE TABLE IF NOT EXISTS calls (
-    identity INTEGER NOT NULL,
-    id INTEGER NOT NULL,
-    created_us INTEGER NOT NULL,
-    updated_us INTEGER,
-    user_id INTEGER,
-    outbound INTEGER NOT NULL,
-    from_number TEXT NOT NULL,
-    to_number TEXT NOT NULL,
-    purpose_id INTEGER,
-    disposition_id INTEGER,
-    prospect_id INTEGER,
-    note TEXT NOT NULL,
-    outcome TEXT,
-    state TEXT,
-    dialed_us INTEGER,
-    answered_us INTEGER,
-    completed_us INTEGER,
-    PRIMARY KEY (identity, created_us, id)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS calls_by_id ON calls (identity, id);
-CREATE TABLE IF NOT EXISTS coverage (
-    identity INTEGER NOT NULL,
-    scope INTEGER NOT NULL,
-    day INTEGER NOT NULL,
-    complete_to_us INTEGER NOT NULL,
-    fetched_at_us INTEGER NOT NULL,
-    PRIMARY KEY (identity, scope, day)
-) WITHOUT ROWID;
-"""
+_METADATA = MetaData()
+# The layout's version, one row: a store of another version is rebuilt (see the top).
+_SCHEMA = Table("callboard_schema", _METADATA, Column("version", Integer, nullable=False))
+_IDENTITIES = Table(
+    "identities", _METADATA,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("identity", String(64), nullable=False, unique=True),  # a sha256, never the text
+    Column("bookmark_us", BigInteger),
+    Column("synced_at_us", BigInteger),
+)
+# Clustered by creation time (SQLite: WITHOUT ROWID), so a range is read in one scan; the
+# unique index on id is what an upsert resolves against.
+_CALLS = Table(
+    "calls", _METADATA,
+    Column("identity", Integer, primary_key=True),
+    Column("created_us", BigInteger, primary_key=True),
+    Column("id", BigInteger, primary_key=True),
+    Column("updated_us", BigInteger),
+    Column("user_id", BigInteger),
+    Column("outbound", Boolean, nullable=False),
+    Column("from_number", Text, nullable=False),
+    Column("to_number", Text, nullable=False),
+    Column("purpose_id", BigInteger),
+    Column("disposition_id", BigInteger),
+    Column("prospect_id", BigInteger),
+    Column("note", Text, nullable=False),
+    Column("outcome", Text),
+    Column("state", Text),
+    Column("dialed_us", BigInteger),
+    Column("answered_us", BigInteger),
+    Column("completed_us", BigInteger),
+    Index("calls_by_id", "identity", "id", unique=True),
+    sqlite_with_rowid=False,
+)
+_COVERAGE = Table(
+    "coverage", _METADATA,
+    Column("identity", Integer, primary_key=True),
+    Column("scope", BigInteger, primary_key=True),
+    Column("day", Integer, primary_key=True),
+    Column("complete_to_us", BigInteger, nullable=False),
+    Column("fetched_at_us", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+# Tables of layouts before the versioned one (SQLite only), dropped when met.
+_OLD_TABLES = ("windows", "sources", "coverage", "calls", "identities", "callboard_schema")
 
 _BASE_COLUMNS = ("id", "created_us", "user_id", "outbound", "from_number", "to_number",
                  "purpose_id", "disposition_id", "prospect_id", "note")
@@ -141,120 +178,157 @@ class SyncMarks:
 
 
 class CallStore:
-    """Calls by id, their coverage and sync marks, in one SQLite file created on first use."""
+    """Calls by id, their coverage and sync marks, in one SQL database created on first use:
+    a SQLite file (a path, or a sqlite:/// URL) or a shared PostgreSQL
+    (postgresql+psycopg://...), through one code path (SQLAlchemy Core)."""
 
-    def __init__(self, path: str | Path, *, busy_timeout: float = 30.0) -> None:
-        self.path = Path(path)
+    def __init__(self, where: str | Path, *, busy_timeout: float = 30.0) -> None:
+        text = str(where)
+        self.url = make_url(text if "://" in text else f"sqlite:///{Path(text)}")
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        # The SQLite file (created with its folder); None for a server.
+        self.path: Path | None = Path(self.url.database) if self.is_sqlite and \
+            self.url.database else None
         self.busy_timeout = busy_timeout
-        self._ready = False
+        self._engine: Engine | None = None
 
     def __repr__(self) -> str:
-        return f"CallStore({str(self.path)!r})"
+        return f"CallStore({self.where!r})"
+
+    @property
+    def where(self) -> str:
+        """The store named for messages: its file, or its URL without a password."""
+        return str(self.path) if self.path else self.url.render_as_string(hide_password=True)
 
     # ----- connections -----
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        """A connection in autocommit mode; callers open transactions explicitly."""
-        if not self._ready:
-            self._prepare()
-        with closing(sqlite3.connect(self.path, timeout=self.busy_timeout,
-                                     isolation_level=None)) as connection:
-            connection.execute("PRAGMA synchronous = NORMAL")  # WAL keeps this crash-safe
+    def _reading(self) -> Iterator[Connection]:
+        """A connection inside one read transaction (one snapshot)."""
+        with self._ready().connect() as connection, connection.begin():
             yield connection
 
     @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside one write transaction, committed when the block ends well."""
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
+    def _writing(self) -> Iterator[Connection]:
+        """A connection inside one write transaction, committed when the block ends well.
+        On SQLite it takes the write lock at BEGIN (IMMEDIATE): a transaction that reads and
+        then writes could otherwise fail at once against a concurrent writer."""
+        engine = self._ready()
+        with engine.connect().execution_options(callboard_write=True) as connection, \
+                connection.begin():
+            yield connection
+
+    def _ready(self) -> Engine:
+        if self._engine is None:
             try:
-                yield connection
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+                self._engine = self._open()
+            except DatabaseError as exc:
+                if self.path is None:
+                    raise
+                # Not a database (or damaged): it holds only what the API can give again.
+                log.warning("The call store %s was unreadable (%s); starting it afresh.",
+                            self.path, type(exc.orig).__name__)
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+                self._engine = self._open()
+        return self._engine
 
-    def _prepare(self) -> None:
-        """Create the file and its tables; a file of another layout is rebuilt."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _open(self) -> Engine:
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(self.url, connect_args={"timeout": self.busy_timeout})
+            _sqlite_transactions(engine)
+        else:
+            engine = create_engine(self.url, pool_pre_ping=True)
         try:
-            self._create_schema()
-        except sqlite3.DatabaseError as exc:
-            # Not a database (or damaged): it holds only what the API can give again.
-            log.warning("The call store %s was unreadable (%s); starting it afresh.",
-                        self.path, exc)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-            self._create_schema()
-        self._ready = True
+            self._migrate(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return engine
 
-    def _create_schema(self) -> None:
-        with closing(sqlite3.connect(self.path, timeout=self.busy_timeout,
-                                     isolation_level=None)) as connection:
-            connection.execute("PRAGMA journal_mode = WAL")  # readers never wait for a writer
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
+    def _migrate(self, engine: Engine) -> None:
+        """Create the tables; a store of another layout version is dropped and rebuilt."""
+        with engine.connect().execution_options(callboard_write=True) as connection, \
+                connection.begin():
+            tables = set(inspect(connection).get_table_names())
+            version = None
+            if "callboard_schema" in tables:
+                version = connection.execute(select(_SCHEMA.c.version)).scalar()
+            if tables & set(_OLD_TABLES) and version != SCHEMA_VERSION:
                 log.info("The call store %s has layout %s; rebuilding it as layout %s (the "
-                         "next read is a cold one).", self.path, version, SCHEMA_VERSION)
-                connection.executescript(
-                    "DROP TABLE IF EXISTS windows; DROP TABLE IF EXISTS sources; "
-                    "DROP TABLE IF EXISTS coverage; DROP TABLE IF EXISTS calls; "
-                    "DROP TABLE IF EXISTS identities; VACUUM;")
-            connection.executescript(_SCHEMA)
-            connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                         "next read is a cold one).", self.where, version or "before 5",
+                         SCHEMA_VERSION)
+                for name in _OLD_TABLES:
+                    if name in tables:
+                        Table(name, MetaData()).drop(connection)
+                version = None
+            _METADATA.create_all(connection)
+            if version is None:
+                connection.execute(_SCHEMA.insert().values(version=SCHEMA_VERSION))
 
-    @staticmethod
-    def _identity_id(connection: sqlite3.Connection, identity: str, create: bool) -> int | None:
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _identity_id(self, connection: Connection, identity: str,
+                     create: bool) -> int | None:
         key = hashlib.sha256(identity.encode()).hexdigest()
-        row = connection.execute("SELECT id FROM identities WHERE identity = ?",
-                                 (key,)).fetchone()
-        if row is not None:
-            return int(row[0])
-        if not create:
-            return None
-        cursor = connection.execute("INSERT INTO identities (identity) VALUES (?)", (key,))
-        return int(cursor.lastrowid)
+        query = select(_IDENTITIES.c.id).where(_IDENTITIES.c.identity == key)
+        found = connection.execute(query).scalar()
+        if found is not None or not create:
+            return found
+        # Another process may create it at the same moment: insert if absent, then read.
+        connection.execute(self._insert(_IDENTITIES).values(identity=key)
+                           .on_conflict_do_nothing(index_elements=["identity"]))
+        return connection.execute(query).scalar_one()
+
+    def _insert(self, table: Table) -> Any:
+        """INSERT with ON CONFLICT in this engine's dialect (both speak it alike)."""
+        return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
 
     # ----- sync marks -----
 
     def marks(self, identity: str) -> SyncMarks:
         """The identity's bookmark and last sync (both None before its first sync)."""
-        with self._connect() as connection:
+        with self._reading() as connection:
             source = self._identity_id(connection, identity, create=False)
             if source is None:
                 return SyncMarks()
             bookmark, synced = connection.execute(
-                "SELECT bookmark_us, synced_at_us FROM identities WHERE id = ?",
-                (source,)).fetchone()
+                select(_IDENTITIES.c.bookmark_us, _IDENTITIES.c.synced_at_us)
+                .where(_IDENTITIES.c.id == source)).one()
         return SyncMarks(_moment(bookmark), _moment(synced))
 
     def set_marks(self, identity: str, *, bookmark: datetime | None = None,
                   synced_at: datetime | None = None) -> None:
         """Write the bookmark and/or the last sync (None leaves that one as it is)."""
+        values = {}
+        if bookmark is not None:
+            values["bookmark_us"] = _micros(bookmark)
+        if synced_at is not None:
+            values["synced_at_us"] = _micros(synced_at)
         with self._writing() as connection:
             source = self._identity_id(connection, identity, create=True)
-            if bookmark is not None:
-                connection.execute("UPDATE identities SET bookmark_us = ? WHERE id = ?",
-                                   (_micros(bookmark), source))
-            if synced_at is not None:
-                connection.execute("UPDATE identities SET synced_at_us = ? WHERE id = ?",
-                                   (_micros(synced_at), source))
+            if values:
+                connection.execute(update(_IDENTITIES).where(_IDENTITIES.c.id == source)
+                                   .values(**values))
 
     # ----- coverage -----
 
     def coverage(self, identity: str, scopes: Collection[int], first: date,
                  last: date) -> dict[tuple[int, date], Covered]:
         """The complete (scope, day)s of these scopes from `first` to `last` (both included)."""
-        with self._connect() as connection:
+        c = _COVERAGE.c
+        with self._reading() as connection:
             source = self._identity_id(connection, identity, create=False)
             if source is None or not scopes:
                 return {}
-            marks = ",".join("?" * len(scopes))
             rows = connection.execute(
-                "SELECT scope, day, complete_to_us, fetched_at_us FROM coverage WHERE "
-                f"identity = ? AND scope IN ({marks}) AND day BETWEEN ? AND ?",
-                (source, *scopes, _day_number(first), _day_number(last))).fetchall()
+                select(c.scope, c.day, c.complete_to_us, c.fetched_at_us).where(
+                    c.identity == source, c.scope.in_(list(scopes)),
+                    c.day.between(_day_number(first), _day_number(last)))).all()
         return {(scope, _EPOCH_DAY + timedelta(days=day)):
                 Covered(_moment(complete_to), _moment(fetched_at))
                 for scope, day, complete_to, fetched_at in rows}
@@ -264,21 +338,18 @@ class CallStore:
                      limit: int | None = None) -> list[tuple[int, date]]:
         """(scope, day)s stored complete: from `since` on, and/or read before
         `fetched_before`; the longest unread first, at most `limit`."""
-        where, params = ["identity = ?"], []
-        if since is not None:
-            where.append("day >= ?")
-            params.append(_day_number(since))
-        if fetched_before is not None:
-            where.append("fetched_at_us < ?")
-            params.append(_micros(fetched_before))
-        with self._connect() as connection:
+        c = _COVERAGE.c
+        with self._reading() as connection:
             source = self._identity_id(connection, identity, create=False)
             if source is None:
                 return []
-            rows = connection.execute(
-                f"SELECT scope, day FROM coverage WHERE {' AND '.join(where)}"
-                " ORDER BY fetched_at_us, day, scope" + ("" if limit is None else " LIMIT ?"),
-                (source, *params, *([] if limit is None else [limit]))).fetchall()
+            query = select(c.scope, c.day).where(c.identity == source)
+            if since is not None:
+                query = query.where(c.day >= _day_number(since))
+            if fetched_before is not None:
+                query = query.where(c.fetched_at_us < _micros(fetched_before))
+            query = query.order_by(c.fetched_at_us, c.day, c.scope).limit(limit)
+            rows = connection.execute(query).all()
         return [(scope, _EPOCH_DAY + timedelta(days=day)) for scope, day in rows]
 
     # ----- reading -----
@@ -288,58 +359,62 @@ class CallStore:
         """The stored calls with after <= created_at < before (of `user_ids` only, when given),
         as a calls frame of `dtypes` (lib.frames; v2's columns when they name them), sorted
         by (created_at, id). Ask only for what `coverage` says is complete."""
-        v2 = has_v2_fields(dtypes)
-        columns = _BASE_COLUMNS + (_V2_COLUMNS if v2 else ())
-        with self._connect() as connection:
+        columns = _BASE_COLUMNS + (_V2_COLUMNS if has_v2_fields(dtypes) else ())
+        c = _CALLS.c
+        with self._reading() as connection:
             source = self._identity_id(connection, identity, create=False)
             if source is None:
                 return empty_calls_frame(dtypes)
-            query = (f"SELECT {', '.join(columns)} FROM calls WHERE identity = ?"
-                     " AND created_us >= ? AND created_us < ?")
-            params: list[Any] = [source, _micros(after), _micros(before)]
+            inner = select(*(c[name] for name in columns)).where(
+                c.identity == source, c.created_us >= _micros(after),
+                c.created_us < _micros(before))
             if user_ids is not None:
                 wanted = sorted(set(user_ids))
                 if not wanted:
                     return empty_calls_frame(dtypes)
-                query += f" AND user_id IN ({','.join('?' * len(wanted))})"
-                params.extend(wanted)
-            # Column-wise: one JSON array per column, which json.loads turns into lists in C;
-            # rows as tuples cost three times as long for a quarter of a team's calls.
-            arrays = connection.execute(
-                f"SELECT COUNT(*), {', '.join(f'json_group_array({c})' for c in columns)} FROM "
-                f"({query} ORDER BY created_us, id)", params).fetchone()
+                inner = inner.where(c.user_id.in_(wanted))
+            ordered = inner.order_by(c.created_us, c.id).subquery()
+            # Column-wise: one JSON array per column, which the JSON parser turns into lists
+            # in C; rows as tuples cost three times as long for a quarter of a team's calls.
+            # The one word the engines spell differently: json_group_array / json_agg.
+            as_array = func.json_group_array if self.is_sqlite else func.json_agg
+            arrays = connection.execute(select(
+                func.count(), *(as_array(ordered.c[name]) for name in columns))).one()
+        if not arrays[0]:
+            return empty_calls_frame(dtypes)
         try:
-            by_name = dict(zip(columns, (json.loads(a) for a in arrays[1:]), strict=True))
+            by_name = {name: json.loads(value) if isinstance(value, str) else value
+                       for name, value in zip(columns, arrays[1:], strict=True)}
         except ValueError as exc:
-            raise sqlite3.DatabaseError(f"The stored calls are damaged ({exc}).") from exc
+            raise StoreError(f"The stored calls are damaged ({exc}).") from exc
         return _frame(arrays[0], by_name, dtypes)
 
     def call_count(self, identity: str | None = None) -> int:
         """How many calls are stored (of one identity, or of all); for tests and benchmarks."""
-        with self._connect() as connection:
-            if identity is None:
-                return int(connection.execute("SELECT COUNT(*) FROM calls").fetchone()[0])
-            source = self._identity_id(connection, identity, create=False)
-            if source is None:
-                return 0
-            return int(connection.execute("SELECT COUNT(*) FROM calls WHERE identity = ?",
-                                          (source,)).fetchone()[0])
+        with self._reading() as connection:
+            query = select(func.count()).select_from(_CALLS)
+            if identity is not None:
+                source = self._identity_id(connection, identity, create=False)
+                if source is None:
+                    return 0
+                query = query.where(_CALLS.c.identity == source)
+            return int(connection.execute(query).scalar_one())
 
     # ----- writing -----
 
     def upsert(self, identity: str, rows: Iterable[Mapping[str, Any]],
                bookmark: datetime | None = None) -> int:
         """Keep these parsed call rows, replacing stored copies by id (unless the stored copy
-        is newer, by `updated_at`); with `bookmark`, move
-        the identity's bookmark to it in the same transaction (a page of the change feed is
-        stored and marked read together, or neither). Returns how many rows were given."""
+        is newer, by `updated_at`); with `bookmark`, move the identity's bookmark to it in the
+        same transaction (a page of the change feed is stored and marked read together, or
+        neither). Returns how many rows were given."""
         records = [_record(row) for row in rows]
         with self._writing() as connection:
             source = self._identity_id(connection, identity, create=True)
-            _upsert(connection, source, records)
+            self._upsert(connection, source, records)
             if bookmark is not None:
-                connection.execute("UPDATE identities SET bookmark_us = ? WHERE id = ?",
-                                   (_micros(bookmark), source))
+                connection.execute(update(_IDENTITIES).where(_IDENTITIES.c.id == source)
+                                   .values(bookmark_us=_micros(bookmark)))
         return len(records)
 
     def replace_days(self, identity: str, scope: int, spans: Mapping[date, datetime],
@@ -366,66 +441,92 @@ class CallStore:
             if scope != ALL_USERS and row["user_id"] != scope:
                 raise ValueError(f"Call {row['id']} is of user {row['user_id']}, not {scope}.")
             records.append(_record(row))
-        kept = {record[0] for record in records}
+        kept = {record["id"] for record in records}
+        fetched_us = _micros(fetched_at)
         removed = 0
+        c = _CALLS.c
         with self._writing() as connection:
             source = self._identity_id(connection, identity, create=True)
             for day, (start, end) in bounds.items():
-                query = ("SELECT id, updated_us FROM calls WHERE identity = ? AND"
-                         " created_us >= ? AND created_us < ?")
-                params: list[Any] = [source, start, end]
+                query = select(c.id, c.updated_us).where(
+                    c.identity == source, c.created_us >= start, c.created_us < end)
                 if scope != ALL_USERS:
-                    query += " AND user_id = ?"
-                    params.append(scope)
+                    query = query.where(c.user_id == scope)
                 # A call changed after this read began exists (another process stored its
                 # change meanwhile): only a call the read lacks and nobody touched since goes.
-                fetched_us = _micros(fetched_at)
-                gone = [(source, call_id) for call_id, updated in connection.execute(query, params)
+                gone = [call_id for call_id, updated in connection.execute(query)
                         if call_id not in kept and (updated is None or updated <= fetched_us)]
-                connection.executemany("DELETE FROM calls WHERE identity = ? AND id = ?", gone)
+                if gone:
+                    connection.execute(delete(_CALLS).where(c.identity == source,
+                                                            c.id.in_(gone)))
                 removed += len(gone)
-                connection.execute(
-                    "INSERT OR REPLACE INTO coverage (identity, scope, day, complete_to_us,"
-                    " fetched_at_us) VALUES (?, ?, ?, ?, ?)",
-                    (source, scope, day, end, _micros(fetched_at)))
-            _upsert(connection, source, records)
+                covered = self._insert(_COVERAGE).values(
+                    identity=source, scope=scope, day=day, complete_to_us=end,
+                    fetched_at_us=fetched_us)
+                connection.execute(covered.on_conflict_do_update(
+                    index_elements=["identity", "scope", "day"],
+                    set_={"complete_to_us": end, "fetched_at_us": fetched_us}))
+            self._upsert(connection, source, records)
         return removed
 
     def clear(self) -> None:
         """Forget every stored call, coverage and bookmark (the "full reload")."""
         with self._writing() as connection:
-            for table in ("calls", "coverage", "identities"):
-                connection.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+            for table in (_CALLS, _COVERAGE, _IDENTITIES):
+                connection.execute(delete(table))
+
+    def _upsert(self, connection: Connection, source: int,
+                records: Sequence[dict[str, Any]]) -> None:
+        """Insert, or replace the stored copy by id unless that copy is newer: another
+        process (the cron sync beside the dashboard) may have stored a later edit than this
+        read saw."""
+        if not records:
+            return
+        statement = self._insert(_CALLS)
+        new = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["identity", "id"],
+            set_={name: new[name] for name in _ALL_COLUMNS if name != "id"},
+            where=(new.updated_us.is_(None) | _CALLS.c.updated_us.is_(None)
+                   | (new.updated_us >= _CALLS.c.updated_us)))
+        connection.execute(statement, [{"identity": source, **record} for record in records])
 
 
-def _record(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A parsed call row as the calls table's values (_ALL_COLUMNS' order, without identity)."""
+def _sqlite_transactions(engine: Engine) -> None:
+    """SQLite through pysqlite: our own BEGIN (IMMEDIATE for writes), WAL so readers never
+    wait for a writer, and synchronous=NORMAL (crash-safe under WAL)."""
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite's own implicit BEGIN off
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        write = connection.get_execution_options().get("callboard_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A parsed call row as the calls table's values (without the identity)."""
     def micros(value: Any) -> int | None:
         return None if value is None or pd.isna(value) else _micros(value)
 
     def number(value: Any) -> int | None:
         return None if value is None or pd.isna(value) else int(value)
 
-    return (int(row["id"]), _micros(row["created_at"]), number(row["user_id"]),
-            int(bool(row["outbound"])), row["from_number"] or "", row["to_number"] or "",
-            number(row["purpose_id"]), number(row["disposition_id"]),
-            number(row["prospect_id"]), row["note"] or "", micros(row.get("updated_at")),
-            row.get("outcome"), row.get("state"), micros(row.get("dialed_at")),
-            micros(row.get("answered_at")), micros(row.get("completed_at")))
-
-
-def _upsert(connection: sqlite3.Connection, source: int | None,
-            records: Sequence[tuple[Any, ...]]) -> None:
-    """Insert, or replace the stored copy by id unless that copy is newer: another process
-    (the cron sync beside the dashboard) may have stored a later edit than this read saw."""
-    marks = ", ".join("?" * (len(_ALL_COLUMNS) + 1))
-    updates = ", ".join(f"{name} = excluded.{name}" for name in _ALL_COLUMNS if name != "id")
-    connection.executemany(
-        f"INSERT INTO calls (identity, {', '.join(_ALL_COLUMNS)}) VALUES ({marks})"
-        f" ON CONFLICT (identity, id) DO UPDATE SET {updates}"
-        " WHERE excluded.updated_us IS NULL OR calls.updated_us IS NULL"
-        " OR excluded.updated_us >= calls.updated_us",
-        [(source, *record) for record in records])
+    return {"id": int(row["id"]), "created_us": _micros(row["created_at"]),
+            "user_id": number(row["user_id"]), "outbound": bool(row["outbound"]),
+            "from_number": row["from_number"] or "", "to_number": row["to_number"] or "",
+            "purpose_id": number(row["purpose_id"]),
+            "disposition_id": number(row["disposition_id"]),
+            "prospect_id": number(row["prospect_id"]), "note": row["note"] or "",
+            "updated_us": micros(row.get("updated_at")), "outcome": row.get("outcome"),
+            "state": row.get("state"), "dialed_us": micros(row.get("dialed_at")),
+            "answered_us": micros(row.get("answered_at")),
+            "completed_us": micros(row.get("completed_at"))}
 
 
 def _frame(count: int, by_name: Mapping[str, list[Any]],

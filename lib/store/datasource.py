@@ -21,7 +21,6 @@ what the range lacks, answer from the store. lib.store.opening makes one from th
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ import pandas as pd
 from lib.clock import Clock, real_clock, require_utc
 from lib.frames import empty_calls_frame
 from lib.outreach import NewCall, OutreachClient, OutreachError, RateLimited, distinct_user_ids
-from lib.store.callstore import ALL_USERS, CallStore, utc_day
+from lib.store.callstore import ALL_USERS, CallStore, StoreError, utc_day
 from lib.store.sync import Syncer, SyncPolicy, SyncReport
 
 log = logging.getLogger(__name__)
@@ -135,10 +134,10 @@ class DataSource:
                 if not filled.complete:
                     frame = self._complete_days_only(syncer, frame, scopes, after, before, now)
                 synced_at = self.store.marks(syncer.identity).synced_at or now
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             # The store is only a shortcut: when it cannot be used, read everything instead.
             log.warning("The call store %s could not be used (%s); reading from the API.",
-                        self.store.path, exc)
+                        self.store.where, type(exc).__name__)
             return CallsRead(self.client.list_calls(after, before, users, on_progress), read_at)
         return CallsRead(frame, synced_at, filled.loaded, filled.stopped_by, failed)
 
@@ -178,9 +177,9 @@ class DataSource:
         if self.store is not None and identity is not None:
             try:
                 self.store.upsert(identity, [created])
-            except sqlite3.Error as exc:
+            except StoreError as exc:
                 log.warning("Could not keep the new call in %s (%s); the next sync brings it.",
-                            self.store.path, exc)
+                            self.store.where, type(exc).__name__)
         return created
 
     def sync(self) -> SyncReport | None:

@@ -34,7 +34,8 @@ def open_source(settings: Settings, clock: Clock | None = None,
     the source read it, and in demo mode with CALLBOARD_NOW the sandbox is pinned to it.
     `sandbox_options` go to `lib.sandbox.start_sandbox` (tests use them for small data sets).
     """
-    store = CallStore(settings.cache_db) if settings.cache_db else None
+    where = settings.database_url or settings.cache_db
+    store = CallStore(where) if where else None
     policy = sync_policy(settings)
     clock = clock or settings.make_clock()
     if settings.has_credentials:

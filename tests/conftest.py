@@ -148,3 +148,29 @@ def api(request):
     from tests.api_versions import API_1_0, API_2
 
     return API_1_0 if request.param == "1.0" else API_2
+
+
+# ----- the store's two engines -----
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server for the run (tests/postgres.py), started on first use.
+    No mock database: a missing server is an error, since scripts/test.sh installs it."""
+    from tests.postgres import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+_databases = iter(range(1, 1_000_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_where(request, tmp_path) -> str:
+    """Where a test's store of calls lives, once on each engine: a SQLite file in the test's
+    folder, or a new database of its own on the run's PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "calls.sqlite")
+    server = request.getfixturevalue("postgres")
+    return server.create_database(f"calls_{next(_databases)}")

@@ -4,6 +4,7 @@ older layout rebuilt, a damaged file, and two stores on one file."""
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -43,8 +44,11 @@ def whole(*days: date) -> dict[date, datetime]:
 
 
 @pytest.fixture
-def store(tmp_path) -> CallStore:
-    return CallStore(tmp_path / "nested" / "calls.sqlite")
+def store(store_where) -> CallStore:
+    """A new store on each engine (tests.conftest.store_where): SQLite and PostgreSQL."""
+    store = CallStore(store_where)
+    yield store
+    store.close()
 
 
 def test_day_helpers():
@@ -60,7 +64,6 @@ def test_what_is_stored_loads_back_exactly(store):
     second = DAY + timedelta(days=1)
     rows = day_rows(DAY, 40, 1000) + day_rows(second, 30, 2000)
     assert store.replace_days(ME, ALL_USERS, whole(DAY, second), rows, NOW) == 0
-    assert store.path.exists()  # created on first use, parent folder included
     after, before = day_bounds(DAY)[0], day_bounds(second)[1]
     loaded = store.load(ME, after, before, None, CALL_DTYPES)
     assert loaded.equals(frame_from_rows(rows, CALL_DTYPES))  # values, dtypes, order
@@ -174,6 +177,15 @@ def test_identities_are_kept_apart_and_only_as_hashes(store):
     store.upsert(ME, [row(1, day_bounds(DAY)[0])])
     other = "http://api.test org 8 user 1 api=1.0"  # the same user id in another org
     assert store.load(other, *day_bounds(DAY), None, CALL_DTYPES).empty
+    with store._ready().connect() as connection:  # what the database itself holds
+        kept = [key for (key,) in connection.exec_driver_sql("SELECT identity FROM identities")]
+    assert kept == [hashlib.sha256(ME.encode()).hexdigest()]
+
+
+def test_a_new_sqlite_file_is_made_with_its_folder(tmp_path):
+    store = CallStore(tmp_path / "nested" / "calls.sqlite")
+    store.upsert(ME, [row(1, day_bounds(DAY)[0])])
+    assert store.path.exists()
     for suffix in ("", "-wal"):
         path = store.path.with_name(store.path.name + suffix)
         if path.exists():
@@ -215,8 +227,8 @@ def test_clear_forgets_everything(store):
     assert store.marks(ME) == SyncMarks()
 
 
-def test_two_stores_on_one_file_see_each_others_calls(tmp_path):
-    one, two = CallStore(tmp_path / "calls.sqlite"), CallStore(tmp_path / "calls.sqlite")
+def test_two_stores_on_one_database_see_each_others_calls(store_where):
+    one, two = CallStore(store_where), CallStore(store_where)
     one.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 5, 1), NOW)
     assert len(two.load(ME, *day_bounds(DAY), None, CALL_DTYPES)) == 5
     assert two.coverage(ME, [ALL_USERS], DAY, DAY)
@@ -240,3 +252,27 @@ def test_an_older_copy_never_replaces_a_newer_one_nor_is_a_later_change_deleted(
     store.upsert(ME, [row(1, created, note="time unknown", updated_at=None)])
     assert store.load(ME, *day_bounds(DAY), None, CALL_DTYPES)["note"].tolist()[0] == \
         "time unknown"
+
+
+def test_a_store_of_the_previous_release_is_rebuilt(tmp_path):
+    # Release 4's layout: these tables without the versioned schema table (PRAGMA
+    # user_version = 4). Its calls could not be trusted to match today's columns: rebuilt.
+    path = tmp_path / "calls.sqlite"
+    with sqlite3.connect(path) as old:
+        old.executescript(
+            "CREATE TABLE identities (id INTEGER PRIMARY KEY, identity TEXT UNIQUE,"
+            " bookmark_us INTEGER, synced_at_us INTEGER);"
+            "CREATE TABLE calls (identity INTEGER, id INTEGER, created_us INTEGER,"
+            " PRIMARY KEY (identity, id));"
+            "CREATE TABLE coverage (identity INTEGER, scope INTEGER, day INTEGER,"
+            " complete_to_us INTEGER, fetched_at_us INTEGER);"
+            "INSERT INTO identities VALUES (1, 'x', NULL, 1);"
+            "INSERT INTO calls VALUES (1, 5, 0);"
+            "PRAGMA user_version = 4;")
+    store = CallStore(path)
+    assert store.call_count() == 0 and store.marks(ME) == SyncMarks()
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 4, 1), NOW)
+    assert len(store.load(ME, *day_bounds(DAY), None, CALL_DTYPES_V2)) == 4
+    store.close()
+    again = CallStore(path)  # a second start keeps what the first stored
+    assert again.call_count() == 4

@@ -482,6 +482,40 @@ def test_open_source_in_demo_mode_stores_under_the_sandbox_identity(tmp_path, ap
         source.close()
 
 
+def test_a_shared_postgresql_store_serves_a_second_process(tmp_path, postgres):
+    # CALLBOARD_DATABASE_URL: the store on PostgreSQL. A second source (another replica, or
+    # the CLI) on the same database reads what the first stored without asking the API.
+    url = postgres.create_database("shared_store")
+    settings = Settings.from_mapping({"CALLBOARD_SANDBOX_DB": str(tmp_path / "sandbox.sqlite"),
+                                      "CALLBOARD_DATABASE_URL": url,
+                                      "CALLBOARD_CACHE_DB": "off",  # the URL wins
+                                      "CALLBOARD_NOW": NOW.isoformat()})
+    first = open_source(settings, seed=3, reps=2, days=8, mint_interval=0)
+    try:
+        assert not first.store.is_sqlite and "shared_store" in first.store.where
+        after, before = closed_range(6, 3)
+        want = API_1_0.expected(first.sandbox, after, before)
+        assert len(want) > 0 and first.list_calls(after, before).equals(want)
+        second = DataSource(first.client, demo=True, description="a second replica",
+                            store=CallStore(url), store_identity=first.store_identity,
+                            clock=first.clock)
+        first.sandbox.reset_request_count()
+        assert second.list_calls(after, before).equals(want)
+        assert first.sandbox.request_count == 0
+    finally:
+        first.close()
+
+
+def test_the_database_url_setting_is_checked_without_showing_it():
+    assert Settings.from_mapping({}).database_url is None
+    url = "postgresql+psycopg://callboard:s3cret@db.internal/callboard"
+    assert Settings.from_mapping({"CALLBOARD_DATABASE_URL": url}).database_url == url
+    assert "s3cret" not in repr(Settings.from_mapping({"CALLBOARD_DATABASE_URL": url}))
+    with pytest.raises(SettingsError, match="CALLBOARD_DATABASE_URL") as info:
+        Settings.from_mapping({"CALLBOARD_DATABASE_URL": "mysql://root:s3cret@db/x"})
+    assert "s3cret" not in str(info.value)
+
+
 # ----- OAuth tokens across restarts (lib/store/tokens.py) -----
 
 REDIRECT_URI = "http://127.0.0.1:8501/connect"

@@ -26,6 +26,25 @@ QUIET = {"later_dispositions": 0, "deletions": 0}  # only the test's own edits c
 TODAY = NOW.date()
 
 
+# Every test runs on both engines of the store (tests.conftest.store_where): its own store is
+# there; the stores it makes only to measure a cold read beside it are SQLite files.
+_ENGINE: dict[str, object] = {}
+
+
+@pytest.fixture(autouse=True)
+def _on_each_engine(store_where, tmp_path):
+    _ENGINE.update(where=store_where, tmp=tmp_path)
+    yield
+    _ENGINE.clear()
+
+
+def store_in(folder) -> CallStore:
+    """The test's store (on this run's engine) for its own folder; a SQLite file elsewhere."""
+    if folder == _ENGINE.get("tmp"):
+        return CallStore(_ENGINE["where"])
+    return CallStore(folder / "calls.sqlite")
+
+
 @pytest.fixture
 def box() -> Sandbox:
     with start_sandbox(port=0, seed=11, reps=5, days=40, now=NOW, mint_interval=0,
@@ -43,7 +62,7 @@ def source_of(sandbox: Sandbox, tmp_path, api: Api, *, policy: SyncPolicy | None
     client = api.client(sandbox.base_url, StaticToken(sandbox.full_token), sleep=no_sleep,
                         clock=sandbox.clock.now, **client_options)
     return DataSource(client, demo=False, description="the test sandbox",
-                      store=CallStore(tmp_path / "calls.sqlite"), store_identity=identity,
+                      store=store_in(tmp_path), store_identity=identity,
                       policy=policy or SyncPolicy(), clock=sandbox.clock.now)
 
 
@@ -328,7 +347,7 @@ def test_a_server_clock_behind_ours_loses_no_change(box, tmp_path):
     client = API_2.client(box.base_url, StaticToken(box.full_token), sleep=no_sleep,
                           clock=box.clock.now)
     source = DataSource(client, demo=False, description="the test sandbox",
-                        store=CallStore(tmp_path / "calls.sqlite"), store_identity="sync test",
+                        store=store_in(tmp_path), store_identity="sync test",
                         clock=ahead)
     after, before = days_ago(20, 10)
     first = source.read_calls(after, before)
@@ -344,7 +363,7 @@ def test_a_due_sync_that_fails_shows_the_stored_calls_as_of_the_last_sync(box, t
     token = box.issue_token(["read_calls", "read_users"], ttl=3600)
     client = api.client(box.base_url, StaticToken(token), sleep=no_sleep, clock=box.clock.now)
     source = DataSource(client, demo=False, description="the test sandbox",
-                        store=CallStore(tmp_path / "calls.sqlite"), store_identity="sync test",
+                        store=store_in(tmp_path), store_identity="sync test",
                         clock=box.clock.now)
     after, before = days_ago(6, 1)
     first = source.read_calls(after, before)

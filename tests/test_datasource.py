@@ -235,7 +235,7 @@ def test_today_is_as_fresh_as_the_last_sync_and_a_logged_call_shows_at_once(
     first = source.read_calls(after, None)
     assert len(first.calls) > 0 and first.complete
     assert first.calls.equals(api.expected(sandbox, after, clock.readings[-1]))
-    assert first.synced_at == clock.readings[1]  # the read pins its end, then syncs
+    assert first.synced_at == clock.readings[-1]  # the read pins its end, then syncs
 
     # Logged through Callboard: in the store at once, without a read.
     mine = source.create_call(NewCall(outbound=True, note="logged just now"))

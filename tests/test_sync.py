@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import threading
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -397,3 +398,75 @@ def test_a_v2_backfill_cut_short_shows_no_day_part_filled_by_the_change_feed(box
     for day in set(shown["created_at"].dt.date):
         assert (shown["created_at"].dt.date == day).sum() == (whole["created_at"].dt.date
                                                               == day).sum()
+
+
+# ----- replicas on one store (processes: each its own store object, engine and lock) -----
+
+
+def test_two_replicas_at_once_make_one_reads_requests_and_a_third_almost_none(box, tmp_path,
+                                                                             api):
+    after, _ = days_ago(20, 0)
+    _, alone = read(source_of(box, tmp_path / "alone", api), box, after)
+    replicas = [source_of(box, tmp_path, api) for _ in range(2)]  # the test's shared store
+    assert replicas[0].store is not replicas[1].store
+    box.reset_request_count()
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def replica(number: int) -> None:
+        barrier.wait()
+        results[number] = replicas[number].read_calls(after, None)
+
+    threads = [threading.Thread(target=replica, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert box.request_count <= 1.3 * alone  # one did the requests, the other waited
+    assert results[0].calls.equals(results[1].calls)
+    assert results[0].calls.equals(api.expected(box, after, results[0].synced_at))
+    box.reset_request_count()
+    third = source_of(box, tmp_path, api).read_calls(after, None)
+    assert box.request_count <= 5 and third.calls.equals(results[0].calls)
+
+
+def test_a_replica_killed_while_syncing_blocks_nobody(tmp_path):
+    # Another process takes the identity's sync lock and dies holding it (SIGKILL): the lock
+    # goes with it, so the next sync starts at once.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    where = _ENGINE["where"]
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\n"
+         "from lib.store.callstore import CallStore\n"
+         "with CallStore(sys.argv[1]).sync_lock('sync test'):\n"
+         "    print('held', flush=True)\n"
+         "    time.sleep(600)\n", str(where)],
+        cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        store = CallStore(where)
+        waited = threading.Event()
+
+        def take() -> None:
+            with store.sync_lock("sync test"):
+                waited.set()
+
+        taker = threading.Thread(target=take, daemon=True)
+        taker.start()
+        assert not waited.wait(1.0)  # held by the other process: this one waits
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while not waited.is_set() and time.monotonic() < deadline:
+            waited.wait(0.1)
+        assert waited.is_set()  # released with its holder's end
+        with store.sync_lock("another identity"):
+            pass  # and locks are per identity
+    finally:
+        if holder.poll() is None:
+            holder.kill()

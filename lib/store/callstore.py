@@ -32,9 +32,11 @@ every read answers from (lib.store.sync fills it)."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
+import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,7 +68,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.exc import SQLAlchemyError as StoreError
 
 from lib.frames import empty_calls_frame, has_v2_fields
@@ -125,6 +127,7 @@ _COVERAGE = Table(
     Column("fetched_at_us", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
+_MIGRATION_LOCK = 0x63616C6C626F6172  # "callboard": the advisory lock key of a migration
 # Tables of layouts before the versioned one (SQLite only), dropped when met.
 _OLD_TABLES = ("windows", "sources", "coverage", "calls", "identities", "callboard_schema")
 
@@ -220,27 +223,48 @@ class CallStore:
 
     def _ready(self) -> Engine:
         if self._engine is None:
-            try:
+            if self.path is None:
                 self._engine = self._open()
-            except DatabaseError as exc:
-                if self.path is None:
-                    raise
-                # Not a database (or damaged): it holds only what the API can give again.
-                log.warning("The call store %s was unreadable (%s); starting it afresh.",
-                            self.path, type(exc.orig).__name__)
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-                self._engine = self._open()
+            else:
+                # Processes opening one new file at once: one sets it up, the others wait.
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(f"{self.path}.setup.lock", "a+b") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    self._engine = self._open_file()
         return self._engine
+
+    def _open_file(self) -> Engine:
+        assert self.path is not None
+        try:
+            return self._open()
+        except (DatabaseError, sqlite3.DatabaseError) as exc:
+            # (The driver's own error where `_open` speaks to it directly.)
+            if isinstance(exc, (OperationalError, sqlite3.OperationalError)):
+                raise  # busy or unreachable, not damaged: never throw a good file away
+            # Not a database (or damaged): it holds only what the API can give again.
+            log.warning("The call store %s was unreadable (%s); starting it afresh.",
+                        self.path, type(exc).__name__)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            return self._open()
 
     def _open(self) -> Engine:
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(self.url, connect_args={"timeout": self.busy_timeout})
             _sqlite_transactions(engine)
         else:
             engine = create_engine(self.url, pool_pre_ping=True)
         try:
+            if self.path is not None:
+                # Once per file (it stays in WAL mode): readers never wait for a writer. On
+                # the driver's connection: outside any transaction, as SQLite requires.
+                raw = engine.raw_connection()
+                try:
+                    cursor = raw.cursor()
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                    cursor.close()
+                finally:
+                    raw.close()
             self._migrate(engine)
         except BaseException:
             engine.dispose()
@@ -251,6 +275,10 @@ class CallStore:
         """Create the tables; a store of another layout version is dropped and rebuilt."""
         with engine.connect().execution_options(callboard_write=True) as connection, \
                 connection.begin():
+            if not self.is_sqlite:
+                # Replicas starting together on a new database: one creates, the others wait
+                # (SQLite's BEGIN IMMEDIATE already does this).
+                connection.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK)))
             tables = set(inspect(connection).get_table_names())
             version = None
             if "callboard_schema" in tables:
@@ -266,6 +294,32 @@ class CallStore:
             _METADATA.create_all(connection)
             if version is None:
                 connection.execute(_SCHEMA.insert().values(version=SCHEMA_VERSION))
+
+    @contextmanager
+    def sync_lock(self, identity: str) -> Iterator[None]:
+        """Held while one process syncs an identity, so that replicas sharing the store never
+        repeat each other's requests: the second waits, then finds the data fresh. PostgreSQL:
+        a session advisory lock on a connection of its own; SQLite: an exclusive flock on a
+        file beside the database. Both are released when the holder ends, however it ends (a
+        replica killed mid-sync blocks nobody; what it stored page by page stays)."""
+        key = int(hashlib.sha256(identity.encode()).hexdigest()[:15], 16)  # fits a bigint
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(f"{self.path}.sync-{key:x}.lock", "a+b") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        with self._ready().connect() as connection:
+            connection.execute(select(func.pg_advisory_lock(key)))
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(select(func.pg_advisory_unlock(key)))
+                connection.commit()
 
     def close(self) -> None:
         if self._engine is not None:
@@ -493,13 +547,12 @@ class CallStore:
 
 
 def _sqlite_transactions(engine: Engine) -> None:
-    """SQLite through pysqlite: our own BEGIN (IMMEDIATE for writes), WAL so readers never
-    wait for a writer, and synchronous=NORMAL (crash-safe under WAL)."""
+    """SQLite through pysqlite: our own BEGIN (IMMEDIATE for writes) and synchronous=NORMAL
+    (crash-safe under WAL, which `_open` sets once per file)."""
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # pysqlite's own implicit BEGIN off
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 

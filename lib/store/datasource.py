@@ -33,7 +33,7 @@ from lib.clock import Clock, real_clock, require_utc
 from lib.frames import empty_calls_frame
 from lib.outreach import NewCall, OutreachClient, OutreachError, RateLimited, distinct_user_ids
 from lib.store.callstore import ALL_USERS, CallStore, StoreError, utc_day
-from lib.store.sync import Syncer, SyncPolicy, SyncReport
+from lib.store.sync import Backfill, Syncer, SyncPolicy, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -117,18 +117,18 @@ class DataSource:
             # Everything under the lock, the load too: a Full reload of another session can
             # then never land between what this read stored and what it shows.
             with self._sync_lock:
-                now = self.clock()  # after the wait: a sync meanwhile is then fresh
-                if sync or (sync is None and syncer.due(now)):
-                    try:
-                        syncer.sync(now)
-                    except OutreachError as exc:
-                        if sync:
-                            raise  # asked for (Refresh): the caller says it failed
-                        # Due only: what is stored is still right as of its last sync.
-                        log.warning("The sync with Outreach failed (%s); showing the calls "
-                                    "as of the last sync.", exc.detail)
-                        failed = exc
-                filled = syncer.backfill(after, before, scopes, now, on_progress)
+                now = self.clock()
+                if sync or (sync is None and syncer.due(now)) or \
+                        syncer.lacks(after, before, scopes, now):
+                    # Across processes too (replicas on one store): one syncs, the others
+                    # wait, then find the data fresh and the days stored.
+                    with self.store.sync_lock(syncer.identity):
+                        now = self.clock()  # after the wait: a sync meanwhile is then fresh
+                        if sync or (sync is None and syncer.due(now)):
+                            failed = self._sync_or_say_why(syncer, now, forced=bool(sync))
+                        filled = syncer.backfill(after, before, scopes, now, on_progress)
+                else:
+                    filled = Backfill()
                 frame = self.store.load(syncer.identity, after, before, users,
                                         self.client.call_dtypes)
                 if not filled.complete:
@@ -140,6 +140,20 @@ class DataSource:
                         self.store.where, type(exc).__name__)
             return CallsRead(self.client.list_calls(after, before, users, on_progress), read_at)
         return CallsRead(frame, synced_at, filled.loaded, filled.stopped_by, failed)
+
+    @staticmethod
+    def _sync_or_say_why(syncer: Syncer, now: datetime, forced: bool) -> OutreachError | None:
+        """Sync; when a sync that was only due fails, the error (what is stored is still
+        right as of its last sync). A sync asked for (Refresh) raises: the caller says so."""
+        try:
+            syncer.sync(now)
+        except OutreachError as exc:
+            if forced:
+                raise
+            log.warning("The sync with Outreach failed (%s); showing the calls as of the last "
+                        "sync.", exc.detail)
+            return exc
+        return None
 
     @staticmethod
     def _complete_days_only(syncer: Syncer, frame: pd.DataFrame, scopes: Sequence[int],
@@ -188,7 +202,7 @@ class DataSource:
         syncer = self._syncer()
         if syncer is None:
             return None
-        with self._sync_lock:
+        with self._sync_lock, self.store.sync_lock(syncer.identity):
             return syncer.sync(self.clock())
 
     def synced_at(self) -> datetime | None:

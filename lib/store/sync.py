@@ -151,6 +151,13 @@ class Syncer:
             done += len(batch)
         return Backfill()
 
+    def lacks(self, after: datetime, before: datetime, scopes: Sequence[int],
+              now: datetime) -> bool:
+        """Whether some (scope, day) of [after, before) is not stored whole (backfill reads it)."""
+        first, last = utc_day(after), utc_day(before - timedelta(microseconds=1))
+        complete = self.complete_days(scopes, first, last, now)
+        return any((scope, day) not in complete for day in _days(first, last) for scope in scopes)
+
     def complete_days(self, scopes: Sequence[int], first: date, last: date,
                       now: datetime) -> set[tuple[int, date]]:
         """The (scope, day)s of these scopes from `first` to `last` whose calls are all

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from datetime import date, timedelta
 from pathlib import Path
@@ -109,6 +110,11 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--days", type=_whole_days, default=0, metavar="N",
                       help="also load every user's calls of the last N UTC days that are not "
                       "stored yet (default 0: only keep what is stored current)")
+    sync.add_argument("--every", type=_interval, metavar="TIME",
+                      help="keep syncing, once every TIME (30s, 5m, 1h) until stopped: the sync "
+                      "worker beside the dashboard's replicas")
+    sync.add_argument("--runs", type=_positive, metavar="N",
+                      help="with --every: stop after N syncs (default: run until stopped)")
     sync.set_defaults(run=_sync)
 
     connect = commands.add_parser(
@@ -178,24 +184,62 @@ def _disconnect() -> int:
 
 def _sync(args: argparse.Namespace, source: DataSource, start: date, end: date,
           tz: str) -> int:
+    """One sync, or with --every one after another until stopped (or --runs of them): the
+    sync worker beside the dashboard's replicas. A worker's failed sync is said and retried
+    at the next turn; a single sync's failure is the exit status."""
     del start, end, tz
-    report = source.sync()
-    if report is None:
+    if source.store is None:
         print("callboard: CALLBOARD_CACHE_DB is off: there is no store to sync.",
               file=sys.stderr)
         return 1
+    runs = 0
+    while True:
+        try:
+            _sync_once(args, source)
+        except OutreachError as exc:
+            if args.every is None:
+                raise
+            print(f"callboard: the sync failed, trying again in {args.every:g} s: "
+                  f"{explain(exc, now=source.clock())}", file=sys.stderr)
+        runs += 1
+        if args.every is None or (args.runs is not None and runs >= args.runs):
+            return 0
+        time.sleep(args.every)
+
+
+def _sync_once(args: argparse.Namespace, source: DataSource) -> None:
+    report = source.sync()
+    assert report is not None
     print(f"Synced as of {report.at:%Y-%m-%d %H:%M} UTC: {report.changed_calls} changed "
           f"call(s) in {report.changed_pages} page(s), {report.days_reread} day(s) re-read, "
-          f"{report.removed} deleted call(s) removed.", file=sys.stderr)
+          f"{report.removed} deleted call(s) removed.", file=sys.stderr, flush=True)
     if args.days:
         now = source.clock()
         read = source.read_calls(now - timedelta(days=args.days), now, sync=False)
         print(f"The last {args.days} day(s): {len(read.calls)} call(s), "
-              f"{int(read.loaded * 100)} % loaded.", file=sys.stderr)
+              f"{int(read.loaded * 100)} % loaded.", file=sys.stderr, flush=True)
         if not read.complete:
             assert read.stopped_by is not None
             raise read.stopped_by
-    return 0
+
+
+def _interval(text: str) -> float:
+    """A worker's interval: 90s, 5m, 1h, or seconds as a number; at least a second."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        seconds = 0.0
+    if not 1 <= seconds <= 86400:
+        raise argparse.ArgumentTypeError("--every is a time from 1s to 24h, e.g. 30s, 5m, 1h.")
+    return seconds
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("--runs is a whole number, 1 or more.")
+    return int(text)
 
 
 def _whole_days(text: str) -> int:

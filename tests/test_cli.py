@@ -304,3 +304,15 @@ def test_sync_keeps_the_store_current_for_cron_and_export_reads_from_it(sandbox,
     assert result.returncode == 1 and "no store to sync" in result.stderr
     result = run_cli("sync", "--days", "-3", env=env)
     assert result.returncode == 2 and "from 0 to 366" in result.stderr
+
+
+def test_sync_every_is_a_worker_that_keeps_syncing(sandbox, env):
+    result = run_cli("sync", "--every", "1s", "--runs", "2", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("Synced as of") == 2
+    for bad, said in (("0s", "from 1s to 24h"), ("soon", "from 1s to 24h"),
+                      ("25h", "from 1s to 24h")):
+        result = run_cli("sync", "--every", bad, env=env)
+        assert result.returncode == 2 and said in result.stderr
+    result = run_cli("sync", "--every", "1s", "--runs", "0", env=env)
+    assert result.returncode == 2 and "--runs is a whole number" in result.stderr

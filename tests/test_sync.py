@@ -470,3 +470,37 @@ def test_a_replica_killed_while_syncing_blocks_nobody(tmp_path):
     finally:
         if holder.poll() is None:
             holder.kill()
+
+
+def test_a_change_feed_cut_short_keeps_its_pages_and_resumes_from_them(box, tmp_path,
+                                                                       configure_box):
+    # The quota share runs out after the feed's first pages (50 a page here): the pages stored
+    # so far stay, with the bookmark past them; the next hour's sync reads only the rest.
+    from lib.outreach import V2Dialect
+
+    configure_box(rate_limit=35)  # from the first request: the share is of this window
+    source = source_of(box, tmp_path, API_2, max_workers=1, dialect=V2Dialect(page_size=50))
+    after, _ = days_ago(1, 0)
+    read(source, box, after)
+    start = source.store.marks("sync test").bookmark
+    # Four rounds of 50 edits, ten minutes apart: a page of the feed each.
+    candidates = [int(r["id"]) for r in calls_between(box, *days_ago(25, 2))]
+    edited = random.Random(3).sample(candidates, 200)
+    for round_start in range(0, 200, 50):
+        box.clock.advance(600)
+        for call_id in edited[round_start:round_start + 50]:
+            box.edit_call(call_id, disposition_id=9)
+    with pytest.raises(QuotaExhausted):
+        source.sync()
+    cut = source.store.marks("sync test").bookmark
+    assert cut > start + timedelta(minutes=15)  # two pages or more were stored and marked
+    box.clock.advance(3601)  # a new hour, a new share
+    configure_box(rate_limit=100_000)
+    report = source.sync()
+    assert 0 < report.changed_calls < 200  # only what was left, and the overlap
+    stored = source.store.load("sync test", *days_ago(25, 2), None, source.client.call_dtypes)
+    want = API_2.expected(box, *days_ago(25, 2)).set_index("id")
+    mine = stored.set_index("id")
+    assert all(mine.at[call_id, "disposition_id"] is want.at[call_id, "disposition_id"] or
+               mine.at[call_id, "disposition_id"] == want.at[call_id, "disposition_id"]
+               for call_id in edited)  # every edit, those before the cut and after it

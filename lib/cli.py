@@ -26,6 +26,7 @@ from lib.outreach import oauth
 from lib.outreach.errors import OutreachError
 from lib.settings import Settings, SettingsError
 from lib.store import tokens
+from lib.store.callstore import StoreError, StoreRefused
 from lib.store.datasource import DataSource
 from lib.store.opening import open_source
 
@@ -70,6 +71,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             source.close()
     except (OutreachError, SettingsError) as exc:
         print(f"callboard: {explain(exc, now=clock())}", file=sys.stderr)
+    except StoreRefused as exc:
+        print(f"callboard: {exc}", file=sys.stderr)
+    except StoreError as exc:
+        # Its kind only: the text may quote SQL with call data.
+        print(f"callboard: the call store failed ({type(exc).__name__}); check "
+              "CALLBOARD_DATABASE_URL or CALLBOARD_CACHE_DB.", file=sys.stderr)
     except (ValueError, OSError) as exc:
         print(f"callboard: {exc}", file=sys.stderr)
     return 1
@@ -159,6 +166,12 @@ def _connect() -> int:
         return 0
     except (OutreachError, SettingsError) as exc:
         print(f"callboard: {explain(exc, now=clock())}", file=sys.stderr)
+    except StoreRefused as exc:
+        print(f"callboard: {exc}", file=sys.stderr)
+    except StoreError as exc:
+        # Its kind only: the text may quote SQL with call data.
+        print(f"callboard: the call store failed ({type(exc).__name__}); check "
+              "CALLBOARD_DATABASE_URL or CALLBOARD_CACHE_DB.", file=sys.stderr)
     except (oauth.ConnectError, tokens.TokenStoreError, ValueError, OSError) as exc:
         print(f"callboard: {exc}", file=sys.stderr)
     return 1
@@ -194,17 +207,30 @@ def _sync(args: argparse.Namespace, source: DataSource, start: date, end: date,
         return 1
     runs = 0
     while True:
+        started = time.monotonic()
         try:
             _sync_once(args, source)
-        except OutreachError as exc:
+        except (OutreachError, StoreError) as exc:
             if args.every is None:
                 raise
             print(f"callboard: the sync failed, trying again in {args.every:g} s: "
-                  f"{explain(exc, now=source.clock())}", file=sys.stderr)
+                  f"{_failure(exc, source)}", file=sys.stderr, flush=True)
         runs += 1
         if args.every is None or (args.runs is not None and runs >= args.runs):
             return 0
-        time.sleep(args.every)
+        # Every `every` from start to start, however long a sync took.
+        time.sleep(max(0.0, started + args.every - time.monotonic()))
+
+
+def _failure(exc: OutreachError | StoreError, source: DataSource) -> str:
+    """A failed sync in a sentence: an Outreach error explained; a store error by its kind
+    only (its text may quote SQL with call data)."""
+    if isinstance(exc, OutreachError):
+        return explain(exc, now=source.clock())
+    if isinstance(exc, StoreRefused):
+        return str(exc)
+    where = source.store.where if source.store is not None else "the store"
+    return f"the call store {where} failed ({type(exc).__name__})."
 
 
 def _sync_once(args: argparse.Namespace, source: DataSource) -> None:

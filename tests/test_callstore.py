@@ -276,3 +276,68 @@ def test_a_store_of_the_previous_release_is_rebuilt(tmp_path):
     store.close()
     again = CallStore(path)  # a second start keeps what the first stored
     assert again.call_count() == 4
+
+
+def test_a_nul_in_a_note_is_dropped_on_both_engines(store):
+    # PostgreSQL refuses NUL in text: a call whose note holds one must not stop the store.
+    store.upsert(ME, [row(1, day_bounds(DAY)[0], note="left\x00 voicemail",
+                          from_number="+1555\x000001111")])
+    loaded = store.load(ME, *day_bounds(DAY), None, CALL_DTYPES)
+    assert (loaded["note"][0], loaded["from_number"][0]) == ("left voicemail", "+15550001111")
+
+
+def test_one_identitys_full_reload_leaves_the_others(store):
+    other = "http://api.test org 8 user 1 api=1.0"
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 3, 1), NOW)
+    store.replace_days(other, ALL_USERS, whole(DAY), day_rows(DAY, 4, 100), NOW)
+    store.clear(ME)
+    assert store.call_count(ME) == 0 and store.covered_days(ME) == []
+    assert store.call_count(other) == 4 and len(store.covered_days(other)) == 1
+
+
+def test_a_newer_layout_is_refused_never_dropped(store_where):
+    from sqlalchemy import text
+
+    from lib.store.callstore import StoreRefused
+
+    first = CallStore(store_where)
+    first.upsert(ME, [row(1, day_bounds(DAY)[0])])
+    with first._ready().begin() as connection:  # a newer Callboard upgraded the store
+        connection.execute(text("UPDATE callboard_schema SET version = 99"))
+    first.close()
+    with pytest.raises(StoreRefused, match="layout 99, newer than this Callboard's"):
+        CallStore(store_where).call_count()
+    with _raw(store_where) as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM calls")).scalar() == 1
+
+
+def test_another_applications_tables_are_refused_on_a_server(postgres):
+    from sqlalchemy import create_engine, text
+
+    from lib.store.callstore import StoreRefused
+
+    url = postgres.create_database("shared_with_a_helpdesk")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE calls (ticket integer, caller text)"))
+        connection.execute(text("INSERT INTO calls VALUES (7, 'a customer')"))
+    with pytest.raises(StoreRefused, match="tables named calls that Callboard did not make"):
+        CallStore(url).call_count()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT caller FROM calls")).scalar() == "a customer"
+    engine.dispose()
+
+
+def test_a_server_store_is_named_without_its_password():
+    store = CallStore("postgresql+psycopg://callboard:s3cret@db.internal:6432/calls"
+                      "?password=s3cret&sslpassword=s3cret")
+    assert store.where == "postgresql://db.internal:6432/calls"
+    assert "s3cret" not in repr(store)
+
+
+def _raw(where: str):
+    """A plain SQLAlchemy connection to a store's database, beside the store's own code."""
+    from sqlalchemy import create_engine
+
+    url = where if "://" in where else f"sqlite:///{where}"
+    return create_engine(url).connect()

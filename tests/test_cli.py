@@ -316,3 +316,24 @@ def test_sync_every_is_a_worker_that_keeps_syncing(sandbox, env):
         assert result.returncode == 2 and said in result.stderr
     result = run_cli("sync", "--every", "1s", "--runs", "0", env=env)
     assert result.returncode == 2 and "--runs is a whole number" in result.stderr
+
+
+def test_the_worker_says_a_store_failure_and_keeps_going(sandbox, env, postgres):
+    # A database holding another application's "calls" table: every sync is refused with a
+    # sentence, the worker says so and tries again; a single sync exits non-zero.
+    from sqlalchemy import create_engine, text
+
+    url = postgres.create_database("not_callboards")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE calls (ticket integer)"))
+    engine.dispose()
+    worker = {**env, "CALLBOARD_DATABASE_URL": url}
+    result = run_cli("sync", "--every", "1s", "--runs", "2", env=worker)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("the sync failed, trying again in 1 s: The database "
+                               "postgresql://") == 2
+    assert "Traceback" not in result.stderr and "that Callboard did not make" in result.stderr
+    once = run_cli("sync", env=worker)
+    assert once.returncode == 1 and "Traceback" not in once.stderr
+    assert "give Callboard a database of its own" in once.stderr

@@ -73,10 +73,15 @@ from sqlalchemy.exc import SQLAlchemyError as StoreError
 
 from lib.frames import empty_calls_frame, has_v2_fields
 
-__all__ = ["ALL_USERS", "CallStore", "Covered", "StoreError", "SyncMarks", "day_bounds",
-           "utc_day"]
+__all__ = ["ALL_USERS", "CallStore", "Covered", "StoreError", "StoreRefused", "SyncMarks",
+           "day_bounds", "utc_day"]
 
 log = logging.getLogger(__name__)
+
+
+class StoreRefused(StoreError):
+    """The store cannot be used as it is, said in a sentence of ours (safe to show): a layout
+    newer than this Callboard's, or a database holding another application's tables."""
 
 ALL_USERS = -1  # the scope of a read of every user (Outreach user ids are positive)
 SCHEMA_VERSION = 5
@@ -201,7 +206,12 @@ class CallStore:
     @property
     def where(self) -> str:
         """The store named for messages: its file, or its URL without a password."""
-        return str(self.path) if self.path else self.url.render_as_string(hide_password=True)
+        if self.path:
+            return str(self.path)
+        # Host, port and database only: a password can also hide in the query string.
+        port = f":{self.url.port}" if self.url.port else ""
+        return f"{self.url.get_backend_name()}://{self.url.host or 'localhost'}{port}/" \
+            f"{self.url.database or ''}"
 
     # ----- connections -----
 
@@ -253,7 +263,11 @@ class CallStore:
             engine = create_engine(self.url, connect_args={"timeout": self.busy_timeout})
             _sqlite_transactions(engine)
         else:
-            engine = create_engine(self.url, pool_pre_ping=True)
+            # Keepalives: a connection holding the sync lock that dies silently is noticed
+            # within minutes, not at TCP's default two hours.
+            engine = create_engine(self.url, pool_pre_ping=True, connect_args={
+                "keepalives": 1, "keepalives_idle": 60, "keepalives_interval": 10,
+                "keepalives_count": 5})
         try:
             if self.path is not None:
                 # Once per file (it stays in WAL mode): readers never wait for a writer. On
@@ -283,7 +297,18 @@ class CallStore:
             version = None
             if "callboard_schema" in tables:
                 version = connection.execute(select(_SCHEMA.c.version)).scalar()
-            if tables & set(_OLD_TABLES) and version != SCHEMA_VERSION:
+            if version is not None and version > SCHEMA_VERSION:
+                # A newer Callboard beside this one (a rolling deploy): never undo its work.
+                raise StoreRefused(f"The call store {self.where} has layout {version}, newer "
+                                 f"than this Callboard's {SCHEMA_VERSION}: upgrade Callboard.")
+            ours = tables & set(_OLD_TABLES)
+            if ours and version is None and not self.is_sqlite:
+                # Only SQLite files had unversioned layouts: in a server database these names
+                # may be another application's tables.
+                raise StoreRefused(f"The database {self.where} has tables named "
+                                 f"{', '.join(sorted(ours))} that Callboard did not make: give "
+                                 "Callboard a database of its own.")
+            if ours and version != SCHEMA_VERSION:
                 log.info("The call store %s has layout %s; rebuilding it as layout %s (the "
                          "next read is a cold one).", self.where, version or "before 5",
                          SCHEMA_VERSION)
@@ -318,8 +343,15 @@ class CallStore:
             try:
                 yield
             finally:
-                connection.execute(select(func.pg_advisory_unlock(key)))
-                connection.commit()
+                try:
+                    connection.execute(select(func.pg_advisory_unlock(key)))
+                    connection.commit()
+                except StoreError as exc:
+                    # The connection is gone, and the lock with it: nothing to release, and
+                    # the sync's own outcome (or error) is what the caller must see.
+                    log.warning("The sync lock's connection to %s was lost (%s).", self.where,
+                                type(exc).__name__)
+                    connection.invalidate()
 
     def close(self) -> None:
         if self._engine is not None:
@@ -523,11 +555,20 @@ class CallStore:
             self._upsert(connection, source, records)
         return removed
 
-    def clear(self) -> None:
-        """Forget every stored call, coverage and bookmark (the "full reload")."""
+    def clear(self, identity: str | None = None) -> None:
+        """Forget the stored calls, coverage and bookmark of one identity (the "full reload"
+        of one sign-in: others sharing the database keep theirs), or of every identity."""
         with self._writing() as connection:
-            for table in (_CALLS, _COVERAGE, _IDENTITIES):
-                connection.execute(delete(table))
+            if identity is None:
+                for table in (_CALLS, _COVERAGE, _IDENTITIES):
+                    connection.execute(delete(table))
+                return
+            source = self._identity_id(connection, identity, create=False)
+            if source is None:
+                return
+            connection.execute(delete(_CALLS).where(_CALLS.c.identity == source))
+            connection.execute(delete(_COVERAGE).where(_COVERAGE.c.identity == source))
+            connection.execute(delete(_IDENTITIES).where(_IDENTITIES.c.id == source))
 
     def _upsert(self, connection: Connection, source: int,
                 records: Sequence[dict[str, Any]]) -> None:
@@ -570,14 +611,19 @@ def _record(row: Mapping[str, Any]) -> dict[str, Any]:
     def number(value: Any) -> int | None:
         return None if value is None or pd.isna(value) else int(value)
 
+    def text(value: Any) -> str | None:
+        # PostgreSQL refuses NUL in text (SQLite would keep it): dropped on both engines.
+        return value.replace("\x00", "") if isinstance(value, str) else value
+
     return {"id": int(row["id"]), "created_us": _micros(row["created_at"]),
             "user_id": number(row["user_id"]), "outbound": bool(row["outbound"]),
-            "from_number": row["from_number"] or "", "to_number": row["to_number"] or "",
+            "from_number": text(row["from_number"]) or "",
+            "to_number": text(row["to_number"]) or "",
             "purpose_id": number(row["purpose_id"]),
             "disposition_id": number(row["disposition_id"]),
-            "prospect_id": number(row["prospect_id"]), "note": row["note"] or "",
-            "updated_us": micros(row.get("updated_at")), "outcome": row.get("outcome"),
-            "state": row.get("state"), "dialed_us": micros(row.get("dialed_at")),
+            "prospect_id": number(row["prospect_id"]), "note": text(row["note"]) or "",
+            "updated_us": micros(row.get("updated_at")), "outcome": text(row.get("outcome")),
+            "state": text(row.get("state")), "dialed_us": micros(row.get("dialed_at")),
             "answered_us": micros(row.get("answered_at")),
             "completed_us": micros(row.get("completed_at"))}
 

@@ -212,10 +212,13 @@ class DataSource:
         return self.store.marks(self.store_identity).synced_at
 
     def clear_cache(self) -> None:
-        """Forget every stored call (the "full reload"), so the next read fetches everything."""
-        if self.store is not None:
-            with self._sync_lock:
-                self.store.clear()
+        """Forget this identity's stored calls (the "full reload"), so that its next read
+        fetches everything; other sign-ins sharing the store keep theirs."""
+        identity = self._identity()  # only this sign-in's: a shared store holds others' too
+        if self.store is None or identity is None:
+            return
+        with self._sync_lock, self.store.sync_lock(identity):  # never under a replica's sync
+            self.store.clear(identity)
 
     def close(self) -> None:
         if self.sandbox is not None:

@@ -458,12 +458,17 @@ def test_a_replica_killed_while_syncing_blocks_nobody(tmp_path):
 
         taker = threading.Thread(target=take, daemon=True)
         taker.start()
-        assert not waited.wait(1.0)  # held by the other process: this one waits
+        # Short relative sleeps, never a timed Event.wait: that sleeps to a wall-clock
+        # deadline, which faketime moves (the suite runs under faketime too).
+        for _ in range(20):
+            time.sleep(0.05)
+        assert not waited.is_set()  # held by the other process: this one waits
         os.kill(holder.pid, signal.SIGKILL)
-        holder.wait(timeout=30)
-        deadline = time.monotonic() + 30
-        while not waited.is_set() and time.monotonic() < deadline:
-            waited.wait(0.1)
+        holder.wait()
+        for _ in range(600):
+            if waited.is_set():
+                break
+            time.sleep(0.05)
         assert waited.is_set()  # released with its holder's end
         with store.sync_lock("another identity"):
             pass  # and locks are per identity

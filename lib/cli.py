@@ -71,12 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             source.close()
     except (OutreachError, SettingsError) as exc:
         print(f"callboard: {explain(exc, now=clock())}", file=sys.stderr)
-    except StoreRefused as exc:
-        print(f"callboard: {exc}", file=sys.stderr)
     except StoreError as exc:
-        # Its kind only: the text may quote SQL with call data.
-        print(f"callboard: the call store failed ({type(exc).__name__}); check "
-              "CALLBOARD_DATABASE_URL or CALLBOARD_CACHE_DB.", file=sys.stderr)
+        print(f"callboard: {_store_failure(exc)}", file=sys.stderr)
     except (ValueError, OSError) as exc:
         print(f"callboard: {exc}", file=sys.stderr)
     return 1
@@ -166,12 +162,6 @@ def _connect() -> int:
         return 0
     except (OutreachError, SettingsError) as exc:
         print(f"callboard: {explain(exc, now=clock())}", file=sys.stderr)
-    except StoreRefused as exc:
-        print(f"callboard: {exc}", file=sys.stderr)
-    except StoreError as exc:
-        # Its kind only: the text may quote SQL with call data.
-        print(f"callboard: the call store failed ({type(exc).__name__}); check "
-              "CALLBOARD_DATABASE_URL or CALLBOARD_CACHE_DB.", file=sys.stderr)
     except (oauth.ConnectError, tokens.TokenStoreError, ValueError, OSError) as exc:
         print(f"callboard: {exc}", file=sys.stderr)
     return 1
@@ -227,10 +217,16 @@ def _failure(exc: OutreachError | StoreError, source: DataSource) -> str:
     only (its text may quote SQL with call data)."""
     if isinstance(exc, OutreachError):
         return explain(exc, now=source.clock())
+    return _store_failure(exc)
+
+
+def _store_failure(exc: StoreError) -> str:
+    """A store error in a sentence: ours as it is; the driver's by its kind only (its text
+    may quote SQL with call data)."""
     if isinstance(exc, StoreRefused):
         return str(exc)
-    where = source.store.where if source.store is not None else "the store"
-    return f"the call store {where} failed ({type(exc).__name__})."
+    return (f"the call store failed ({type(exc).__name__}); check CALLBOARD_DATABASE_URL or "
+            "CALLBOARD_CACHE_DB.")
 
 
 def _sync_once(args: argparse.Namespace, source: DataSource) -> None:

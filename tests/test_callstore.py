@@ -341,3 +341,97 @@ def _raw(where: str):
 
     url = where if "://" in where else f"sqlite:///{where}"
     return create_engine(url).connect()
+
+
+# ----- the figures' columns, packed per day (lib.store.facts) -----
+
+
+def _facts_of(frame: pd.DataFrame, v2: bool) -> pd.DataFrame:
+    """The columns load_facts promises, taken from a frame `load` gave."""
+    from lib.store.facts import FIGURE_COLUMNS, V2_FIGURE_COLUMNS
+
+    columns = list(FIGURE_COLUMNS) + (list(V2_FIGURE_COLUMNS) if v2 else [])
+    return frame[columns].reset_index(drop=True)
+
+
+def test_the_figures_columns_are_the_loaded_calls_exactly(store):
+    second = DAY + timedelta(days=1)
+    rows = day_rows(DAY, 40, 1000, users=(2, 3, None)) + day_rows(second, 30, 2000)
+    store.replace_days(ME, ALL_USERS, whole(DAY, second), rows, NOW)
+    # A range that cuts both days, for some users, and one for all.
+    after = day_bounds(DAY)[0] + timedelta(hours=5, microseconds=123)
+    before = day_bounds(second)[0] + timedelta(hours=7)
+    for users in (None, [3], [2, 3, 99]):
+        loaded = store.load(ME, after, before, users, CALL_DTYPES)
+        facts = store.load_facts(ME, after, before, users, v2=False)
+        assert len(facts) == len(loaded) > 0
+        pd.testing.assert_frame_equal(facts, _facts_of(loaded, v2=False))
+    assert store.load_facts(ME, after, before, [], v2=False).empty
+    assert store.load_facts("someone else", after, before, None, v2=False).empty
+
+
+def test_the_figures_columns_carry_v2s_outcome_and_times(store):
+    start = day_bounds(DAY)[0]
+    rows = [row(1, start + timedelta(hours=9), outcome="Answered",
+                answered_at=start + timedelta(hours=9, seconds=20),
+                completed_at=start + timedelta(hours=9, minutes=4)),
+            row(2, start + timedelta(hours=10), outcome="Not Answered"),
+            row(3, start + timedelta(hours=11), outcome=None, disposition_id=None),
+            row(4, start + timedelta(hours=12), outcome="Voicemail left")]
+    store.upsert(ME, rows)
+    facts = store.load_facts(ME, *day_bounds(DAY), None, v2=True)
+    loaded = _facts_of(store.load(ME, *day_bounds(DAY), None, CALL_DTYPES_V2), v2=True)
+    assert facts["outcome"].tolist()[:2] == ["Answered", "Not Answered"]
+    assert pd.isna(facts["outcome"][2]) and facts["outcome"][3] == "Voicemail left"
+    pd.testing.assert_frame_equal(facts.drop(columns="outcome"), loaded.drop(columns="outcome"))
+    assert [None if pd.isna(v) else v for v in facts["outcome"]] == loaded["outcome"].tolist()
+
+
+def test_every_write_of_a_day_shows_in_its_figures_columns(store):
+    second = DAY + timedelta(days=1)
+    span = day_bounds(DAY)[0], day_bounds(second)[1]
+    store.replace_days(ME, ALL_USERS, whole(DAY, second),
+                       day_rows(DAY, 10, 100) + day_rows(second, 10, 200), NOW)
+    assert len(store.load_facts(ME, *span, None, v2=False)) == 20  # packs both days
+    # An edit, a new call, a re-read that lost a call, a call whose time moved to the next day.
+    store.upsert(ME, [row(100, day_bounds(DAY)[0] + timedelta(microseconds=123),
+                          disposition_id=None, updated_at=NOW + timedelta(hours=1))])
+    store.upsert(ME, [row(300, day_bounds(second)[0] + timedelta(hours=20))])
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 10, 100)[:-1], NOW)
+    store.upsert(ME, [row(101, day_bounds(second)[0] + timedelta(hours=1),
+                          updated_at=NOW + timedelta(hours=2))])
+    loaded = store.load(ME, *span, None, CALL_DTYPES)
+    assert len(loaded) == 20  # 20 + 1 new - 1 lost; 101 moved, counted once
+    pd.testing.assert_frame_equal(store.load_facts(ME, *span, None, v2=False),
+                                  _facts_of(loaded, v2=False))
+    assert store.pack_facts(ME) == 0  # the read packed every changed day
+    store.clear(ME)
+    assert store.load_facts(ME, *span, None, v2=False).empty
+
+
+def test_the_worker_packs_changed_days_ahead_of_a_read(store):
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 10, 100), NOW)
+    assert store.pack_facts(ME) == 1 and store.pack_facts(ME) == 0
+    store.upsert(ME, [row(500, day_bounds(DAY)[0] + timedelta(hours=3))])
+    assert store.pack_facts(ME) == 1
+    assert len(store.load_facts(ME, *day_bounds(DAY), None, v2=False)) == 11
+
+
+def test_a_store_of_layout_5_keeps_its_calls_and_gains_their_figures(store_where):
+    from sqlalchemy import text
+
+    first = CallStore(store_where)
+    store_rows = day_rows(DAY, 12, 1) + day_rows(DAY + timedelta(days=3), 5, 100)
+    first.replace_days(ME, ALL_USERS, whole(DAY, DAY + timedelta(days=3)), store_rows, NOW)
+    first.close()
+    with _raw(store_where) as connection:  # as yesterday's release left it
+        connection.execute(text("DROP TABLE call_facts"))
+        connection.execute(text("UPDATE callboard_schema SET version = 5"))
+        connection.commit()
+    upgraded = CallStore(store_where)
+    span = day_bounds(DAY)[0], day_bounds(DAY + timedelta(days=3))[1]
+    assert upgraded.call_count(ME) == 17 and upgraded.covered_days(ME) != []
+    assert len(upgraded.load_facts(ME, *span, None, v2=False)) == 17
+    with _raw(store_where) as connection:
+        assert connection.execute(text("SELECT version FROM callboard_schema")).scalar() == 6
+    upgraded.close()

@@ -13,6 +13,9 @@ every read answers from (lib.store.sync fills it)."""
 #              writes coverage: a day is only ever marked complete together with its calls.
 #   identities the bookmark of v2's change feed (the largest `updatedAt` stored from it) and
 #              when the last sync finished.
+#   call_facts per UTC day, the columns the overview's figures read, packed (lib.store.facts):
+#              every write of a day's calls bumps its `version`; a read finds the days whose
+#              blob was `built` from an older version and packs them again first.
 # Replacing a day removes the scope's stored calls of that span that the re-read no longer
 # returned: that is how a deleted call leaves the store (the API has no deletion feed).
 #
@@ -20,8 +23,9 @@ every read answers from (lib.store.sync fills it)."""
 # of the layout in the one-row table `callboard_schema`. A store of another version (or of a
 # layout before that table: version 3 kept whole days as column blobs, version 4 the same
 # tables unversioned) is dropped and rebuilt: the store holds only what the API can give
-# again, so the price is one cold read, never a crash. A later layout change either adds a
-# step here that carries the old tables over, or rebuilds the same way.
+# again, so the price is one cold read, never a crash. Layout 5 (without `call_facts`) is
+# carried over: the table is added with every stored day marked unpacked. A later layout
+# change either adds such a step, or rebuilds.
 #
 # Nothing secret is stored: no tokens; an identity is kept as a hash of its text.
 #
@@ -54,6 +58,7 @@ from sqlalchemy import (
     Engine,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -61,8 +66,10 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    false,
     func,
     inspect,
+    or_,
     select,
     update,
 )
@@ -72,6 +79,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.exc import SQLAlchemyError as StoreError
 
 from lib.frames import empty_calls_frame, has_v2_fields
+from lib.store import facts as packed
 
 __all__ = ["ALL_USERS", "CallStore", "Covered", "StoreError", "StoreRefused", "SyncMarks",
            "day_bounds", "utc_day"]
@@ -84,7 +92,9 @@ class StoreRefused(StoreError):
     newer than this Callboard's, or a database holding another application's tables."""
 
 ALL_USERS = -1  # the scope of a read of every user (Outreach user ids are positive)
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
+_CARRIED_OVER = 5  # the layout `_migrate` upgrades in place (it lacks only call_facts)
+_DAY_US = 86_400_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = _EPOCH.date()
 _MICROSECOND = timedelta(microseconds=1)
@@ -132,9 +142,20 @@ _COVERAGE = Table(
     Column("fetched_at_us", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
+_FACTS = Table(
+    "call_facts", _METADATA,
+    Column("identity", Integer, primary_key=True),
+    Column("day", Integer, primary_key=True),  # the UTC day, in days since 1970-01-01
+    Column("version", BigInteger, nullable=False),  # bumped by every write of the day's calls
+    Column("built", BigInteger),  # the version `facts` was packed from; NULL: never packed
+    Column("calls", Integer),
+    Column("facts", LargeBinary),
+    sqlite_with_rowid=False,
+)
 _MIGRATION_LOCK = 0x63616C6C626F6172  # "callboard": the advisory lock key of a migration
 # Tables of layouts before the versioned one (SQLite only), dropped when met.
-_OLD_TABLES = ("windows", "sources", "coverage", "calls", "identities", "callboard_schema")
+_OLD_TABLES = ("windows", "sources", "coverage", "calls", "identities", "call_facts",
+               "callboard_schema")
 
 _BASE_COLUMNS = ("id", "created_us", "user_id", "outbound", "from_number", "to_number",
                  "purpose_id", "disposition_id", "prospect_id", "note")
@@ -308,6 +329,9 @@ class CallStore:
                 raise StoreRefused(f"The database {self.where} has tables named "
                                  f"{', '.join(sorted(ours))} that Callboard did not make: give "
                                  "Callboard a database of its own.")
+            if version == _CARRIED_OVER:
+                self._add_facts(connection)
+                version = SCHEMA_VERSION
             if ours and version != SCHEMA_VERSION:
                 log.info("The call store %s has layout %s; rebuilding it as layout %s (the "
                          "next read is a cold one).", self.where, version or "before 5",
@@ -319,6 +343,16 @@ class CallStore:
             _METADATA.create_all(connection)
             if version is None:
                 connection.execute(_SCHEMA.insert().values(version=SCHEMA_VERSION))
+
+    def _add_facts(self, connection: Connection) -> None:
+        """Layout 5 to 6: add call_facts, every day that has calls marked never packed."""
+        log.info("The call store %s has layout %s; adding its figures' columns (layout %s).",
+                 self.where, _CARRIED_OVER, SCHEMA_VERSION)
+        _FACTS.create(connection)
+        day = _CALLS.c.created_us // _DAY_US
+        days = select(_CALLS.c.identity, day, 1).group_by(_CALLS.c.identity, day)
+        connection.execute(_FACTS.insert().from_select(["identity", "day", "version"], days))
+        connection.execute(update(_SCHEMA).values(version=SCHEMA_VERSION))
 
     @contextmanager
     def sync_lock(self, identity: str) -> Iterator[None]:
@@ -441,10 +475,15 @@ class CallStore:
     # ----- reading -----
 
     def load(self, identity: str, after: datetime, before: datetime,
-             user_ids: Collection[int] | None, dtypes: Mapping[str, str]) -> pd.DataFrame:
+             user_ids: Collection[int] | None, dtypes: Mapping[str, str], *,
+             newest: int | None = None,
+             disposition_ids: Collection[int | None] | None = None) -> pd.DataFrame:
         """The stored calls with after <= created_at < before (of `user_ids` only, when given),
         as a calls frame of `dtypes` (lib.frames; v2's columns when they name them), sorted
-        by (created_at, id). Ask only for what `coverage` says is complete."""
+        by (created_at, id). Ask only for what `coverage` says is complete.
+
+        `newest`: only the latest that many (still sorted oldest first). `disposition_ids`:
+        only calls with one of these dispositions (None in it: calls without one)."""
         columns = _BASE_COLUMNS + (_V2_COLUMNS if has_v2_fields(dtypes) else ())
         c = _CALLS.c
         with self._reading() as connection:
@@ -459,7 +498,19 @@ class CallStore:
                 if not wanted:
                     return empty_calls_frame(dtypes)
                 inner = inner.where(c.user_id.in_(wanted))
-            ordered = inner.order_by(c.created_us, c.id).subquery()
+            if disposition_ids is not None:
+                named = sorted({int(i) for i in disposition_ids if i is not None})
+                none = None in disposition_ids
+                if not named and not none:
+                    return empty_calls_frame(dtypes)
+                inner = inner.where(or_(c.disposition_id.in_(named),
+                                        c.disposition_id.is_(None) if none else false()))
+            if newest is not None:
+                latest = inner.order_by(c.created_us.desc(), c.id.desc()).limit(newest) \
+                    .subquery()
+                ordered = select(latest).order_by(latest.c.created_us, latest.c.id).subquery()
+            else:
+                ordered = inner.order_by(c.created_us, c.id).subquery()
             # Column-wise: one JSON array per column, which the JSON parser turns into lists
             # in C; rows as tuples cost three times as long for a quarter of a team's calls.
             # The one word the engines spell differently: json_group_array / json_agg.
@@ -474,6 +525,71 @@ class CallStore:
         except ValueError as exc:
             raise StoreError(f"The stored calls are damaged ({exc}).") from exc
         return _frame(arrays[0], by_name, dtypes)
+
+    def load_facts(self, identity: str, after: datetime, before: datetime,
+                   user_ids: Collection[int] | None, v2: bool) -> pd.DataFrame:
+        """The columns every figure reads (lib.store.facts: created_at, user_id, outbound,
+        disposition_id; with `v2`, outcome and the answer and completion times) of exactly the
+        calls `load` would give, in the same order. Days changed since they were last packed
+        are packed first (the sync worker's `pack_facts` usually has). Ask only for what
+        `coverage` says is complete."""
+        after_us, before_us = _micros(after), _micros(before)
+        if after_us >= before_us or (user_ids is not None and not user_ids):
+            return packed.empty_facts_frame(v2)
+        first, last = after_us // _DAY_US, (before_us - 1) // _DAY_US
+        f = _FACTS.c
+        with self._reading() as connection:
+            source = self._identity_id(connection, identity, create=False)
+        if source is None:
+            return packed.empty_facts_frame(v2)
+        self._pack_stale(source, first, last)
+        with self._reading() as connection:
+            days = f.identity == source, f.day.between(first, last)
+            # Sized once from the days' counts: a year of calls is never held twice.
+            capacity = connection.execute(select(func.coalesce(func.sum(f.calls), 0))
+                                          .where(*days)).scalar_one()
+            builder = packed.FactsBuilder(int(capacity), after_us, before_us, user_ids)
+            # A day changed since `_pack_stale` (a sync this very moment) is read as packed:
+            # as of a second ago, like the rest of the read.
+            blobs = connection.execution_options(yield_per=8).execute(
+                select(f.facts).where(*days, f.facts.is_not(None)).order_by(f.day))
+            for (blob,) in blobs:
+                builder.add(bytes(blob))
+        return builder.frame(v2)
+
+    def pack_facts(self, identity: str) -> int:
+        """Pack every day of this identity whose calls changed since it was last packed (the
+        sync worker does, so that the dashboard's next read has nothing to pack). Returns how
+        many days were packed."""
+        with self._reading() as connection:
+            source = self._identity_id(connection, identity, create=False)
+        return 0 if source is None else self._pack_stale(source, None, None)
+
+    def _pack_stale(self, source: int, first: int | None, last: int | None) -> int:
+        f = _FACTS.c
+        query = select(f.day, f.version).where(
+            f.identity == source, f.built.is_(None) | (f.built != f.version))
+        if first is not None:
+            query = query.where(f.day.between(first, last))
+        with self._reading() as connection:
+            stale = connection.execute(query.order_by(f.day)).all()
+        c = _CALLS.c
+        for day, version in stale:
+            # The version first, then the calls: a write between the two leaves the blob
+            # labelled older than the calls, so it is packed again, never taken as current.
+            with self._reading() as connection:
+                rows = connection.execute(
+                    select(c.created_us, c.user_id, c.outbound, c.disposition_id, c.outcome,
+                           c.answered_us, c.completed_us)
+                    .where(c.identity == source, c.created_us >= day * _DAY_US,
+                           c.created_us < (day + 1) * _DAY_US)
+                    .order_by(c.created_us, c.id)).all()
+            with self._writing() as connection:
+                connection.execute(
+                    update(_FACTS).where(f.identity == source, f.day == day,
+                                         f.version == version)
+                    .values(built=version, calls=len(rows), facts=packed.pack(rows)))
+        return len(stale)
 
     def call_count(self, identity: str | None = None) -> int:
         """How many calls are stored (of one identity, or of all); for tests and benchmarks."""
@@ -552,6 +668,7 @@ class CallStore:
                 connection.execute(covered.on_conflict_do_update(
                     index_elements=["identity", "scope", "day"],
                     set_={"complete_to_us": end, "fetched_at_us": fetched_us}))
+            self._touch(connection, source, set(bounds))
             self._upsert(connection, source, records)
         return removed
 
@@ -560,7 +677,7 @@ class CallStore:
         of one sign-in: others sharing the database keep theirs), or of every identity."""
         with self._writing() as connection:
             if identity is None:
-                for table in (_CALLS, _COVERAGE, _IDENTITIES):
+                for table in (_CALLS, _COVERAGE, _FACTS, _IDENTITIES):
                     connection.execute(delete(table))
                 return
             source = self._identity_id(connection, identity, create=False)
@@ -568,6 +685,7 @@ class CallStore:
                 return
             connection.execute(delete(_CALLS).where(_CALLS.c.identity == source))
             connection.execute(delete(_COVERAGE).where(_COVERAGE.c.identity == source))
+            connection.execute(delete(_FACTS).where(_FACTS.c.identity == source))
             connection.execute(delete(_IDENTITIES).where(_IDENTITIES.c.id == source))
 
     def _upsert(self, connection: Connection, source: int,
@@ -577,6 +695,16 @@ class CallStore:
         read saw."""
         if not records:
             return
+        # The days the rows land in, and the days stored copies leave (a call whose creation
+        # time moved would otherwise stay counted where it was).
+        days = {record["created_us"] // _DAY_US for record in records}
+        ids = [record["id"] for record in records]
+        for chunk in range(0, len(ids), 5000):
+            days.update(connection.execute(
+                select(_CALLS.c.created_us // _DAY_US).distinct().where(
+                    _CALLS.c.identity == source,
+                    _CALLS.c.id.in_(ids[chunk:chunk + 5000]))).scalars())
+        self._touch(connection, source, days)
         statement = self._insert(_CALLS)
         new = statement.excluded
         statement = statement.on_conflict_do_update(
@@ -585,6 +713,17 @@ class CallStore:
             where=(new.updated_us.is_(None) | _CALLS.c.updated_us.is_(None)
                    | (new.updated_us >= _CALLS.c.updated_us)))
         connection.execute(statement, [{"identity": source, **record} for record in records])
+
+
+    def _touch(self, connection: Connection, source: int, days: Collection[int]) -> None:
+        """Mark these days' packed figures stale (in the transaction that changes their calls,
+        so a blob is never taken for current when it is not)."""
+        if not days:
+            return
+        statement = self._insert(_FACTS).values(
+            [{"identity": source, "day": day, "version": 1} for day in sorted(days)])
+        connection.execute(statement.on_conflict_do_update(
+            index_elements=["identity", "day"], set_={"version": _FACTS.c.version + 1}))
 
 
 def _sqlite_transactions(engine: Engine) -> None:

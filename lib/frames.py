@@ -74,6 +74,11 @@ V2_CALL_DTYPES: dict[str, str] = {
 }
 CALL_DTYPES_V2: dict[str, str] = {**CALL_DTYPES, **V2_CALL_DTYPES}  # a calls frame read on v2
 
+# A facts frame: only the calls frame's columns that figures count, with the same dtypes (the
+# store reads ten million calls' worth in a second: lib.store.facts), and v2's on v2.
+FIGURE_COLUMNS: tuple[str, ...] = ("created_at", "user_id", "outbound", "disposition_id")
+V2_FIGURE_COLUMNS: tuple[str, ...] = ("outcome", "answered_at", "completed_at")
+
 USER_COLUMNS: tuple[str, ...] = ("id", "first_name", "last_name", "name", "email")
 DISPOSITION_COLUMNS: tuple[str, ...] = ("id", "name", "order", "outcome")
 PURPOSE_COLUMNS: tuple[str, ...] = ("id", "name", "order")
@@ -126,11 +131,13 @@ def frame_from_rows(rows: Iterable[Mapping[str, Any]],
 
 def has_v2_fields(columns_of: pd.DataFrame | Mapping[str, Any]) -> bool:
     """Whether this calls frame, parsed row or dtypes mapping carries API v2's own fields
-    (V2_CALL_DTYPES), known or not: the one test every layer asks, by the column names alone.
+    (V2_FIGURE_COLUMNS, which a v2 calls or facts frame has), known or not: the one test
+    every layer asks, by the column names alone.
 
     A frame read from v2 has them even when it found no calls ("none yet"); one read from 1.0
     never has them, so v2-only figures are left out rather than drawn as zero. Never decided by
     the data, so what is shown (and the summary's keys) does not change shape with the range.
     """
     names = columns_of.columns if isinstance(columns_of, pd.DataFrame) else columns_of.keys()
-    return V2_CALL_DTYPES.keys() <= set(names)
+    # The columns v2's figures read: a facts frame of v2 calls has these and no others.
+    return set(V2_FIGURE_COLUMNS) <= set(names)

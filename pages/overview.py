@@ -5,12 +5,16 @@ import streamlit as st
 from lib.analytics import charts, figures, labels
 from lib.analytics.exports import calls_csv
 from lib.analytics.overview import (
+    CALLS_SHOWN,
     build_overview,
+    calls_caption,
+    disposition_ids_named,
     metric_cards,
     percent_text,
     selected_dispositions,
     talk_time_table,
 )
+from lib.analytics.tables import calls_table
 from lib.analytics.timerange import utc_bounds
 from lib.display.markdown import escape
 from lib.outreach.errors import OutreachError
@@ -26,9 +30,10 @@ previous_start, previous_end = figures.previous_period(filters.start, filters.en
 st.title("Overview")
 st.caption(frame.describe_filters(filters, len(rep_ids)))
 
+bounds = utc_bounds(filters.start, filters.end, filters.tz)
 try:
-    current = cache.calls(*utc_bounds(filters.start, filters.end, filters.tz), filters.rep_ids)
-    previous = cache.calls(
+    current = cache.calls_for_figures(*bounds, filters.rep_ids)
+    previous = cache.calls_for_figures(
         *utc_bounds(previous_start, previous_end, filters.tz), filters.rep_ids
     )
 except OutreachError as error:
@@ -37,7 +42,7 @@ except OutreachError as error:
 
 frame.data_note([current, previous], filters.tz)
 overview = build_overview(
-    current.calls, previous.calls, lookups.users, lookups.dispositions, lookups.purposes,
+    current.calls, previous.calls, lookups.users, lookups.dispositions,
     rep_ids, filters.start, filters.end, filters.tz,
 )
 
@@ -124,16 +129,16 @@ if answers is not None:
     st.caption("Talk time is completed minus answered; unanswered calls have none.")
 
 chosen = selected_dispositions(mix_event)
-shown = overview.calls
-if chosen:
-    shown = shown[shown["disposition"].isin(chosen)]
+chosen_ids = disposition_ids_named(overview.mix, chosen) if chosen else None
+try:
+    newest = cache.newest_calls(*bounds, filters.rep_ids, CALLS_SHOWN, chosen_ids)
+except OutreachError as error:
+    frame.show_error(error, "The calls table could not be loaded")
+    st.stop()
+shown = calls_table(newest, lookups.users, lookups.dispositions, lookups.purposes, filters.tz)
 st.subheader("Calls")
-st.caption(
-    f"{len(shown):,} of {len(overview.calls):,} calls"
-    # Disposition names are the organisation's own text: shown as text, never as Markdown.
-    + (f" · disposition: {escape(', '.join(chosen))} (click the bar again to show all)"
-       if chosen else "")
-)
+# Disposition names are the organisation's own text: shown as text, never as Markdown.
+st.caption(calls_caption(overview, len(shown), [escape(name) for name in chosen]))
 st.dataframe(shown, hide_index=True, width="stretch", column_config=frame.CALL_COLUMNS,
              placeholder=labels.NO_VALUE)
 st.download_button(

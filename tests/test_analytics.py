@@ -400,6 +400,32 @@ def test_heatmap_uses_local_hours_across_dst_changes():
     assert not heatmap["reliable"].any()
 
 
+@pytest.mark.parametrize(("tz", "created", "local"), [
+    # New York's autumn change (06:00Z, 02:00 EDT -> 01:00 EST): 01:30 twice, an hour apart.
+    ("America/New_York", "2026-11-01T05:30:00Z", "2026-11-01T01:30:00"),
+    ("America/New_York", "2026-11-01T05:59:59.999999Z", "2026-11-01T01:59:59.999999"),
+    ("America/New_York", "2026-11-01T06:00:00Z", "2026-11-01T01:00:00"),
+    ("America/New_York", "2026-11-01T06:30:00Z", "2026-11-01T01:30:00"),
+    # A quarter-hour zone with no DST (+05:45), and one whose DST moves by half an hour.
+    ("Asia/Kathmandu", "2026-06-01T18:14:59Z", "2026-06-01T23:59:59"),
+    ("Asia/Kathmandu", "2026-06-01T18:15:00Z", "2026-06-02T00:00:00"),
+    ("Australia/Lord_Howe", "2026-04-04T14:59:00Z", "2026-04-05T01:59:00"),  # +11:00 until...
+    ("Australia/Lord_Howe", "2026-04-04T15:00:00Z", "2026-04-05T01:30:00"),  # ...+10:30
+    # Before 1972 Liberia kept -00:44:30: a change of offset off the quarter-hour grid.
+    ("Africa/Monrovia", "1972-01-07T00:44:29Z", "1972-01-06T23:59:59"),
+    ("Africa/Monrovia", "1972-01-07T00:44:30Z", "1972-01-07T00:44:30"),
+])
+def test_local_clock_is_the_zones_wall_clock_at_every_kind_of_change(tz, created, local):
+    from lib.analytics.calls import local_clock
+
+    # Calls hours either side too, so the span has a grid and the change falls inside it.
+    times = [created, "1971-12-01T00:00Z", "2026-01-01T00:00Z", "2026-12-31T00:00Z"]
+    calls = pd.DataFrame({"created_at": pd.to_datetime(times, utc=True, format="ISO8601")
+                          .as_unit("ns")})
+    clock = local_clock(calls, tz).view("datetime64[ns]")
+    assert clock[0] == np.datetime64(local)
+
+
 # --- rep table -----------------------------------------------------------------------------------
 
 

@@ -298,8 +298,7 @@ def test_the_overview_is_the_same_on_both_versions(sandbox, tmp_path):
         built = overview.build_overview(
             current,
             source.list_calls(*utc_bounds(*previous, tz)),
-            users, client.list_dispositions(), client.list_purposes(),
-            users["id"].tolist(), start, end, tz)
+            users, client.list_dispositions(), users["id"].tolist(), start, end, tz)
         summaries.append(overview.summary(built, start, end, tz, users["id"].tolist()))
         # A second read comes from the store on v2 too: closed days are not asked again.
         sandbox.reset_request_count()

@@ -240,6 +240,25 @@ def test_a_disposition_chosen_in_the_chart_filters_the_calls_table(app_env):
     assert cards(app)["Calls"][0] == f"{len(everything):,}"
 
 
+def test_a_range_of_more_calls_than_the_table_holds_shows_the_newest_and_says_so(app_env,
+                                                                                monkeypatch):
+    monkeypatch.setattr("lib.analytics.overview.CALLS_SHOWN", 40)
+    app = open_app()
+    assert not app.exception
+    total = int(cards(app)["Calls"][0].replace(",", ""))
+    table = app.dataframe[1].value
+    assert total > 40 and len(table) == 40
+    assert table["time"].is_monotonic_decreasing  # newest first
+    assert any(c.value.startswith(f"The newest 40 of {total:,} calls") for c in app.caption)
+    # A disposition picked in the chart: the newest 40 of that disposition's calls.
+    app.session_state["mix"] = {"selection": {"disposition": [{"disposition": "No answer"}]}}
+    app.run()
+    picked = app.dataframe[1].value
+    assert set(picked["disposition"]) == {"No answer"} and len(picked) == 40
+    assert any(c.value.startswith("The newest 40 of ") and f"({total:,} in all)" in c.value
+               for c in app.caption)
+
+
 def test_incomplete_settings_are_named_without_their_values(app_env, monkeypatch):
     monkeypatch.delenv("OUTREACH_ACCESS_TOKEN")
     monkeypatch.setenv("OUTREACH_CLIENT_ID", "an-app-id-1234")

@@ -8,7 +8,14 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from lib.analytics.calls import call_flags, check_range, day_offsets, local_times
+from lib.analytics.calls import (
+    HOUR_NS,
+    CallFlags,
+    call_flags,
+    check_range,
+    day_offsets,
+    local_clock,
+)
 from lib.analytics.figures import MIN_CALLS_FOR_RATE
 from lib.analytics.labels import NO_DISPOSITION, WEEKDAY_NAMES, labels_for, unknown_disposition
 
@@ -23,20 +30,22 @@ def pick_frequency(start: date, end: date) -> Literal["D", "W"]:
 
 
 def volume_over_time(
-    calls: pd.DataFrame, tz: str, start: date, end: date, freq: Literal["D", "W"] = "D"
+    calls: pd.DataFrame, tz: str, start: date, end: date, freq: Literal["D", "W"] = "D",
+    *, clock: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Calls per local day or week (weeks start Monday), every period present, zeros included.
 
     Columns: period (local start day, datetime64 midnight, no tz), period_end (last local day of
     the period inside the range), days (days of the period inside the range: a first or last
     week may be partial), outbound, inbound, total, outbound_ratio (outbound / total, NaN for
-    an empty period). Calls outside the range are ignored.
+    an empty period). Calls outside the range are ignored. `clock`: the calls' local_clock in
+    `tz`, when the caller has it already.
     """
     check_range(start, end)
     if freq not in ("D", "W"):
         raise ValueError(f"freq must be 'D' or 'W', not {freq!r}.")
     n_days = (end - start).days + 1
-    offset = day_offsets(calls, tz, start)
+    offset = day_offsets(calls, tz, start, clock)
     inside = (offset >= 0) & (offset < n_days)
     # Periods are counted from the first period's start, so a week index is just offset // 7.
     lead = start.weekday() if freq == "W" else 0
@@ -100,20 +109,20 @@ def disposition_mix(calls: pd.DataFrame, dispositions: pd.DataFrame) -> pd.DataF
     return frame.drop(columns="_order").reset_index(drop=True)
 
 
-def hour_weekday_heatmap(calls: pd.DataFrame, dispositions: pd.DataFrame, tz: str) -> pd.DataFrame:
+def hour_weekday_heatmap(calls: pd.DataFrame, dispositions: pd.DataFrame, tz: str, *,
+                         flags: CallFlags | None = None,
+                         clock: np.ndarray | None = None) -> pd.DataFrame:
     """Calls by local weekday and hour: all 7 × 24 cells, Monday 00:00 first.
 
     Columns: weekday (0 = Monday), weekday_name ("Mon"...), hour (0-23), calls, outbound,
     connected (outbound and Answered), connect_rate (connected / outbound, NaN when no outbound
-    calls), reliable (outbound >= MIN_CALLS_FOR_RATE).
+    calls), reliable (outbound >= MIN_CALLS_FOR_RATE). `flags` and `clock`: the calls'
+    call_flags and local_clock in `tz`, when the caller has them already.
     """
-    local = local_times(calls, tz)
-    days = local.astype("datetime64[D]")
-    hour = ((local - days) // np.timedelta64(1, "h")).astype(np.int64)
-    # 1970-01-01 was a Thursday (weekday 3).
-    weekday = (days.astype(np.int64) + 3) % 7
-    cell = weekday * 24 + hour
-    flags = call_flags(calls, dispositions, ())
+    local = local_clock(calls, tz) if clock is None else clock
+    # Hours since a Monday 00:00: 1970-01-01 was a Thursday, 72 hours after one.
+    cell = (local // HOUR_NS + 72) % 168
+    flags = flags or call_flags(calls, dispositions, ())
     total = np.bincount(cell, minlength=168)
     outbound = np.bincount(cell, weights=flags.outbound, minlength=168).astype(np.int64)
     connected = np.bincount(cell, weights=flags.connected, minlength=168).astype(np.int64)

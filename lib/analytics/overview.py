@@ -10,6 +10,11 @@ import pandas as pd
 
 from lib import frames
 from lib.analytics import breakdowns, charts, figures, labels, tables, talk
+from lib.analytics.calls import call_flags, local_clock
+
+CALLS_SHOWN = 20_000
+"""The calls table holds at most the newest this many calls of the range (a browser grid and
+its CSV stay quick); the figures always count every call, and `lib.cli export` writes all."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,8 @@ class Answers:
 
 @dataclass(frozen=True)
 class Overview:
-    """Everything the overview page shows, computed by lib.analytics.figures from the same calls."""
+    """The overview page's figures, charts' data and rep table, all from the same calls (the
+    calls table beside them is lib.analytics.tables.calls_table of the newest few)."""
 
     comparison: figures.PeriodComparison
     volume: pd.DataFrame
@@ -47,7 +53,6 @@ class Overview:
     mix: pd.DataFrame
     heatmap: pd.DataFrame
     reps: pd.DataFrame
-    calls: pd.DataFrame  # the calls table (lib.analytics.figures.calls_table), newest first
     answers: Answers | None = None  # None unless the calls came from API v2
 
     @property
@@ -60,25 +65,29 @@ def build_overview(
     previous_calls: pd.DataFrame,
     users: pd.DataFrame,
     dispositions: pd.DataFrame,
-    purposes: pd.DataFrame,
     rep_ids: Sequence[int],
     start: date,
     end: date,
     tz: str,
 ) -> Overview:
     """The overview of `calls` (created in the local days start..end by `rep_ids`), against
-    `previous_calls` (the same reps in figures.previous_period(start, end))."""
+    `previous_calls` (the same reps in figures.previous_period(start, end)). Both need only
+    the columns figures count (lib.store.facts.FIGURE_COLUMNS; v2's too for its answers)."""
     frequency = breakdowns.pick_frequency(start, end)
+    # Asked of each call once, for every figure: ten million calls are counted in a second.
+    flags = call_flags(calls, dispositions, figures.DEFAULT_POSITIVE)
+    clock = local_clock(calls, tz)
     return Overview(
         comparison=figures.compare_periods(
-            calls, previous_calls, dispositions, rep_ids, start, end, tz
+            calls, previous_calls, dispositions, rep_ids, start, end, tz, flags=flags
         ),
-        volume=breakdowns.volume_over_time(calls, tz, start, end, frequency),
+        volume=breakdowns.volume_over_time(calls, tz, start, end, frequency, clock=clock),
         frequency=frequency,
         mix=breakdowns.disposition_mix(calls, dispositions),
-        heatmap=breakdowns.hour_weekday_heatmap(calls, dispositions, tz),
-        reps=tables.rep_table(calls, dispositions, users, rep_ids, start, end, tz),
-        calls=tables.calls_table(calls, users, dispositions, purposes, tz),
+        heatmap=breakdowns.hour_weekday_heatmap(calls, dispositions, tz, flags=flags,
+                                                clock=clock),
+        reps=tables.rep_table(calls, dispositions, users, rep_ids, start, end, tz,
+                              flags=flags, clock=clock),
         answers=_answers(calls) if frames.has_v2_fields(calls) else None,
     )
 
@@ -209,6 +218,33 @@ def selected_dispositions(chart_event: object) -> list[str]:
     points = _get(selection, charts.DISPOSITION_SELECTION) or []
     names = [_get(point, "disposition") for point in points if isinstance(point, Mapping)]
     return [name for name in names if isinstance(name, str)]
+
+
+def disposition_ids_named(mix: pd.DataFrame, names: Sequence[str]) -> list[int | None]:
+    """The disposition ids behind these names of the disposition mix (None: no disposition
+    logged); two dispositions of one name are both chosen, as their bar is one."""
+    wanted = set(names)
+    return [None if pd.isna(i) else int(i)
+            for name, i in zip(mix["disposition"], mix["disposition_id"], strict=True)
+            if name in wanted]
+
+
+def calls_caption(overview: Overview, shown: int, chosen: Sequence[str]) -> str:
+    """What the calls table holds: e.g. "812 of 1,130 calls · disposition: No answer (click the
+    bar again to show all)", or, past CALLS_SHOWN, which newest calls of how many."""
+    total = overview.figures.calls
+    wanted = set(chosen)
+    matching = int(overview.mix.loc[overview.mix["disposition"].isin(wanted), "count"].sum()) \
+        if chosen else total
+    if shown < matching:
+        text = f"The newest {shown:,} of {matching:,} calls" + (
+            f" ({total:,} in all)" if chosen else "") + \
+            " · `python -m lib.cli export` writes every one"
+    else:
+        text = f"{shown:,} of {total:,} calls"
+    if chosen:
+        text += f" · disposition: {', '.join(chosen)} (click the bar again to show all)"
+    return text
 
 
 def _get(container: object, key: str) -> object:

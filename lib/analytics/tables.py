@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from lib.analytics.calls import call_flags, day_offsets, utc_times
+from lib.analytics.calls import CallFlags, call_flags, day_offsets, ids_or, utc_times
 from lib.analytics.figures import (
     DEFAULT_POSITIVE,
     MIN_CALLS_FOR_RATE,
@@ -36,6 +36,9 @@ def rep_table(
     end: date,
     tz: str,
     positive: Collection[str] = DEFAULT_POSITIVE,
+    *,
+    flags: CallFlags | None = None,
+    clock: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """One row per rep in scope (even with no calls), busiest first, then "Other users" (only if
     some calls belong to nobody in scope), then "Team", whose figures are `overview_figures`.
@@ -44,21 +47,20 @@ def rep_table(
     connected, connect_rate (connected / outbound), positive, no_disposition, calls_per_day
     (calls per working day; for Team, per rep per working day), daily_calls (list of calls per
     local day from start to end, for a sparkline), few_calls (a rate has a denominator below
-    MIN_CALLS_FOR_RATE), is_team.
+    MIN_CALLS_FOR_RATE), is_team. `flags` and `clock`: the calls' call_flags (for `positive`)
+    and local_clock in `tz`, when the caller has them already.
     """
     reps = list(dict.fromkeys(int(rep) for rep in rep_ids))
     n_slots = len(reps) + 1  # the last slot collects calls of users outside the scope
-    slot = pd.Index(reps, dtype=np.int64).get_indexer(
-        calls["user_id"].to_numpy(dtype=np.float64, na_value=np.nan)
-    )
+    slot = pd.Index(reps, dtype=np.int64).get_indexer(ids_or(calls["user_id"], -1))
     slot[slot < 0] = len(reps)
-    flags = call_flags(calls, dispositions, positive)
+    flags = flags or call_flags(calls, dispositions, positive)
 
     def per_slot(weights: np.ndarray | None = None) -> np.ndarray:
         return np.bincount(slot, weights=weights, minlength=n_slots).astype(np.int64)
 
     n_days = (end - start).days + 1
-    offset = day_offsets(calls, tz, start)
+    offset = day_offsets(calls, tz, start, clock)
     inside = (offset >= 0) & (offset < n_days)
     daily = np.bincount(slot[inside] * n_days + offset[inside], minlength=n_slots * n_days).reshape(
         n_slots, n_days
@@ -84,7 +86,7 @@ def rep_table(
     other = frame.iloc[len(reps) :].assign(calls_per_day=np.nan)  # not one rep: no per-day rate
     parts = [rep_rows, other] if other["calls"].iloc[0] > 0 else [rep_rows]
 
-    team = overview_figures(calls, dispositions, reps, start, end, tz, positive)
+    team = overview_figures(calls, dispositions, reps, start, end, tz, positive, flags=flags)
     team_row = {
         "rep_id": pd.NA,
         "rep": TEAM,

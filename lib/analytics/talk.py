@@ -46,7 +46,7 @@ def answer_rate_by_outcome(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["outcome", "calls", "share"])
     order = ["Answered", "Not Answered"]
     # Any other outcome the live API may send is kept after the two documented ones.
-    order += sorted(set(known) - set(order))
+    order += sorted(set(known.unique().tolist()) - set(order))
     counts = known.value_counts().reindex(order, fill_value=0)
     return pd.DataFrame({"outcome": order, "calls": counts.to_numpy(),
                          "share": (counts / len(known)).to_numpy()})

@@ -31,10 +31,6 @@ import pandas as pd
 NONE = np.iinfo(np.int64).min
 """An unknown id or time in a packed column (Outreach ids and epoch times are never this)."""
 
-FIGURE_COLUMNS = ("created_at", "user_id", "outbound", "disposition_id")
-"""The calls frame's columns every figure is counted from (lib.frames), in a facts frame."""
-V2_FIGURE_COLUMNS = ("outcome", "answered_at", "completed_at")
-"""API v2's columns its figures (answer rate, talk time) read, when the calls came from v2."""
 
 @dataclass
 class _Columns:
@@ -137,8 +133,8 @@ class FactsBuilder:
             setattr(self._columns, name, new)
 
     def frame(self, v2: bool) -> pd.DataFrame:
-        """The collected calls as a facts frame: FIGURE_COLUMNS (and V2_FIGURE_COLUMNS for
-        v2) with the calls frame's dtypes (lib.frames), sorted by (created_at, id)."""
+        """The collected calls as a facts frame: lib.frames.FIGURE_COLUMNS (and
+        V2_FIGURE_COLUMNS for v2) with the calls frame's dtypes, sorted by (created_at, id)."""
         size, columns = self._size, self._columns
         data: dict[str, Any] = {
             "created_at": _times(columns.created_us[:size]),

@@ -20,8 +20,9 @@ from lib.store.opening import open_source
 # Calls change all day (new calls, edited dispositions), and the store syncs when its data is
 # older than CALLBOARD_SYNC_EVERY_MINUTES: keep a read in memory only briefly, so the next run
 # asks the store (cheap) and the store decides whether to sync. The lists of reps, dispositions
-# and purposes rarely change. Entries are bounded so a busy server cannot grow without limit;
-# a 50,000-call range is about 10 MB in memory.
+# and purposes rarely change. Entries are bounded so a busy server cannot grow without limit:
+# a range read for figures is about 30 bytes a call (a million calls: 30 MB), and the table's
+# newest calls are at most the page's limit.
 CALLS_TTL = "1m"
 CALLS_MAX_ENTRIES = 32
 LOOKUPS_TTL = "1h"
@@ -80,13 +81,26 @@ def token_owner() -> ApiInfo:
     return _token_owner(source_key(), data_source())
 
 
-def calls(after: datetime, before: datetime, user_ids: Sequence[int] | None) -> LoadedCalls:
-    """The calls created in [after, before) by these users (None: everyone).
+def calls_for_figures(after: datetime, before: datetime,
+                      user_ids: Sequence[int] | None) -> LoadedCalls:
+    """The calls created in [after, before) by these users (None: everyone), in the columns
+    figures count (DataSource.read_calls' figures_only: a year of a large team fits).
 
     A progress bar shows pages read while Outreach is being asked; a cached answer shows none.
     """
     users = None if user_ids is None else tuple(sorted(set(user_ids)))
     return _calls(source_key(), data_source(), after, before, users)
+
+
+def newest_calls(after: datetime, before: datetime, user_ids: Sequence[int] | None,
+                 limit: int, disposition_ids: Sequence[int | None] | None) -> pd.DataFrame:
+    """The newest `limit` of those calls, every column (of these dispositions only, when
+    given; None among them: none logged), for the overview's table; asked after
+    `calls_for_figures`, so never a sync of its own."""
+    users = None if user_ids is None else tuple(sorted(set(user_ids)))
+    chosen = None if disposition_ids is None else tuple(
+        sorted(set(disposition_ids), key=lambda i: (i is not None, i or 0)))
+    return _newest_calls(source_key(), data_source(), after, before, users, limit, chosen)
 
 
 def get_call(call_id: int | str) -> dict:
@@ -99,6 +113,7 @@ def create_call(new: NewCall) -> dict:
     it."""
     created = data_source().create_call(new)
     _calls.clear()
+    _newest_calls.clear()
     return created
 
 
@@ -114,6 +129,7 @@ def refresh() -> None:
 def forget() -> None:
     """Forget calls and lookups read into memory (the store keeps its calls)."""
     _calls.clear()
+    _newest_calls.clear()
     _lookups.clear()
     _token_owner.clear()
 
@@ -182,11 +198,25 @@ def _calls(
             bar.progress(min(percent, 100) / 100, text=f"Loading calls: page {done} of {known}")
 
     try:
-        read = _source.read_calls(after, before, user_ids, on_progress)
+        read = _source.read_calls(after, before, user_ids, on_progress, figures_only=True)
     finally:
         bar.empty()
     return LoadedCalls(read.calls, read.synced_at, read.loaded, read.stopped_by,
                        read.sync_failed)
+
+
+@st.cache_data(ttl=CALLS_TTL, max_entries=CALLS_MAX_ENTRIES, show_spinner=False)
+def _newest_calls(
+    key: str,
+    _source: DataSource,
+    after: datetime,
+    before: datetime,
+    user_ids: tuple[int, ...] | None,
+    limit: int,
+    disposition_ids: tuple[int | None, ...] | None,
+) -> pd.DataFrame:
+    del key
+    return _source.newest_calls(after, before, user_ids, limit, disposition_ids)
 
 
 def _fingerprint(current: Settings) -> str:

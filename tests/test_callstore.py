@@ -348,7 +348,7 @@ def _raw(where: str):
 
 def _facts_of(frame: pd.DataFrame, v2: bool) -> pd.DataFrame:
     """The columns load_facts promises, taken from a frame `load` gave."""
-    from lib.store.facts import FIGURE_COLUMNS, V2_FIGURE_COLUMNS
+    from lib.frames import FIGURE_COLUMNS, V2_FIGURE_COLUMNS
 
     columns = list(FIGURE_COLUMNS) + (list(V2_FIGURE_COLUMNS) if v2 else [])
     return frame[columns].reset_index(drop=True)

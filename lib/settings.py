@@ -116,12 +116,14 @@ class Settings:
     # CALLBOARD_SECRET_KEY: the Fernet key the token store encrypts with; None: tokens from
     # Connect and rotated refresh tokens are not kept (never stored unencrypted).
     secret_key: str | None = field(default=None, repr=False)
+    # CALLBOARD_TOKEN_DB: the token store's SQLite file, when no CALLBOARD_DATABASE_URL is set.
     token_db: str = DEFAULT_TOKEN_DB
     timezone: str = DEFAULT_TIMEZONE
     sandbox_db: str = DEFAULT_SANDBOX_DB
     cache_db: str | None = DEFAULT_CACHE_DB  # None: no local store of calls
-    # CALLBOARD_DATABASE_URL: the store of calls as a SQLAlchemy URL (a shared PostgreSQL,
-    # postgresql+psycopg://...); None: the SQLite file cache_db. Hidden: it may hold a password.
+    # CALLBOARD_DATABASE_URL: the store of calls, and the token store, as a SQLAlchemy URL (a
+    # PostgreSQL shared by replicas, postgresql+psycopg://...); None: the SQLite files cache_db
+    # and token_db. Hidden: it may hold a password.
     database_url: str | None = field(default=None, repr=False)
     # How the store keeps in sync (lib.store.sync.SyncPolicy): sync when the data is older than
     # this many minutes; re-read today and the days before it whole, this many days in all; and

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
@@ -19,7 +20,7 @@ from lib.outreach import (
     StaticToken,
     token_url_for,
 )
-from lib.outreach.auth import MINT_INTERVAL_S, AccessGrant
+from lib.outreach.auth import MINT_INTERVAL_S, AccessGrant, SharedTokens
 from lib.outreach.records import parse_call
 from lib.sandbox.state import ALL_SCOPES
 from tests.conftest import no_sleep
@@ -291,3 +292,103 @@ def test_token_endpoint_down_is_unavailable(scripted):
                            sleep=no_sleep, max_retries=2)
     with pytest.raises(ApiUnavailable, match="after 3 tries: HTTP 502"):
         auth.access_token()
+
+
+# ----- replicas: the hooks a shared token store plugs in (lib/store/tokens.py) -----
+
+
+def token_server(scripted, tokens: list[str]):
+    """A token endpoint that hands out `tokens` in turn, each with refresh token R-<token>."""
+    answers = iter(tokens)
+
+    def answer(*_):
+        token = next(answers)
+        body = {"access_token": token, "expires_in": 7200, "refresh_token": f"R-{token}"}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    return scripted(answer)
+
+
+def posted_refresh_tokens(server) -> list[str]:
+    return [dict(parse_qsl(body.decode()))["refresh_token"] for body in server.bodies]
+
+
+class Renewals:
+    """A renewal_lock hook that records when it is held."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def __call__(self):
+        @contextmanager
+        def held():
+            self.events.append("lock")
+            try:
+                yield
+            finally:
+                self.events.append("unlock")
+
+        return held()
+
+
+def test_a_newer_access_token_kept_elsewhere_is_used_instead_of_minting(scripted):
+    server = token_server(scripted, ["A2"])
+    fake = Clock(1_000_000.0)
+    elsewhere: list[SharedTokens | None] = [None]
+    lock = Renewals()
+    auth = RefreshingToken(token_url_for(server.base_url), "cid", "csecret", "R0", clock=fake,
+                           sleep=lambda s: pytest.fail("must not wait"),
+                           current=AccessGrant("A1", fake.now + 100, minted_at=fake.now - 7100),
+                           newest=lambda: elsewhere[0], renewal_lock=lock)
+    # Inside the margin: a renewal, but another replica renewed first and kept its token.
+    elsewhere[0] = SharedTokens("R1", AccessGrant("B1", fake.now + 7000,
+                                                  frozenset({"read_calls"}), fake.now - 200))
+    assert auth.access_token() == "B1"
+    assert server.bodies == [] and lock.events == ["lock", "unlock"]
+    assert auth.refresh_token == "R1" and auth.expires_at == fake.now + 7000
+    assert auth.granted_scopes == {"read_calls"}
+    # Valid and outside the margin: neither the lock nor the store is asked again.
+    elsewhere[0] = None
+    assert auth.access_token() == "B1" and lock.events == ["lock", "unlock"]
+
+
+def test_a_refresh_token_rotated_elsewhere_is_the_one_presented(scripted):
+    server = token_server(scripted, ["A2"])
+    fake = Clock(1_000_000.0)
+    lock = Renewals()
+    # The other replica's access token expired too; only its refresh token is of use.
+    shared = SharedTokens("R5", AccessGrant("B1", fake.now - 1, minted_at=fake.now - 7201))
+    auth = RefreshingToken(token_url_for(server.base_url), "cid", "csecret", "R0", clock=fake,
+                           sleep=no_sleep, newest=lambda: shared, renewal_lock=lock)
+    assert auth.access_token() == "A2"
+    assert posted_refresh_tokens(server) == ["R5"]  # never the spent R0
+    assert auth.refresh_token == "R-A2"
+    assert lock.events == ["lock", "unlock"]  # the mint ran inside the lock
+
+
+def test_a_mint_elsewhere_counts_towards_the_one_a_minute_limit(scripted):
+    server = token_server(scripted, ["A2"])
+    fake = Clock(1_000_000.0)
+    slept: list[float] = []
+    # Another replica minted 20 s ago, and the API refused that token too (revoked).
+    shared = SharedTokens("R1", AccessGrant("B1", fake.now + 7180, minted_at=fake.now - 20))
+    auth = RefreshingToken(token_url_for(server.base_url), "cid", "csecret", "R0", clock=fake,
+                           sleep=slept.append, newest=lambda: shared,
+                           current=AccessGrant("A1", fake.now + 3000,
+                                               minted_at=fake.now - 4200))
+    assert auth.refresh_after_401("A1") is True  # B1 is another token: used, no mint
+    assert auth.access_token() == "B1" and server.bodies == []
+    assert auth.refresh_after_401("B1") is True
+    assert slept == [pytest.approx(40)]  # the rest of the other replica's minute
+    assert auth.access_token() == "A2" and posted_refresh_tokens(server) == ["R1"]
+
+
+def test_without_hooks_a_renewal_is_as_before(scripted):
+    server = token_server(scripted, ["A1", "A2"])
+    fake = Clock(1_000_000.0)
+    auth = RefreshingToken(token_url_for(server.base_url), "cid", "csecret", "R0", clock=fake,
+                           sleep=no_sleep)
+    assert auth.access_token() == "A1"
+    fake.now += 61
+    assert auth.refresh_after_401(None) is True and auth.access_token() == "A2"
+    assert posted_refresh_tokens(server) == ["R0", "R-A1"]

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,16 @@ class AccessGrant:
     minted_at: float | None = None  # when it was minted (same clock); None: not known
 
 
+@dataclass(frozen=True)
+class SharedTokens:
+    """Tokens of the same grant that another process (a replica beside this one) minted and
+    kept: its refresh token, which with rotation is the only one still valid, and its access
+    token, if any. What a RefreshingToken's `newest` hook hands back. Hidden from repr."""
+
+    refresh_token: str = field(repr=False)
+    access: AccessGrant | None = None
+
+
 class StaticToken:
     """A fixed access token (a sandbox token or one pasted into the settings); cannot refresh."""
 
@@ -70,6 +81,12 @@ class RefreshingToken:
     it mints at most once per MINT_INTERVAL_S. Within that minute a token still valid is kept
     (even inside its expiry margin), and a renewal the API forced (a 401, an expired token)
     first sleeps out the rest of the minute, so the token endpoint never answers 429 for us.
+
+    Several processes of one grant (replicas sharing a token store) coordinate through two
+    hooks: every renewal runs inside `renewal_lock()` (a lock across processes), and first asks
+    `newest()` for what another process minted meanwhile. A newer access token found there is
+    used instead of minting, a rotated refresh token is taken over, and the other's mint counts
+    towards the one-a-minute limit, which Outreach applies per user and app, not per process.
     """
 
     def __init__(
@@ -90,12 +107,16 @@ class RefreshingToken:
         on_new_refresh_token: Callable[[str], None] | None = None,
         current: AccessGrant | None = None,
         on_new_access_token: Callable[[AccessGrant], None] | None = None,
+        newest: Callable[[], SharedTokens | None] | None = None,
+        renewal_lock: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         """`redirect_uri` is sent with every refresh when set (OAuth apps registered with one).
         `current` is an access token kept from before (a restart): used until its expiry
         margin, so a restart does not mint again. After each mint `on_new_refresh_token` gets
         a rotated refresh token (first), then `on_new_access_token` the new access token, both
-        under the token's lock, so they see the mints in order."""
+        under the token's lock (and inside `renewal_lock`), so they see the mints in order.
+        `newest` returns the tokens another process kept since this one last looked (None:
+        nothing new); `renewal_lock` returns a context manager held around each renewal."""
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -110,6 +131,8 @@ class RefreshingToken:
         self._redirect_uri = redirect_uri
         self._on_new_refresh_token = on_new_refresh_token
         self._on_new_access_token = on_new_access_token
+        self._newest = newest
+        self._renewal_lock = renewal_lock or nullcontext
         self._lock = threading.Lock()
         self._access_token: str | None = current.access_token if current else None
         self._expires_at = current.expires_at if current else 0.0
@@ -141,31 +164,76 @@ class RefreshingToken:
     def access_token(self) -> str:
         """A token valid for at least REFRESH_MARGIN_S more seconds, minting one if needed."""
         with self._lock:
-            now = self._clock()
-            renewing = self._access_token is None or now >= self._expires_at - REFRESH_MARGIN_S
-            # Inside the margin but still valid, and minted under a minute ago: keep it for now.
-            early = self._access_token is not None and now < self._expires_at \
-                and self._mint_wait(now) > 0
-            if renewing and not early:
-                self._mint()
+            if self._needs_mint(self._clock()):
+                with self._renewal_lock():
+                    # Another process may have renewed while this one waited for the lock.
+                    self._take_newest(refused=None)
+                    if self._needs_mint(self._clock()):
+                        self._mint()
             assert self._access_token is not None
             return self._access_token
 
     def refresh_after_401(self, rejected: str | None = None) -> bool:
         """Get a new access token after the API refused one; True if there is a new one.
 
-        `rejected` is the token the API refused. When several threads get a 401 for the same
-        token, only the first mints; the others see the token has already changed and retry
-        with it (minting again would hit the token endpoint's one-per-minute limit).
+        `rejected` is the token the API refused (None: the current one). When several threads
+        or processes get a 401 for the same token, only the first mints; the others see the
+        token has already changed and retry with it (minting again would hit the token
+        endpoint's one-per-minute limit).
         """
         with self._lock:
             if rejected is not None and self._access_token not in (None, rejected):
                 return True
+            refused = rejected if rejected is not None else self._access_token
             previous = self._access_token
-            self._mint()
+            with self._renewal_lock():
+                self._take_newest(refused=refused)
+                if self._access_token is not None and self._access_token != refused:
+                    return True
+                self._mint()
             return self._access_token is not None and self._access_token != previous
 
     # ----- the exchange -----
+
+    def _needs_mint(self, now: float) -> bool:
+        """Whether access_token() must mint: no token, or one inside its expiry margin, unless
+        that one is still valid and the last mint was under a minute ago (then keep it)."""
+        renewing = self._access_token is None or now >= self._expires_at - REFRESH_MARGIN_S
+        early = self._access_token is not None and now < self._expires_at \
+            and self._mint_wait(now) > 0
+        return renewing and not early
+
+    def _take_newest(self, refused: str | None) -> None:
+        """Take over what another process of this grant minted (the `newest` hook), inside
+        the renewal lock: its refresh token, and its access token when that one is still
+        valid, is not `refused`, and outlives this process's own. Caller holds the lock."""
+        if self._newest is None:
+            return
+        shared = self._newest()
+        if shared is None:
+            return
+        if shared.refresh_token and shared.refresh_token != self._refresh_token:
+            # Rotated elsewhere: the one this process holds may be spent already.
+            self._refresh_token = shared.refresh_token
+            log.info("Using the Outreach refresh token another process renewed.")
+        grant = shared.access
+        if grant is None:
+            return
+        if grant.minted_at is not None:
+            # The one-a-minute limit counts every process's mints.
+            self._minted_at = grant.minted_at if self._minted_at is None \
+                else max(self._minted_at, grant.minted_at)
+        own_usable = self._access_token is not None and self._access_token != refused
+        if grant.access_token in (self._access_token, refused) or \
+                self._clock() >= grant.expires_at or \
+                (own_usable and grant.expires_at <= self._expires_at):
+            return
+        self._access_token = grant.access_token
+        self._expires_at = grant.expires_at
+        if grant.scopes is not None:
+            self._granted_scopes = grant.scopes
+        log.info("Using the Outreach access token another process renewed (expires in %.0f s).",
+                 grant.expires_at - self._clock())
 
     def _mint_wait(self, now: float) -> float:
         """Seconds until the next mint is allowed (0 or less: now)."""

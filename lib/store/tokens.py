@@ -1,43 +1,132 @@
 """The token store: the newest Outreach tokens of an OAuth app, encrypted at rest (Fernet, with
-CALLBOARD_SECRET_KEY) in SQLite, so Connect Outreach and rotated refresh tokens survive restarts.
+CALLBOARD_SECRET_KEY), so Connect Outreach and rotated refresh tokens survive restarts and are
+shared by every replica: in the database of CALLBOARD_DATABASE_URL when set, else in the SQLite
+file CALLBOARD_TOKEN_DB.
 
 One row per (API host, OAuth client id). Only those two and the time of the last write are
 stored in the clear; the tokens, their expiry, the granted scopes and where the tokens came
 from are one Fernet token (AES-128-CBC with HMAC-SHA256: authenticated, so a changed or
 swapped row is refused, never read). Without a key nothing is stored.
+
+Replicas renew one at a time: a renewal holds a lock per (API host, client id) across
+processes (a PostgreSQL session advisory lock on a connection of its own, or an flock on a
+file beside a SQLite database) and first re-reads the row, so the second replica takes the
+access token and the rotated refresh token the first one kept instead of asking Outreach
+again (which allows about one renewal a minute, and with rotation spends the old token).
 """
+
+# Layout: one SQLAlchemy Core table, the same columns on both engines. In the
+# CALLBOARD_TOKEN_DB file it is `tokens`, the table of the release before, so its files are
+# read (and stay readable by it) as they are; in a shared database, beside the call store's
+# tables, it is `callboard_tokens`. Either is created when missing, in its own MetaData: the
+# call store's layout versions never touch it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import secrets
-import sqlite3
+import threading
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import (
+    Column,
+    Engine,
+    Float,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    inspect,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import Connection as Database
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
 
-from lib.outreach.auth import AccessGrant, RefreshingToken, token_url_for
+from lib.outreach.auth import AccessGrant, RefreshingToken, SharedTokens, token_url_for
 from lib.outreach.oauth import TokenGrant
 from lib.settings import MAKE_SECRET_KEY, Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tokens (
-    api_base TEXT NOT NULL,
-    client_id TEXT NOT NULL,
-    sealed BLOB NOT NULL,
-    saved_at REAL NOT NULL,
-    PRIMARY KEY (api_base, client_id)
-)
-"""
+FILE_TABLE = "tokens"  # in the CALLBOARD_TOKEN_DB file: the previous release's table
+SHARED_TABLE = "callboard_tokens"  # in the shared CALLBOARD_DATABASE_URL database
+_BUSY_TIMEOUT_S = 10.0
+
+
+def _table(name: str) -> Table:
+    return Table(
+        name, MetaData(),
+        Column("api_base", Text, primary_key=True),
+        Column("client_id", Text, primary_key=True),
+        Column("sealed", LargeBinary, nullable=False),
+        Column("saved_at", Float, nullable=False),
+    )
+
+
+# One engine per database and process: the dashboard asks the store on every page, and a new
+# pool each time would open (and leave) new server connections.
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+_MADE: set[tuple[str, str]] = set()  # (database, table) this process made sure of (servers)
+
+
+def _engine_for(url: URL) -> Engine:
+    key = url.render_as_string(hide_password=False)
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(key)
+        if engine is None:
+            if url.get_backend_name() == "sqlite":
+                # A connection per use, as sqlite3 was: a file replaced meanwhile is the new one.
+                engine = create_engine(url, poolclass=NullPool,
+                                       connect_args={"timeout": _BUSY_TIMEOUT_S})
+                _sqlite_transactions(engine)
+            else:
+                # Keepalives: a renewal lock's connection that dies silently is noticed within
+                # minutes. A lock and a write of the same renewal need two connections at once.
+                engine = create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=8,
+                                       connect_args={"keepalives": 1, "keepalives_idle": 60,
+                                                     "keepalives_interval": 10,
+                                                     "keepalives_count": 5})
+            _ENGINES[key] = engine
+        return engine
+
+
+def _sqlite_transactions(engine: Engine) -> None:
+    """SQLite through pysqlite: our own BEGIN, IMMEDIATE for a write, so that a read-then-write
+    (save_if_lineage) holds the write lock from its start against other processes."""
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # pysqlite's own implicit BEGIN off
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Database) -> None:
+        write = connection.get_execution_options().get("tokens_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _lock_key(purpose: str, api_base: str, client_id: str) -> int:
+    """A PostgreSQL advisory lock key (a positive bigint) for one app's row. Each purpose its
+    own key: a renewal holds one on its own connection while its writes take another, and
+    a key shared by both would wait for itself."""
+    text = f"callboard tokens {purpose}\n{api_base}\n{client_id}"
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
 
 
 class TokenStoreError(Exception):
@@ -82,28 +171,53 @@ class StoredTokens:
 
 
 class TokenStore:
-    """The encrypted store file (created, with its folder, on the first write; mode 0600)."""
+    """The encrypted store: a SQLite file (a path; created, with its folder, on the first write,
+    mode 0600; table `tokens`), or a database given as a SQLAlchemy URL (sqlite:///... or
+    postgresql+psycopg://...; table `callboard_tokens`, created on first use)."""
 
-    def __init__(self, path: str | Path, secret_key: str) -> None:
-        self.path = Path(path)
+    def __init__(self, where: str | Path, secret_key: str) -> None:
+        text = str(where)
+        shared = "://" in text
+        self.url = make_url(text if shared else f"sqlite:///{Path(text)}")
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        # The SQLite file; None for a server.
+        self.path: Path | None = Path(self.url.database) if self.is_sqlite and \
+            self.url.database else None
+        if self.is_sqlite and self.path is None:
+            raise TokenStoreError("The token store must be a file or a server database, not "
+                                  "an in-memory SQLite database: tokens would die with it.")
+        self._table = _table(SHARED_TABLE if shared else FILE_TABLE)
         self._fernet = Fernet(secret_key.encode("ascii"))
 
     def __repr__(self) -> str:
-        return f"TokenStore({str(self.path)!r}, <key hidden>)"
+        return f"TokenStore({self.where!r}, <key hidden>)"
+
+    @property
+    def where(self) -> str:
+        """The store named for messages: its file, or its server without a password."""
+        if self.path is not None:
+            return str(self.path)
+        # Host, port and database only: a password can also hide in the query string.
+        port = f":{self.url.port}" if self.url.port else ""
+        return f"{self.url.get_backend_name()}://{self.url.host or 'localhost'}{port}/" \
+            f"{self.url.database or ''}"
 
     def load(self, api_base: str, client_id: str) -> StoredTokens | None:
         """The kept tokens, or None. TokenStoreError when a row is there but cannot be opened
         with this key (CALLBOARD_SECRET_KEY changed, or the file was altered)."""
-        if not self.path.exists():
+        if self.path is not None and not self.path.exists():
             return None
         try:
-            with closing(self._connect()) as db:
-                row = db.execute("SELECT sealed FROM tokens WHERE api_base = ? AND client_id = ?",
-                                 (api_base, client_id)).fetchone()
-        except sqlite3.Error as exc:
-            raise TokenStoreError(f"The token store {self.path} cannot be read "
+            if not self.is_sqlite:
+                self._make_table()
+            with self._engine().connect() as db, db.begin():
+                if self.is_sqlite and not inspect(db).has_table(self._table.name):
+                    return None
+                sealed = db.execute(self._row(api_base, client_id)).scalar()
+        except SQLAlchemyError as exc:
+            raise TokenStoreError(f"The token store {self.where} cannot be read "
                                   f"({type(exc).__name__}).") from None
-        return None if row is None else self._open(row[0], api_base, client_id)
+        return None if sealed is None else self._open(sealed, api_base, client_id)
 
     def save(self, api_base: str, client_id: str, tokens: StoredTokens) -> None:
         """Keep these tokens, replacing what the app had."""
@@ -126,55 +240,136 @@ class TokenStore:
 
     def delete(self, api_base: str, client_id: str) -> bool:
         """Forget the app's tokens; True if there were some."""
-        if not self.path.exists():
+        if self.path is not None and not self.path.exists():
             return False
         try:
-            with closing(self._connect()) as db, db:
-                cursor = db.execute("DELETE FROM tokens WHERE api_base = ? AND client_id = ?",
-                                    (api_base, client_id))
-                return cursor.rowcount > 0
-        except sqlite3.Error as exc:
-            raise TokenStoreError(f"The token store {self.path} cannot be written "
+            with self._writing(api_base, client_id) as db:
+                if self.is_sqlite and not inspect(db).has_table(self._table.name):
+                    return False
+                table = self._table
+                done = db.execute(delete(table).where(table.c.api_base == api_base,
+                                                      table.c.client_id == client_id))
+                return done.rowcount > 0
+        except SQLAlchemyError as exc:
+            raise TokenStoreError(f"The token store {self.where} cannot be written "
                                   f"({type(exc).__name__}).") from None
 
-    # ----- the file -----
+    @contextmanager
+    def renewal_lock(self, api_base: str, client_id: str) -> Iterator[None]:
+        """Held while one process renews the app's access token, so that replicas sharing
+        this store never renew twice: the next one waits, then finds the new tokens kept.
+        PostgreSQL: a session advisory lock on a connection of its own; SQLite: an exclusive
+        flock on a file beside the database. Both end with their holder, however it ends.
+        TokenStoreError when the lock cannot be taken (the caller may renew without it)."""
+        key = _lock_key("renewal", api_base, client_id)
+        if self.path is not None:
+            try:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                handle = os.open(f"{self.path}.renewal-{key:x}.lock",
+                                 os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise TokenStoreError(f"The token store {self.where} cannot be locked for a "
+                                      f"renewal ({type(exc).__name__}).") from None
+            try:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                except OSError as exc:
+                    raise TokenStoreError(f"The token store {self.where} cannot be locked for "
+                                          f"a renewal ({type(exc).__name__}).") from None
+                yield
+            finally:
+                os.close(handle)  # releases the flock
+            return
+        try:
+            db = self._engine().connect()
+        except SQLAlchemyError as exc:
+            raise TokenStoreError(f"The token store {self.where} cannot be locked for a "
+                                  f"renewal ({type(exc).__name__}).") from None
+        with db:
+            try:
+                db.execute(select(func.pg_advisory_lock(key)))
+                db.commit()
+            except SQLAlchemyError as exc:
+                raise TokenStoreError(f"The token store {self.where} cannot be locked for a "
+                                      f"renewal ({type(exc).__name__}).") from None
+            try:
+                yield
+            finally:
+                try:
+                    db.execute(select(func.pg_advisory_unlock(key)))
+                    db.commit()
+                except SQLAlchemyError as exc:
+                    # The connection is gone, and the lock with it; the renewal's own outcome
+                    # is what the caller must see.
+                    log.warning("The renewal lock's connection to %s was lost (%s).",
+                                self.where, type(exc).__name__)
+                    db.invalidate()
 
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
-        db.execute(_SCHEMA)
-        return db
+    # ----- the database -----
+
+    def _engine(self) -> Engine:
+        return _engine_for(self.url)
+
+    def _row(self, api_base: str, client_id: str) -> Any:
+        table = self._table
+        return select(table.c.sealed).where(table.c.api_base == api_base,
+                                            table.c.client_id == client_id)
+
+    def _make_table(self) -> None:
+        """Make the table on a server at first use (once per process)."""
+        made = (self.url.render_as_string(hide_password=False), self._table.name)
+        if made in _MADE:
+            return
+        with self._engine().connect() as db, db.begin():
+            # Replicas starting together on a new database: one creates, the others wait.
+            db.execute(select(func.pg_advisory_xact_lock(_lock_key("layout", "", ""))))
+            self._table.create(db, checkfirst=True)
+        _MADE.add(made)
+
+    @contextmanager
+    def _writing(self, api_base: str, client_id: str) -> Iterator[Database]:
+        """One write transaction, which holds the app's row against other writers from its
+        start (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction advisory lock), so a read
+        and the write that depends on it are one step."""
+        if not self.is_sqlite:
+            self._make_table()
+        with self._engine().connect().execution_options(tokens_write=True) as db, db.begin():
+            if not self.is_sqlite:
+                db.execute(select(func.pg_advisory_xact_lock(
+                    _lock_key("write", api_base, client_id))))
+            yield db
 
     def _write(self, api_base: str, client_id: str, tokens: StoredTokens,
                allowed: Callable[[StoredTokens | None], bool]) -> bool:
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            created = not self.path.exists()
-            with closing(self._connect()) as db:
+            created = False
+            if self.path is not None:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                created = not self.path.exists()
+            with self._writing(api_base, client_id) as db:
                 if created:
+                    assert self.path is not None
                     os.chmod(self.path, 0o600)  # the tokens are sealed; still nobody else's
-                db.execute("BEGIN IMMEDIATE")  # read and write as one, against other processes
+                if self.is_sqlite:
+                    self._table.create(db, checkfirst=True)
+                sealed = db.execute(self._row(api_base, client_id)).scalar()
                 try:
-                    row = db.execute("SELECT sealed FROM tokens WHERE api_base = ? AND "
-                                     "client_id = ?", (api_base, client_id)).fetchone()
-                    try:
-                        current = None if row is None else self._open(row[0], api_base,
-                                                                       client_id)
-                    except TokenStoreError:
-                        current = None  # unreadable with this key: a new one replaces it
-                    if not allowed(current):
-                        db.execute("ROLLBACK")
-                        return False
-                    db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)",
-                               (api_base, client_id, self._seal(tokens, api_base, client_id),
-                                time.time()))
-                    db.execute("COMMIT")
-                except BaseException:
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                    raise
+                    current = None if sealed is None else self._open(sealed, api_base,
+                                                                     client_id)
+                except TokenStoreError:
+                    current = None  # unreadable with this key: a new one replaces it
+                if not allowed(current):
+                    return False  # nothing written: the commit ends a read
+                values = {"api_base": api_base, "client_id": client_id,
+                          "sealed": self._seal(tokens, api_base, client_id),
+                          "saved_at": time.time()}
+                insert = (sqlite.insert if self.is_sqlite else postgresql.insert)(self._table)
+                db.execute(insert.values(**values).on_conflict_do_update(
+                    index_elements=["api_base", "client_id"],
+                    set_={"sealed": values["sealed"], "saved_at": values["saved_at"]}))
             return True
-        except (sqlite3.Error, OSError) as exc:
-            raise TokenStoreError(f"The token store {self.path} cannot be written "
+        except (SQLAlchemyError, OSError) as exc:
+            raise TokenStoreError(f"The token store {self.where} cannot be written "
                                   f"({type(exc).__name__}).") from None
 
     def _seal(self, tokens: StoredTokens, api_base: str, client_id: str) -> bytes:
@@ -224,10 +419,12 @@ def _seconds_or_none(value: object) -> float | None:
 
 
 def store_for(settings: Settings) -> TokenStore | None:
-    """The settings' token store, or None without CALLBOARD_SECRET_KEY (nothing is kept)."""
+    """The settings' token store, or None without CALLBOARD_SECRET_KEY (nothing is kept): the
+    shared database of CALLBOARD_DATABASE_URL when set (every replica's), else the file
+    CALLBOARD_TOKEN_DB."""
     if not settings.secret_key:
         return None
-    return TokenStore(settings.token_db, settings.secret_key)
+    return TokenStore(settings.database_url or settings.token_db, settings.secret_key)
 
 
 @dataclass(frozen=True)
@@ -272,6 +469,7 @@ def connection(settings: Settings) -> Connection:
     if store is None:
         return Connection("setting" if configured else None, problem=NO_KEY)
     try:
+        _carry_over(settings, store)
         kept = store.load(settings.api_base, settings.client_id or "")
     except TokenStoreError as exc:
         return Connection("setting" if configured else None, problem=str(exc))
@@ -279,6 +477,29 @@ def connection(settings: Settings) -> Connection:
                              kept.from_setting == setting_fingerprint(configured)):
         return Connection("store", kept)
     return Connection("setting" if configured else None)
+
+
+def _carry_over(settings: Settings, store: TokenStore) -> None:
+    """Move the app's tokens from the CALLBOARD_TOKEN_DB file into the shared database, where
+    the release before kept them even beside a CALLBOARD_DATABASE_URL: so an upgrade stays
+    connected. Moved, not copied, so that a Disconnect is not undone by the file; a row of
+    the file where the shared database has one already is older than it, and goes too."""
+    if not settings.database_url or not settings.secret_key:
+        return
+    old = TokenStore(settings.token_db, settings.secret_key)
+    if old.path is None or not old.path.exists():
+        return
+    api_base, client_id = settings.api_base, settings.client_id or ""
+    try:
+        tokens = old.load(api_base, client_id)
+    except TokenStoreError:
+        return  # not readable with this key: nothing to carry over, and not ours to delete
+    if tokens is None:
+        return
+    if store._write(api_base, client_id, tokens, lambda current: current is None):
+        log.info("The Outreach tokens kept in %s are moved into the shared database %s, "
+                 "which every replica uses from now on.", old.where, store.where)
+    old.delete(api_base, client_id)
 
 
 def connect(settings: Settings, grant: TokenGrant) -> StoredTokens:
@@ -294,7 +515,7 @@ def connect(settings: Settings, grant: TokenGrant) -> StoredTokens:
         connected_at=time.time(), via="connect")
     store.save(settings.api_base, settings.client_id or "", tokens)
     log.info("Connected to Outreach at %s: the tokens are kept encrypted in %s.",
-             settings.api_base, store.path)
+             settings.api_base, store.where)
     return tokens
 
 
@@ -312,7 +533,9 @@ def disconnect(settings: Settings) -> bool:
 
 
 class _Keeper:
-    """Writes each token a RefreshingToken mints to the store, over its own lineage only."""
+    """Writes each token a RefreshingToken mints to the store, over its own lineage only, and
+    gives it what other processes of the same grant kept meanwhile (its `newest` hook) and the
+    store's lock around a renewal (its `renewal_lock` hook)."""
 
     def __init__(self, store: TokenStore, settings: Settings, tokens: StoredTokens,
                  create: bool) -> None:
@@ -321,6 +544,11 @@ class _Keeper:
         self._client_id = settings.client_id or ""
         self._tokens = tokens
         self._create = create
+        # The tokens as the store last held them to this process's knowledge (read or
+        # written): a row that still holds them has nothing newer, even where a write of this
+        # process failed and its own tokens are newer than the row.
+        self._seen: tuple[str, str | None] | None = None if create else \
+            (tokens.refresh_token, tokens.access_token)
 
     def new_refresh_token(self, refresh_token: str) -> None:
         # Written at once and first: this one is what a restart needs (the old is spent).
@@ -331,6 +559,43 @@ class _Keeper:
         self._keep(replace(self._tokens, access_token=grant.access_token,
                            expires_at=grant.expires_at, scopes=scopes,
                            minted_at=grant.minted_at))
+
+    def newest(self) -> SharedTokens | None:
+        """What another process of this grant kept since this one last looked, or None."""
+        try:
+            stored = self._store.load(self._api_base, self._client_id)
+        except TokenStoreError as exc:
+            log.warning("%s This process renews with the tokens it holds.", exc)
+            return None
+        if stored is None or not self._same_grant(stored):
+            return None
+        seen = (stored.refresh_token, stored.access_token)
+        if seen == self._seen:
+            return None
+        self._seen = seen
+        self._tokens, self._create = stored, False  # its lineage is this process's from now on
+        return SharedTokens(stored.refresh_token, stored.access_grant())
+
+    @contextmanager
+    def renewal_lock(self) -> Iterator[None]:
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(self._store.renewal_lock(self._api_base, self._client_id))
+            except TokenStoreError as exc:
+                # Renewing unlocked risks a second renewal elsewhere; not renewing stops reads.
+                log.warning("%s Renewing without it: another replica may renew at the same "
+                            "time.", exc)
+            yield
+
+    def _same_grant(self, stored: StoredTokens) -> bool:
+        if stored.lineage == self._tokens.lineage:
+            return True
+        # Replicas started together from one OUTREACH_REFRESH_TOKEN each began a lineage of
+        # it: the one kept first is that grant's, and the others join it. A Connect is
+        # another grant, never joined.
+        return stored.via == "refresh" and self._tokens.via == "refresh" and \
+            self._tokens.from_setting is not None and \
+            stored.from_setting == self._tokens.from_setting
 
     def _keep(self, tokens: StoredTokens) -> None:
         self._tokens = tokens
@@ -343,6 +608,7 @@ class _Keeper:
             return
         if kept:
             self._create = False  # the lineage exists now: only over it from here on
+            self._seen = (tokens.refresh_token, tokens.access_token)
         else:
             log.warning("The Outreach tokens kept for this app were replaced or forgotten "
                         "(Connect or Disconnect elsewhere): this process's tokens are not kept.")
@@ -353,7 +619,8 @@ def refreshing_token(settings: Settings, clock: Callable[[], float]) -> tuple[Re
     """The RefreshingToken for an OAuth app, and a stable id of its grant (for the store of
     calls: a new grant starts cold). Prefers a kept refresh token that is newer than the
     configured one (see `connection`), and keeps every rotated refresh token and new access
-    token in the store. NotConnected when no refresh token is known."""
+    token in the store, which replicas sharing it renew through one at a time (see the top).
+    NotConnected when no refresh token is known."""
     state = connection(settings)
     if state.problem is not None and state.source == "setting":
         log.warning("%s A rotated refresh token lives only in memory until then.",
@@ -391,5 +658,7 @@ def refreshing_token(settings: Settings, clock: Callable[[], float]) -> tuple[Re
         on_new_refresh_token=keeper.new_refresh_token if keeper else None,
         current=kept.access_grant(),
         on_new_access_token=keeper.new_access_token if keeper else None,
+        newest=keeper.newest if keeper else None,
+        renewal_lock=keeper.renewal_lock if keeper else None,
     )
     return auth, grant_id

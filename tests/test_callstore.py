@@ -435,3 +435,19 @@ def test_a_store_of_layout_5_keeps_its_calls_and_gains_their_figures(store_where
     with _raw(store_where) as connection:
         assert connection.execute(text("SELECT version FROM callboard_schema")).scalar() == 6
     upgraded.close()
+
+
+def test_a_damaged_packed_day_is_a_store_error_never_wrong_figures(store_where):
+    from sqlalchemy import text
+
+    from lib.store.callstore import StoreError
+
+    store = CallStore(store_where)
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 10, 100), NOW)
+    store.pack_facts(ME)
+    with _raw(store_where) as connection:
+        connection.execute(text("UPDATE call_facts SET facts = :junk"), {"junk": b"CBF1\x00"})
+        connection.commit()
+    with pytest.raises(StoreError, match="damaged"):
+        store.load_facts(ME, *day_bounds(DAY), None, v2=False)
+    store.close()

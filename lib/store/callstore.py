@@ -553,8 +553,11 @@ class CallStore:
             # as of a second ago, like the rest of the read.
             blobs = connection.execution_options(yield_per=8).execute(
                 select(f.facts).where(*days, f.facts.is_not(None)).order_by(f.day))
-            for (blob,) in blobs:
-                builder.add(bytes(blob))
+            try:
+                for (blob,) in blobs:
+                    builder.add(bytes(blob))
+            except ValueError as exc:
+                raise StoreError(f"The stored calls are damaged ({exc}).") from exc
         return builder.frame(v2)
 
     def pack_facts(self, identity: str) -> int:

@@ -8,19 +8,21 @@ the store's columnar copy, so a year of a large team's calls is read in a second
 # million), so the store also keeps each UTC day's calls packed here (lib.store.callstore's
 # `call_facts`), rebuilt from the calls table whenever that day changed.
 #
-# The blob is an .npz archive of plain arrays (never pickled: np.load refuses objects), sorted
-# by (created time, id):
+# The blob: a header, then each column's little-endian array for the day's n calls, sorted by
+# (created time, id), read back as views of the blob without a copy or a parser:
+#   header        "CBF1", n (uint32), the length of `outcomes` (uint32), then `outcomes`: the
+#                 day's distinct outcome texts (v2's), as a JSON list in UTF-8
 #   created_us    int64   epoch microseconds
 #   user_id       int64   NONE when the call has no rep
-#   outbound      bool
 #   disposition   int64   NONE when none is logged
-#   outcome       int16   index into `outcomes` (v2's outcome text), -1 when unknown
-#   outcomes      <U      the distinct outcome texts of the day
 #   answered_us, completed_us  int64, NONE when unknown (v2; always NONE on 1.0)
+#   outcome       int16   index into `outcomes`, -1 when unknown
+#   outbound      uint8   1 or 0
 
 from __future__ import annotations
 
-import io
+import json
+import struct
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +43,7 @@ class _Columns:
     outbound: np.ndarray
     disposition: np.ndarray
     outcome: np.ndarray
-    outcomes: np.ndarray
+    outcomes: list[str]
     answered_us: np.ndarray
     completed_us: np.ndarray
 
@@ -53,29 +55,45 @@ def pack(rows: Sequence[Sequence[Any]]) -> bytes:
     created, users, outbound, dispositions, outcome_texts, answered, completed = columns
     outcomes = sorted({text for text in outcome_texts if text is not None})
     code = {text: number for number, text in enumerate(outcomes)}
-    buffer = io.BytesIO()
-    np.savez(
-        buffer,
-        created_us=_ints(created),
-        user_id=_ints(users),
-        outbound=np.array(outbound, dtype=bool),
-        disposition=_ints(dispositions),
-        outcome=np.array([-1 if text is None else code[text] for text in outcome_texts],
-                         dtype=np.int16),
-        outcomes=np.array(outcomes, dtype=str) if outcomes else np.array([], dtype="<U1"),
-        answered_us=_ints(answered),
-        completed_us=_ints(completed),
-    )
-    return buffer.getvalue()
+    names = json.dumps(outcomes).encode()
+    return b"".join([
+        _MAGIC, struct.pack("<II", len(rows), len(names)), names,
+        *(_ints(values).tobytes() for values in (created, users, dispositions, answered,
+                                                 completed)),
+        np.array([-1 if text is None else code[text] for text in outcome_texts],
+                 dtype="<i2").tobytes(),
+        np.array(outbound, dtype=np.uint8).tobytes()])
+
+
+_MAGIC = b"CBF1"
 
 
 def _ints(values: Sequence[int | None]) -> np.ndarray:
-    return np.array([NONE if value is None else value for value in values], dtype=np.int64)
+    return np.array([NONE if value is None else value for value in values], dtype="<i8")
 
 
 def _unpack(blob: bytes) -> _Columns:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
-        return _Columns(**{name: archive[name] for name in archive.files})
+    if blob[:4] != _MAGIC or len(blob) < 12:
+        raise ValueError("not a packed day of calls")
+    count, length = struct.unpack_from("<II", blob, 4)
+    start = 12 + length
+    outcomes = json.loads(blob[12:start].decode())
+
+    def take(dtype: str, width: int) -> np.ndarray:
+        nonlocal start
+        values = np.frombuffer(blob, dtype=dtype, count=count, offset=start)
+        start += width * count
+        return values
+
+    if start + 43 * count != len(blob):
+        raise ValueError("a packed day of calls of the wrong length")
+    created, users, dispositions, answered, completed = (take("<i8", 8) for _ in range(5))
+    outcome = take("<i2", 2)
+    outbound = take("u1", 1).view(bool)
+    return _Columns(created_us=created, user_id=users, outbound=outbound,
+                    disposition=dispositions, outcome=outcome,
+                    outcomes=outcomes, answered_us=answered,
+                    completed_us=completed)
 
 
 class FactsBuilder:
@@ -92,7 +110,7 @@ class FactsBuilder:
         self._columns = _Columns(
             created_us=np.empty(capacity, np.int64), user_id=np.empty(capacity, np.int64),
             outbound=np.empty(capacity, bool), disposition=np.empty(capacity, np.int64),
-            outcome=np.empty(capacity, np.int16), outcomes=np.array([], dtype=str),
+            outcome=np.empty(capacity, np.int16), outcomes=[],
             answered_us=np.empty(capacity, np.int64), completed_us=np.empty(capacity, np.int64))
 
     def add(self, blob: bytes) -> None:
@@ -107,10 +125,10 @@ class FactsBuilder:
             return
         # A day's outcome codes index its own list: renumbered into the range's list.
         known = {text: number for number, text in enumerate(self._outcomes)}
-        for text in day.outcomes.tolist():
+        for text in day.outcomes:
             known.setdefault(text, len(known))
         self._outcomes = list(known)
-        recode = np.array([known[text] for text in day.outcomes.tolist()] + [-1],
+        recode = np.array([known[text] for text in day.outcomes] + [-1],
                           dtype=np.int16)
         if self._size + count > len(self._columns.created_us):
             self._grow(self._size + count)

@@ -157,8 +157,10 @@ def _connect() -> int:
                                     settings.client_secret, code, settings.redirect_uri,
                                     clock=lambda: clock().timestamp())
         tokens.connect(settings, grant)
+        kept = tokens.store_for(settings)
         print(f"Connected to Outreach at {settings.api_base}. The tokens are kept encrypted in "
-              f"{settings.token_db}; Callboard uses them from now on.", file=sys.stderr)
+              f"{kept.where if kept else settings.token_db}; Callboard uses them from now on.",
+              file=sys.stderr)
         return 0
     except (OutreachError, SettingsError) as exc:
         print(f"callboard: {explain(exc, now=clock())}", file=sys.stderr)
@@ -237,7 +239,10 @@ def _sync_once(args: argparse.Namespace, source: DataSource) -> None:
           f"{report.removed} deleted call(s) removed.", file=sys.stderr, flush=True)
     if args.days:
         now = source.clock()
-        read = source.read_calls(now - timedelta(days=args.days), now, sync=False)
+        # The figures' columns: the cheapest read that stores the days, and packs them for
+        # the dashboard's overview.
+        read = source.read_calls(now - timedelta(days=args.days), now, sync=False,
+                                 figures_only=True)
         print(f"The last {args.days} day(s): {len(read.calls)} call(s), "
               f"{int(read.loaded * 100)} % loaded.", file=sys.stderr, flush=True)
         if not read.complete:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from datetime import date, datetime, timedelta
@@ -291,6 +292,11 @@ def test_sync_keeps_the_store_current_for_cron_and_export_reads_from_it(sandbox,
     result = run_cli("sync", "--days", "4", env=env)
     assert result.returncode == 0, result.stderr
     assert "Synced as of" in result.stderr and "100 % loaded" in result.stderr
+    # The worker leaves every day's figure columns packed: the dashboard's overview only reads.
+    with sqlite3.connect(env["CALLBOARD_CACHE_DB"]) as stored:
+        days, unpacked = stored.execute(
+            "SELECT COUNT(*), SUM(built IS NULL OR built != version) FROM call_facts").fetchone()
+    assert days >= 4 and unpacked == 0
     sandbox.reset_request_count()
     start, end = WORKDAY - timedelta(days=1), WORKDAY
     result = run_cli("export", "--start", str(start), "--end", str(end), "--tz", "UTC",

@@ -244,13 +244,16 @@ class DataSource:
         return created
 
     def sync(self) -> SyncReport | None:
-        """Sync now, whatever the age of the data (Refresh, `python -m lib.cli sync`); None
-        without a store."""
+        """Sync now, whatever the age of the data (Refresh, `python -m lib.cli sync`), then
+        pack the figures' columns of the days it changed, so the next overview only reads;
+        None without a store."""
         syncer = self._syncer()
         if syncer is None:
             return None
         with self._sync_lock, self.store.sync_lock(syncer.identity):
-            return syncer.sync(self.clock())
+            report = syncer.sync(self.clock())
+        self.store.pack_facts(syncer.identity)
+        return report
 
     def synced_at(self) -> datetime | None:
         """When the store last synced (None: never, or no store); asks nothing of the API."""

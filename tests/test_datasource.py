@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import pytest
 import requests
 from cryptography.fernet import Fernet
@@ -330,6 +331,33 @@ def test_clear_cache_makes_the_next_read_fetch_everything(sandbox, tmp_path, api
     sandbox.reset_request_count()
     assert source.list_calls(after, before).equals(want)
     assert sandbox.request_count == fetch_cost(sandbox, api, after, before)
+
+
+@pytest.mark.parametrize("figures_only", [False, True], ids=["every column", "figures"])
+def test_a_full_reload_in_another_replica_mid_read_never_shows_an_empty_range(
+        sandbox, tmp_path, api, figures_only):
+    after, before = closed_range(5, 3)
+    source = make_source(sandbox, tmp_path, api)
+    want = source.read_calls(after, before, figures_only=figures_only).calls
+    assert len(want) > 0
+    # Another replica on the same store (a process of its own) clears this sign-in's calls
+    # just after this read found the days stored, before it loads them.
+    other = CallStore(tmp_path / "calls.sqlite")
+    name = "load_facts" if figures_only else "load"
+    real = getattr(source.store, name)
+    cleared = []
+
+    def load_after_a_full_reload(*args, **kwargs):
+        if not cleared:
+            other.clear(source.store_identity)
+            cleared.append(True)
+        return real(*args, **kwargs)
+
+    setattr(source.store, name, load_after_a_full_reload)
+    read = source.read_calls(after, before, figures_only=figures_only)
+    assert cleared and read.complete
+    pd.testing.assert_frame_equal(read.calls, want)  # read again, never shown empty
+    other.close()
 
 
 @pytest.mark.parametrize("api", [API_1_0], ids=["v1.0"])  # v2 has no "who am I" route

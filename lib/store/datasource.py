@@ -116,37 +116,57 @@ class DataSource:
             frame = self.client.list_calls(after, before, users, on_progress)
             return CallsRead(frame, read_at)
         scopes = [ALL_USERS] if users is None else users
-        failed: OutreachError | None = None
         try:
-            # Everything under the lock, the load too: a Full reload of another session can
-            # then never land between what this read stored and what it shows.
-            with self._sync_lock:
-                now = self.clock()
-                if sync or (sync is None and syncer.due(now)) or \
-                        syncer.lacks(after, before, scopes, now):
-                    # Across processes too (replicas on one store): one syncs, the others
-                    # wait, then find the data fresh and the days stored.
-                    with self.store.sync_lock(syncer.identity):
-                        now = self.clock()  # after the wait: a sync meanwhile is then fresh
-                        if sync or (sync is None and syncer.due(now)):
-                            failed = self._sync_or_say_why(syncer, now, forced=bool(sync))
-                        filled = syncer.backfill(after, before, scopes, now, on_progress)
-                else:
-                    filled = Backfill()
-                if figures_only:
-                    frame = self.store.load_facts(syncer.identity, after, before, users,
-                                                  has_v2_fields(self.client.call_dtypes))
-                else:
-                    frame = self.store.load(syncer.identity, after, before, users,
-                                            self.client.call_dtypes)
-                if not filled.complete:
-                    frame = self._complete_days_only(syncer, frame, scopes, after, before, now)
-                synced_at = self.store.marks(syncer.identity).synced_at or now
+            read = self._read_stored(syncer, after, before, users, scopes, on_progress, sync,
+                                     figures_only)
+            if read is None:  # another replica's Full reload emptied the range meanwhile
+                read = self._read_stored(syncer, after, before, users, scopes, on_progress,
+                                         False, figures_only)
         except StoreError as exc:
             # The store is only a shortcut: when it cannot be used, read everything instead.
             log.warning("The call store %s could not be used (%s); reading from the API.",
                         self.store.where, type(exc).__name__)
             return CallsRead(self.client.list_calls(after, before, users, on_progress), read_at)
+        if read is None:
+            log.warning("The stored calls were forgotten twice during one read; reading from "
+                        "the API.")
+            return CallsRead(self.client.list_calls(after, before, users, on_progress), read_at)
+        return read
+
+    def _read_stored(self, syncer: Syncer, after: datetime, before: datetime,
+                     users: list[int] | None, scopes: Sequence[int],
+                     on_progress: Callable[[int, int], None] | None, sync: bool | None,
+                     figures_only: bool) -> CallsRead | None:
+        """read_calls from the store; None when the range was forgotten (a Full reload in
+        another process) between making sure it is stored and loading it: an empty answer
+        would otherwise pass for a complete one."""
+        failed: OutreachError | None = None
+        # Everything under the lock, the load too: a Full reload of another session can
+        # then never land between what this read stored and what it shows.
+        with self._sync_lock:
+            now = self.clock()
+            if sync or (sync is None and syncer.due(now)) or \
+                    syncer.lacks(after, before, scopes, now):
+                # Across processes too (replicas on one store): one syncs, the others
+                # wait, then find the data fresh and the days stored.
+                with self.store.sync_lock(syncer.identity):
+                    now = self.clock()  # after the wait: a sync meanwhile is then fresh
+                    if sync or (sync is None and syncer.due(now)):
+                        failed = self._sync_or_say_why(syncer, now, forced=bool(sync))
+                    filled = syncer.backfill(after, before, scopes, now, on_progress)
+            else:
+                filled = Backfill()
+            if figures_only:
+                frame = self.store.load_facts(syncer.identity, after, before, users,
+                                              has_v2_fields(self.client.call_dtypes))
+            else:
+                frame = self.store.load(syncer.identity, after, before, users,
+                                        self.client.call_dtypes)
+            if not filled.complete:
+                frame = self._complete_days_only(syncer, frame, scopes, after, before, now)
+            elif syncer.lacks(after, before, scopes, now):
+                return None  # the days were stored whole a moment ago, and are not now
+            synced_at = self.store.marks(syncer.identity).synced_at or now
         return CallsRead(frame, synced_at, filled.loaded, filled.stopped_by, failed)
 
     @staticmethod

@@ -542,23 +542,35 @@ class CallStore:
             source = self._identity_id(connection, identity, create=False)
         if source is None:
             return packed.empty_facts_frame(v2)
-        self._pack_stale(source, first, last)
-        with self._reading() as connection:
-            days = f.identity == source, f.day.between(first, last)
-            # Sized once from the days' counts: a year of calls is never held twice.
-            capacity = connection.execute(select(func.coalesce(func.sum(f.calls), 0))
-                                          .where(*days)).scalar_one()
-            builder = packed.FactsBuilder(int(capacity), after_us, before_us, user_ids)
-            # A day changed since `_pack_stale` (a sync this very moment) is read as packed:
-            # as of a second ago, like the rest of the read.
-            blobs = connection.execution_options(yield_per=8).execute(
-                select(f.facts).where(*days, f.facts.is_not(None)).order_by(f.day))
-            try:
-                for (blob,) in blobs:
-                    builder.add(bytes(blob))
-            except ValueError as exc:
-                raise StoreError(f"The stored calls are damaged ({exc}).") from exc
-        return builder.frame(v2)
+        for _attempt in range(2):
+            self._pack_stale(source, first, last)
+            with self._reading() as connection:
+                days = f.identity == source, f.day.between(first, last)
+                # Sized once from the days' counts: a year of calls is never held twice.
+                capacity = connection.execute(select(func.coalesce(func.sum(f.calls), 0))
+                                              .where(*days)).scalar_one()
+                builder = packed.FactsBuilder(int(capacity), after_us, before_us, user_ids,
+                                              v2)
+                # A day changed since `_pack_stale` (a sync this very moment) is read as
+                # packed: as of a second ago, like the rest of the read.
+                blobs = connection.execution_options(yield_per=8).execute(
+                    select(f.day, f.facts).where(*days, f.facts.is_not(None)).order_by(f.day))
+                unreadable = []
+                for day, blob in blobs:
+                    try:
+                        builder.add(bytes(blob))
+                    except ValueError:
+                        unreadable.append(day)
+            if not unreadable:
+                return builder.frame()
+            # Damaged, or packed by another layout of the blob: packed again from the calls.
+            log.warning("%d packed day(s) of the call store %s were unreadable; packing them "
+                        "again.", len(unreadable), self.where)
+            with self._writing() as connection:
+                connection.execute(update(_FACTS).where(f.identity == source,
+                                                        f.day.in_(unreadable))
+                                   .values(built=None))
+        raise StoreError("The stored calls are damaged: their packed days stay unreadable.")
 
     def pack_facts(self, identity: str) -> int:
         """Pack every day of this identity whose calls changed since it was last packed (the

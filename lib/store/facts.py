@@ -8,16 +8,18 @@ the store's columnar copy, so a year of a large team's calls is read in a second
 # million), so the store also keeps each UTC day's calls packed here (lib.store.callstore's
 # `call_facts`), rebuilt from the calls table whenever that day changed.
 #
-# The blob: a header, then each column's little-endian array for the day's n calls, sorted by
-# (created time, id), read back as views of the blob without a copy or a parser:
-#   header        "CBF1", n (uint32), the length of `outcomes` (uint32), then `outcomes`: the
-#                 day's distinct outcome texts (v2's), as a JSON list in UTF-8
-#   created_us    int64   epoch microseconds
-#   user_id       int64   NONE when the call has no rep
-#   disposition   int64   NONE when none is logged
-#   answered_us, completed_us  int64, NONE when unknown (v2; always NONE on 1.0)
-#   outcome       int16   index into `outcomes`, -1 when unknown
-#   outbound      uint8   1 or 0
+# The blob: a header, then little-endian arrays read back as views of it, without a copy or a
+# parser. Reps and dispositions are a day's short lists, each call holding an index into them
+# (19 bytes a call where ids would take 43); v2's times are there only when the day has any:
+#   header   "CBF2", then uint32s: n calls, the day's reps, its dispositions, the byte length
+#            of `outcomes` (the day's distinct v2 outcome texts, a JSON list in UTF-8), flags
+#            (1: the answer and completion times follow); then `outcomes`
+#   reps, dispositions          int64, the ids the indexes point to
+#   created_us                  int64[n] epoch microseconds, sorted by (created time, id)
+#   rep, disposition            int32[n] index, -1 when the call has none
+#   outcome                     int16[n] index into `outcomes`, -1 when unknown
+#   outbound                    uint8[n] 1 or 0
+#   answered_us, completed_us   int64[n], NONE when unknown (only with flag 1)
 
 from __future__ import annotations
 
@@ -31,21 +33,29 @@ import numpy as np
 import pandas as pd
 
 NONE = np.iinfo(np.int64).min
-"""An unknown id or time in a packed column (Outreach ids and epoch times are never this)."""
+"""An unknown id or time in a packed column (Outreach ids and epoch times are never this; it is
+numpy's NaT, so a time column of it reads as unknown)."""
+
+_MAGIC = b"CBF2"
+_HEADER = struct.Struct("<4s5I")
+_WITH_TIMES = 1
 
 
-@dataclass
-class _Columns:
-    """A day's (or a range's) packed columns, as numpy arrays of one length."""
+@dataclass(frozen=True)
+class _Day:
+    """One unpacked day: views of its blob (the id tables end with NONE, so index -1 reads as
+    "none")."""
 
     created_us: np.ndarray
-    user_id: np.ndarray
-    outbound: np.ndarray
+    reps: np.ndarray
+    rep: np.ndarray
+    dispositions: np.ndarray
     disposition: np.ndarray
-    outcome: np.ndarray
     outcomes: list[str]
-    answered_us: np.ndarray
-    completed_us: np.ndarray
+    outcome: np.ndarray
+    outbound: np.ndarray
+    answered_us: np.ndarray | None
+    completed_us: np.ndarray | None
 
 
 def pack(rows: Sequence[Sequence[Any]]) -> bytes:
@@ -53,136 +63,158 @@ def pack(rows: Sequence[Sequence[Any]]) -> bytes:
     outcome, answered_us, completed_us), sorted by (created_us, id); None for unknown."""
     columns = list(zip(*rows, strict=True)) if rows else [()] * 7
     created, users, outbound, dispositions, outcome_texts, answered, completed = columns
+    rep_ids, rep_index = _indexed(users)
+    disposition_ids, disposition_index = _indexed(dispositions)
     outcomes = sorted({text for text in outcome_texts if text is not None})
     code = {text: number for number, text in enumerate(outcomes)}
     names = json.dumps(outcomes).encode()
-    return b"".join([
-        _MAGIC, struct.pack("<II", len(rows), len(names)), names,
-        *(_ints(values).tobytes() for values in (created, users, dispositions, answered,
-                                                 completed)),
+    with_times = any(value is not None for value in (*answered, *completed))
+    parts = [
+        _HEADER.pack(_MAGIC, len(rows), len(rep_ids), len(disposition_ids), len(names),
+                     _WITH_TIMES if with_times else 0), names,
+        np.array(rep_ids, dtype="<i8").tobytes(),
+        np.array(disposition_ids, dtype="<i8").tobytes(),
+        _ints(created).tobytes(), rep_index.tobytes(), disposition_index.tobytes(),
         np.array([-1 if text is None else code[text] for text in outcome_texts],
                  dtype="<i2").tobytes(),
-        np.array(outbound, dtype=np.uint8).tobytes()])
+        np.array(outbound, dtype=np.uint8).tobytes()]
+    if with_times:
+        parts += [_ints(answered).tobytes(), _ints(completed).tobytes()]
+    return b"".join(parts)
 
 
-_MAGIC = b"CBF1"
+def _indexed(values: Sequence[int | None]) -> tuple[list[int], np.ndarray]:
+    """The distinct ids, and each value's index into them (-1 for None)."""
+    ids = sorted({value for value in values if value is not None})
+    position = {value: number for number, value in enumerate(ids)}
+    return ids, np.array([-1 if value is None else position[value] for value in values],
+                         dtype="<i4")
 
 
 def _ints(values: Sequence[int | None]) -> np.ndarray:
     return np.array([NONE if value is None else value for value in values], dtype="<i8")
 
 
-def _unpack(blob: bytes) -> _Columns:
-    if blob[:4] != _MAGIC or len(blob) < 12:
+def _unpack(blob: bytes) -> _Day:
+    if len(blob) < _HEADER.size or blob[:4] != _MAGIC:
         raise ValueError("not a packed day of calls")
-    count, length = struct.unpack_from("<II", blob, 4)
-    start = 12 + length
-    outcomes = json.loads(blob[12:start].decode())
+    _, count, reps, dispositions, length, flags = _HEADER.unpack_from(blob)
+    start = _HEADER.size + length
+    per_call = 19 + (16 if flags & _WITH_TIMES else 0)
+    if start + 8 * (reps + dispositions) + per_call * count != len(blob):
+        raise ValueError("a packed day of calls of the wrong length")
+    outcomes = json.loads(blob[_HEADER.size:start].decode())
 
-    def take(dtype: str, width: int) -> np.ndarray:
+    def take(dtype: str, size: int) -> np.ndarray:
         nonlocal start
-        values = np.frombuffer(blob, dtype=dtype, count=count, offset=start)
-        start += width * count
+        values = np.frombuffer(blob, dtype=dtype, count=size, offset=start)
+        start += values.nbytes
         return values
 
-    if start + 43 * count != len(blob):
-        raise ValueError("a packed day of calls of the wrong length")
-    created, users, dispositions, answered, completed = (take("<i8", 8) for _ in range(5))
-    outcome = take("<i2", 2)
-    outbound = take("u1", 1).view(bool)
-    return _Columns(created_us=created, user_id=users, outbound=outbound,
-                    disposition=dispositions, outcome=outcome,
-                    outcomes=outcomes, answered_us=answered,
-                    completed_us=completed)
+    rep_ids, disposition_ids = take("<i8", reps), take("<i8", dispositions)
+    created, rep, disposition = take("<i8", count), take("<i4", count), take("<i4", count)
+    outcome, outbound = take("<i2", count), take("u1", count).view(bool)
+    times = (take("<i8", count), take("<i8", count)) if flags & _WITH_TIMES else (None, None)
+    return _Day(created_us=created, reps=np.append(rep_ids, NONE), rep=rep,
+                dispositions=np.append(disposition_ids, NONE), disposition=disposition,
+                outcomes=outcomes, outcome=outcome, outbound=outbound,
+                answered_us=times[0], completed_us=times[1])
 
 
 class FactsBuilder:
     """Collects unpacked days into arrays sized once (a year of 10 million calls is never held
-    twice), keeping only the calls of [after_us, before_us) and of `user_ids` (None: all)."""
+    twice), keeping only the calls of [after_us, before_us) and of `user_ids` (None: all);
+    v2's columns only with `v2`."""
 
     def __init__(self, capacity: int, after_us: int, before_us: int,
-                 user_ids: Collection[int] | None) -> None:
-        self._after, self._before = after_us, before_us
+                 user_ids: Collection[int] | None, v2: bool) -> None:
+        self._after, self._before, self._v2 = after_us, before_us, v2
         self._users = None if user_ids is None else np.array(sorted(set(user_ids)),
                                                               dtype=np.int64)
         self._size = 0
         self._outcomes: list[str] = []
-        self._columns = _Columns(
-            created_us=np.empty(capacity, np.int64), user_id=np.empty(capacity, np.int64),
-            outbound=np.empty(capacity, bool), disposition=np.empty(capacity, np.int64),
-            outcome=np.empty(capacity, np.int16), outcomes=[],
-            answered_us=np.empty(capacity, np.int64), completed_us=np.empty(capacity, np.int64))
+        self._arrays: dict[str, np.ndarray] = {
+            name: np.empty(capacity, dtype) for name, dtype in self._dtypes().items()}
+
+    def _dtypes(self) -> dict[str, Any]:
+        dtypes: dict[str, Any] = {"created_us": np.int64, "user_id": np.int64,
+                                  "outbound": bool, "disposition": np.int64}
+        if self._v2:
+            dtypes.update(outcome=np.int16, answered_us=np.int64, completed_us=np.int64)
+        return dtypes
 
     def add(self, blob: bytes) -> None:
         day = _unpack(blob)
-        keep = slice(*np.searchsorted(day.created_us, [self._after, self._before]))
-        chosen: slice | np.ndarray = keep
+        low, high = np.searchsorted(day.created_us, [self._after, self._before])
+        chosen: slice | np.ndarray = slice(low, high)
         if self._users is not None:
-            inside = np.isin(day.user_id[keep], self._users)
-            chosen = np.flatnonzero(inside) + keep.start
-        count = len(day.created_us[chosen])
+            wanted = np.isin(day.reps, self._users)  # the day's reps, NONE last: never wanted
+            chosen = np.flatnonzero(wanted[day.rep[low:high]]) + low
+        rep = day.rep[chosen]
+        count = len(rep)
         if not count:
             return
-        # A day's outcome codes index its own list: renumbered into the range's list.
-        known = {text: number for number, text in enumerate(self._outcomes)}
-        for text in day.outcomes:
-            known.setdefault(text, len(known))
-        self._outcomes = list(known)
-        recode = np.array([known[text] for text in day.outcomes] + [-1],
-                          dtype=np.int16)
-        if self._size + count > len(self._columns.created_us):
+        if self._size + count > len(self._arrays["created_us"]):
             self._grow(self._size + count)
         into = slice(self._size, self._size + count)
-        target = self._columns
-        for name in ("created_us", "user_id", "outbound", "disposition", "answered_us",
-                     "completed_us"):
-            getattr(target, name)[into] = getattr(day, name)[chosen]
-        target.outcome[into] = recode[day.outcome[chosen]]
+        target = self._arrays
+        target["created_us"][into] = day.created_us[chosen]
+        target["user_id"][into] = day.reps[rep]
+        target["disposition"][into] = day.dispositions[day.disposition[chosen]]
+        target["outbound"][into] = day.outbound[chosen]
+        if self._v2:
+            # A day's outcome codes index its own list: renumbered into the range's list.
+            known = {text: number for number, text in enumerate(self._outcomes)}
+            for text in day.outcomes:
+                known.setdefault(text, len(known))
+            self._outcomes = list(known)
+            recode = np.array([known[text] for text in day.outcomes] + [-1], dtype=np.int16)
+            target["outcome"][into] = recode[day.outcome[chosen]]
+            for name in ("answered_us", "completed_us"):
+                times = getattr(day, name)
+                target[name][into] = NONE if times is None else times[chosen]
         self._size += count
 
     def _grow(self, needed: int) -> None:
         # Only when a day was packed again between counting and reading (PostgreSQL reads
         # each statement afresh): rare, so a plain copy.
-        for name in ("created_us", "user_id", "outbound", "disposition", "outcome",
-                     "answered_us", "completed_us"):
-            old = getattr(self._columns, name)
+        for name, old in self._arrays.items():
             new = np.empty(max(needed, len(old) + len(old) // 4), old.dtype)
             new[:self._size] = old[:self._size]
-            setattr(self._columns, name, new)
+            self._arrays[name] = new
 
-    def frame(self, v2: bool) -> pd.DataFrame:
+    def frame(self) -> pd.DataFrame:
         """The collected calls as a facts frame: lib.frames.FIGURE_COLUMNS (and
         V2_FIGURE_COLUMNS for v2) with the calls frame's dtypes, sorted by (created_at, id)."""
-        size, columns = self._size, self._columns
+        size, arrays = self._size, self._arrays
         data: dict[str, Any] = {
-            "created_at": _times(columns.created_us[:size]),
-            "user_id": _nullable(columns.user_id[:size]),
-            "outbound": pd.Series(columns.outbound[:size]),
-            "disposition_id": _nullable(columns.disposition[:size]),
+            "created_at": _times(arrays["created_us"][:size]),
+            "user_id": _nullable(arrays["user_id"][:size]),
+            "outbound": pd.Series(arrays["outbound"][:size], copy=False),
+            "disposition_id": _nullable(arrays["disposition"][:size]),
         }
-        if v2:
-            codes = columns.outcome[:size]
+        if self._v2:
             data["outcome"] = pd.Series(pd.Categorical.from_codes(
-                codes, categories=pd.Index(self._outcomes, dtype=object)))
-            data["answered_at"] = _times(columns.answered_us[:size])
-            data["completed_at"] = _times(columns.completed_us[:size])
-        return pd.DataFrame(data)
+                arrays["outcome"][:size], categories=pd.Index(self._outcomes, dtype=object)))
+            data["answered_at"] = _times(arrays["answered_us"][:size])
+            data["completed_at"] = _times(arrays["completed_us"][:size])
+        return pd.DataFrame(data, copy=False)
 
 
 def empty_facts_frame(v2: bool) -> pd.DataFrame:
     """A facts frame without calls."""
-    return FactsBuilder(0, 0, 0, None).frame(v2)
+    return FactsBuilder(0, 0, 0, None, v2).frame()
 
 
 def _nullable(values: np.ndarray) -> pd.Series:
-    missing = values == NONE
-    return pd.Series(pd.arrays.IntegerArray(np.where(missing, 0, values), missing))
+    # The mask says what is unknown; the values under it are never read.
+    return pd.Series(pd.arrays.IntegerArray(values, values == NONE), copy=False)
 
 
 def _times(micros: np.ndarray) -> pd.Series:
+    nanos = micros * 1000
     missing = micros == NONE
-    stamps = np.where(missing, 0, micros).astype("datetime64[us]").astype("datetime64[ns]")
-    times = pd.Series(stamps).dt.tz_localize("UTC")
     if missing.any():
-        times = times.where(~missing)
-    return times.astype("datetime64[ns, UTC]")
+        nanos[missing] = NONE  # NaT
+    return pd.Series(pd.DatetimeIndex(nanos.view("datetime64[ns]")).tz_localize("UTC"),
+                     copy=False)

@@ -453,3 +453,49 @@ def test_a_damaged_packed_day_is_packed_again_never_wrong_figures(store_where):
     assert len(store.load_facts(ME, *span, None, v2=False)) == 17
     assert store.pack_facts(ME) == 0
     store.close()
+
+
+def _before_the_first_write(store: CallStore, action) -> None:
+    """Run `action` (another process's work, on a store of its own) just before `store`
+    opens its first write transaction: in the middle of a read that packs days."""
+    from contextlib import contextmanager
+
+    original, done = store._writing, []
+
+    @contextmanager
+    def writing():
+        if not done:
+            done.append(True)
+            action()
+        with original() as connection:
+            yield connection
+
+    store._writing = writing
+
+
+def test_a_write_while_a_day_is_being_packed_is_never_lost_from_the_figures(store_where):
+    writer, reader = CallStore(store_where), CallStore(store_where)
+    writer.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 10, 100), NOW)
+    # The worker stores one more call of the day as this replica's read packs it.
+    _before_the_first_write(reader, lambda: writer.upsert(
+        ME, [row(999, day_bounds(DAY)[0] + timedelta(hours=3))]))
+    facts = reader.load_facts(ME, *day_bounds(DAY), None, v2=False)
+    assert len(facts) == len(reader.load(ME, *day_bounds(DAY), None, CALL_DTYPES)) == 11
+    writer.close()
+    reader.close()
+
+
+def test_a_full_reload_elsewhere_mid_pack_never_leaves_the_old_calls_counted(store_where):
+    writer, reader = CallStore(store_where), CallStore(store_where)
+    writer.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 10, 100), NOW)
+
+    def full_reload_and_a_new_read():  # the day and its identity start again from nothing
+        writer.clear(ME)
+        writer.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 4, 500), NOW)
+
+    _before_the_first_write(reader, full_reload_and_a_new_read)
+    reader.load_facts(ME, *day_bounds(DAY), None, v2=False)
+    later = CallStore(store_where)
+    assert len(later.load_facts(ME, *day_bounds(DAY), None, v2=False)) == 4
+    for store in (writer, reader, later):
+        store.close()

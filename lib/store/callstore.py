@@ -14,8 +14,8 @@ every read answers from (lib.store.sync fills it)."""
 #   identities the bookmark of v2's change feed (the largest `updatedAt` stored from it) and
 #              when the last sync finished.
 #   call_facts per UTC day, the columns the overview's figures read, packed (lib.store.facts):
-#              every write of a day's calls bumps its `version`; a read finds the days whose
-#              blob was `built` from an older version and packs them again first.
+#              every write of a day's calls stamps a new `version`; a read finds the days
+#              whose blob was `built` from another version and packs them again first.
 # Replacing a day removes the scope's stored calls of that span that the re-read no longer
 # returned: that is how a deleted call leaves the store (the API has no deletion feed).
 #
@@ -40,6 +40,7 @@ import fcntl
 import hashlib
 import json
 import logging
+import secrets
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -146,7 +147,7 @@ _FACTS = Table(
     "call_facts", _METADATA,
     Column("identity", Integer, primary_key=True),
     Column("day", Integer, primary_key=True),  # the UTC day, in days since 1970-01-01
-    Column("version", BigInteger, nullable=False),  # bumped by every write of the day's calls
+    Column("version", BigInteger, nullable=False),  # stamped anew by every write of the day
     Column("built", BigInteger),  # the version `facts` was packed from; NULL: never packed
     Column("calls", Integer),
     Column("facts", LargeBinary),
@@ -589,20 +590,25 @@ class CallStore:
         with self._reading() as connection:
             stale = connection.execute(query.order_by(f.day)).all()
         c = _CALLS.c
-        for day, version in stale:
-            # The version first, then the calls: a write between the two leaves the blob
-            # labelled older than the calls, so it is packed again, never taken as current.
-            with self._reading() as connection:
+        for day, _ in stale:
+            # One write transaction a day, its row locked first: a writer of that day's calls
+            # (which marks the row in its own transaction) either committed before, and its
+            # calls are read here, or waits, and marks the day again after. SQLite's
+            # BEGIN IMMEDIATE excludes writers; PostgreSQL's FOR UPDATE waits for them.
+            with self._writing() as connection:
+                version = connection.execute(
+                    select(f.version).where(f.identity == source, f.day == day)
+                    .with_for_update()).scalar()
+                if version is None:  # forgotten meanwhile (a Full reload)
+                    continue
                 rows = connection.execute(
                     select(c.created_us, c.user_id, c.outbound, c.disposition_id, c.outcome,
                            c.answered_us, c.completed_us)
                     .where(c.identity == source, c.created_us >= day * _DAY_US,
                            c.created_us < (day + 1) * _DAY_US)
                     .order_by(c.created_us, c.id)).all()
-            with self._writing() as connection:
                 connection.execute(
-                    update(_FACTS).where(f.identity == source, f.day == day,
-                                         f.version == version)
+                    update(_FACTS).where(f.identity == source, f.day == day)
                     .values(built=version, calls=len(rows), facts=packed.pack(rows)))
         return len(stale)
 
@@ -732,13 +738,16 @@ class CallStore:
 
     def _touch(self, connection: Connection, source: int, days: Collection[int]) -> None:
         """Mark these days' packed figures stale (in the transaction that changes their calls,
-        so a blob is never taken for current when it is not)."""
+        so a blob is never taken for current when it is not). A version is a random stamp,
+        never a count: after a Full reload a day (and on SQLite its identity's id) starts
+        again, and a count would repeat a version an old blob was packed from."""
         if not days:
             return
+        version = secrets.randbits(62)
         statement = self._insert(_FACTS).values(
-            [{"identity": source, "day": day, "version": 1} for day in sorted(days)])
+            [{"identity": source, "day": day, "version": version} for day in sorted(days)])
         connection.execute(statement.on_conflict_do_update(
-            index_elements=["identity", "day"], set_={"version": _FACTS.c.version + 1}))
+            index_elements=["identity", "day"], set_={"version": version}))
 
 
 def _sqlite_transactions(engine: Engine) -> None:

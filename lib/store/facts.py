@@ -115,6 +115,9 @@ def _unpack(blob: bytes) -> _Day:
     created, rep, disposition = take("<i8", count), take("<i4", count), take("<i4", count)
     outcome, outbound = take("<i2", count), take("u1", count).view(bool)
     times = (take("<i8", count), take("<i8", count)) if flags & _WITH_TIMES else (None, None)
+    for index, size in ((rep, reps), (disposition, dispositions), (outcome, len(outcomes))):
+        if count and not -1 <= int(index.min()) <= int(index.max()) < size:
+            raise ValueError("a packed day of calls with an index out of range")
     return _Day(created_us=created, reps=np.append(rep_ids, NONE), rep=rep,
                 dispositions=np.append(disposition_ids, NONE), disposition=disposition,
                 outcomes=outcomes, outcome=outcome, outbound=outbound,

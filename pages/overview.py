@@ -138,7 +138,7 @@ except OutreachError as error:
 shown = calls_table(newest, lookups.users, lookups.dispositions, lookups.purposes, filters.tz)
 st.subheader("Calls")
 # Disposition names are the organisation's own text: shown as text, never as Markdown.
-st.caption(calls_caption(overview, len(shown), [escape(name) for name in chosen]))
+st.caption(calls_caption(overview, len(shown), chosen, quote=escape))
 st.dataframe(shown, hide_index=True, width="stretch", column_config=frame.CALL_COLUMNS,
              placeholder=labels.NO_VALUE)
 st.download_button(

@@ -87,3 +87,26 @@ def test_calls_csv_is_exactly_the_table_with_zoned_times_and_no_formulas():
     assert rows[1]["rep"].startswith("'=")
     assert rows[0]["note"] == "'@SUM(A1)"
     assert rows[0]["rep"] == "Ann Lee"
+
+
+def test_the_calls_caption_counts_a_picked_disposition_by_its_own_name():
+    from lib.analytics.overview import Overview, calls_caption, disposition_ids_named
+    from lib.display.markdown import escape
+
+    # 30 calls: 12 "Left VM - no answer" (id 7), 3 without a disposition, 15 "Booked" (id 2).
+    mix = pd.DataFrame({"disposition_id": pd.array([2, 7, None], dtype="Int64"),
+                        "disposition": ["Booked", "Left VM - no answer", "No disposition"],
+                        "outcome": ["Answered", "Not Answered", "No disposition"],
+                        "count": [15, 12, 3], "share": [0.5, 0.4, 0.1]})
+    current = figures(30, 20, 5, 3)
+    view = Overview(comparison(current, current), volume=pd.DataFrame(), frequency="D",
+                    mix=mix, heatmap=pd.DataFrame(), reps=pd.DataFrame())
+    picked = ["Left VM - no answer", "No disposition"]
+    assert disposition_ids_named(mix, picked) == [7, None]
+    # The table holds 10 of the 15 picked calls: it says which, and by the names as shown.
+    assert calls_caption(view, 10, picked, quote=escape) == (
+        "The newest 10 of 15 calls (30 in all) · `python -m lib.cli export` writes every one"
+        " · disposition: Left VM \\- no answer, No disposition (click the bar again to show all)")
+    assert calls_caption(view, 15, picked).startswith("15 of 30 calls · disposition: Left VM -")
+    assert calls_caption(view, 30, []) == "30 of 30 calls"
+    assert calls_caption(view, 20, []).startswith("The newest 20 of 30 calls · ")

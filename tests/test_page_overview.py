@@ -259,6 +259,23 @@ def test_a_range_of_more_calls_than_the_table_holds_shows_the_newest_and_says_so
                for c in app.caption)
 
 
+def test_without_a_store_the_table_is_cut_from_the_read_never_read_again(sandbox, app_env,
+                                                                        monkeypatch):
+    monkeypatch.setenv("CALLBOARD_CACHE_DB", "off")
+    # A token of its own: nothing this source reads can come from another test's cache.
+    monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", sandbox.issue_token(
+        ["read_calls", "read_users", "read_call_dispositions", "read_call_purposes"], ttl=600))
+    app = open_app()
+    everything = app.dataframe[1].value
+    assert int(cards(app)["Calls"][0].replace(",", "")) == len(everything) > 0
+    sandbox.reset_request_count()
+    app.session_state["mix"] = {"selection": {"disposition": [{"disposition": "No answer"}]}}
+    app.run()
+    assert not app.exception
+    assert set(app.dataframe[1].value["disposition"]) == {"No answer"}
+    assert sandbox.request_count == 0  # a bar picked: no read of the range again
+
+
 def test_incomplete_settings_are_named_without_their_values(app_env, monkeypatch):
     monkeypatch.delenv("OUTREACH_ACCESS_TOKEN")
     monkeypatch.setenv("OUTREACH_CLIENT_ID", "an-app-id-1234")

@@ -647,3 +647,20 @@ def test_an_upgrade_moves_the_token_file_s_row_into_the_shared_database(store_wh
                                         1e9, None))
     assert tokens.connection(settings).kept.refresh_token == "refresh-of-the-new-0"
     assert TokenStore(path, key).load(API, "callboard-app") is None
+
+
+def test_an_upgrade_takes_the_file_s_later_mint_of_the_same_grant_over_the_shared_row(
+        store_where, tmp_path):
+    # During the upgrade a process of the release before kept renewing into the file: its
+    # refresh token is the newest (Outreach spent the shared row's), so it must not be lost.
+    where = store_where if "://" in store_where else f"sqlite:///{store_where}"
+    key = Fernet.generate_key().decode()
+    shared = TokenStore(where, key)
+    shared.save(API, "callboard-app", kept(lineage="grant", minted_at=1000.0,
+                                           refresh_token="spent-refresh"))
+    path = tmp_path / "tokens.sqlite"
+    TokenStore(path, key).save(API, "callboard-app", kept(
+        lineage="grant", minted_at=5000.0, refresh_token="newest-refresh"))
+    settings = settings_for(tmp_path, key, CALLBOARD_DATABASE_URL=where)
+    assert tokens.connection(settings).kept.refresh_token == "newest-refresh"
+    assert TokenStore(path, key).load(API, "callboard-app") is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -229,9 +229,12 @@ def disposition_ids_named(mix: pd.DataFrame, names: Sequence[str]) -> list[int |
             if name in wanted]
 
 
-def calls_caption(overview: Overview, shown: int, chosen: Sequence[str]) -> str:
+def calls_caption(overview: Overview, shown: int, chosen: Sequence[str],
+                  quote: Callable[[str], str] = str) -> str:
     """What the calls table holds: e.g. "812 of 1,130 calls · disposition: No answer (click the
-    bar again to show all)", or, past CALLS_SHOWN, which newest calls of how many."""
+    bar again to show all)", or, past CALLS_SHOWN, which newest calls of how many. `chosen`
+    are the disposition names as the mix has them; `quote` makes each fit the caption's
+    text (the page's Markdown escape)."""
     total = overview.figures.calls
     wanted = set(chosen)
     matching = int(overview.mix.loc[overview.mix["disposition"].isin(wanted), "count"].sum()) \
@@ -243,7 +246,8 @@ def calls_caption(overview: Overview, shown: int, chosen: Sequence[str]) -> str:
     else:
         text = f"{shown:,} of {total:,} calls"
     if chosen:
-        text += f" · disposition: {', '.join(chosen)} (click the bar again to show all)"
+        text += (f" · disposition: {', '.join(quote(name) for name in chosen)} (click the bar "
+                 "again to show all)")
     return text
 
 

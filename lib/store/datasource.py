@@ -58,6 +58,19 @@ class CallsRead:
         return self.loaded >= 1.0
 
 
+def newest_of(calls: pd.DataFrame, limit: int,
+              disposition_ids: Sequence[int | None] | None = None) -> pd.DataFrame:
+    """The newest `limit` of these calls (a calls frame, oldest first), of these dispositions
+    only when given (None among them: none logged), oldest first: DataSource.newest_calls
+    from calls already in memory."""
+    if disposition_ids is not None:
+        wanted = calls["disposition_id"].isin([i for i in disposition_ids if i is not None])
+        if None in disposition_ids:
+            wanted |= calls["disposition_id"].isna()
+        calls = calls[wanted.to_numpy(dtype=bool)]
+    return calls.iloc[max(len(calls) - limit, 0):].reset_index(drop=True)
+
+
 @dataclass
 class DataSource:
     """An API client, the store of calls kept in sync with it, and what the user must be told
@@ -242,13 +255,8 @@ class DataSource:
             except StoreError as exc:
                 log.warning("The call store %s could not be used (%s); reading from the API.",
                             self.store.where, type(exc).__name__)
-        frame = self.read_calls(after, before, users, sync=False).calls
-        if disposition_ids is not None:
-            wanted = frame["disposition_id"].isin([i for i in disposition_ids if i is not None])
-            if None in disposition_ids:
-                wanted |= frame["disposition_id"].isna()
-            frame = frame[wanted.to_numpy(dtype=bool)]
-        return frame.iloc[max(len(frame) - limit, 0):].reset_index(drop=True)
+        return newest_of(self.read_calls(after, before, users, sync=False).calls, limit,
+                         disposition_ids)
 
     def create_call(self, new: NewCall) -> dict[str, Any]:
         """Log a call (OutreachClient.create_call) and keep it in the store at once, so every

@@ -384,7 +384,7 @@ class TokenStore:
 
     def _open(self, sealed: bytes, api_base: str, client_id: str) -> StoredTokens:
         unreadable = TokenStoreError(
-            f"The tokens kept in {self.path} cannot be opened with CALLBOARD_SECRET_KEY (the "
+            f"The tokens kept in {self.where} cannot be opened with CALLBOARD_SECRET_KEY (the "
             "key changed, or the file was altered): connect Outreach again.")
         try:
             payload = json.loads(self._fernet.decrypt(bytes(sealed)))
@@ -482,8 +482,10 @@ def connection(settings: Settings) -> Connection:
 def _carry_over(settings: Settings, store: TokenStore) -> None:
     """Move the app's tokens from the CALLBOARD_TOKEN_DB file into the shared database, where
     the release before kept them even beside a CALLBOARD_DATABASE_URL: so an upgrade stays
-    connected. Moved, not copied, so that a Disconnect is not undone by the file; a row of
-    the file where the shared database has one already is older than it, and goes too."""
+    connected. Moved, not copied, so that a Disconnect is not undone by the file. Where the
+    shared database has a row already, the file's replaces it only when it is a later mint of
+    the same grant (a process of the release before kept renewing into the file during the
+    upgrade): its refresh token is then the only one Outreach still takes."""
     if not settings.database_url or not settings.secret_key:
         return
     old = TokenStore(settings.token_db, settings.secret_key)
@@ -496,7 +498,11 @@ def _carry_over(settings: Settings, store: TokenStore) -> None:
         return  # not readable with this key: nothing to carry over, and not ours to delete
     if tokens is None:
         return
-    if store._write(api_base, client_id, tokens, lambda current: current is None):
+    def older(current: StoredTokens | None) -> bool:
+        return current is None or (current.lineage == tokens.lineage
+                                   and (tokens.minted_at or 0) > (current.minted_at or 0))
+
+    if store._write(api_base, client_id, tokens, older):
         log.info("The Outreach tokens kept in %s are moved into the shared database %s, "
                  "which every replica uses from now on.", old.where, store.where)
     old.delete(api_base, client_id)

@@ -14,7 +14,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 from lib.clock import Clock, clock_from_setting
 from lib.outreach import ApiInfo, NewCall, OutreachError, RateLimited
 from lib.settings import Settings
-from lib.store.datasource import DataSource
+from lib.store.datasource import DataSource, newest_of
 from lib.store.opening import open_source
 
 # Calls change all day (new calls, edited dispositions), and the store syncs when its data is
@@ -97,6 +97,11 @@ def newest_calls(after: datetime, before: datetime, user_ids: Sequence[int] | No
     """The newest `limit` of those calls, every column (of these dispositions only, when
     given; None among them: none logged), for the overview's table; asked after
     `calls_for_figures`, so never a sync of its own."""
+    if data_source().store is None:
+        # Without a store the figures' read holds every column of every call already (from
+        # the API): the table is cut from it, never read again per disposition picked.
+        return newest_of(calls_for_figures(after, before, user_ids).calls, limit,
+                         disposition_ids)
     users = None if user_ids is None else tuple(sorted(set(user_ids)))
     chosen = None if disposition_ids is None else tuple(
         sorted(set(disposition_ids), key=lambda i: (i is not None, i or 0)))

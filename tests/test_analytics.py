@@ -424,6 +424,10 @@ def test_local_clock_is_the_zones_wall_clock_at_every_kind_of_change(tz, created
                           .as_unit("ns")})
     clock = local_clock(calls, tz).view("datetime64[ns]")
     assert clock[0] == np.datetime64(local)
+    # In creation order too (as the store gives calls), which takes another path.
+    ordered = calls.sort_values("created_at", ignore_index=True)
+    at = int(np.flatnonzero(ordered["created_at"] == calls["created_at"][0])[0])
+    assert local_clock(ordered, tz).view("datetime64[ns]")[at] == np.datetime64(local)
 
 
 # --- rep table -----------------------------------------------------------------------------------

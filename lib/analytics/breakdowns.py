@@ -47,15 +47,19 @@ def volume_over_time(
     n_days = (end - start).days + 1
     offset = day_offsets(calls, tz, start, clock)
     inside = (offset >= 0) & (offset < n_days)
-    # Periods are counted from the first period's start, so a week index is just offset // 7.
+    # Periods are counted from the first period's start, so a day's week is (day + lead) // 7.
     lead = start.weekday() if freq == "W" else 0
     step = 7 if freq == "W" else 1
     n_periods = (n_days + lead + step - 1) // step
-    index = (offset[inside] + lead) // step
-    total = np.bincount(index, minlength=n_periods)
-    outbound = np.bincount(
-        index, weights=calls["outbound"].to_numpy(dtype=bool)[inside], minlength=n_periods
-    ).astype(np.int64)
+    outbound_flag = calls["outbound"].to_numpy(dtype=bool)
+    if not inside.all():  # only the range's calls; a frame of exactly the range skips a copy
+        offset, outbound_flag = offset[inside], outbound_flag[inside]
+    # One count per (day, direction), then days summed into their periods: a division per
+    # day of the range, not per call.
+    per_day = np.bincount(offset * 2 + outbound_flag, minlength=2 * n_days).reshape(n_days, 2)
+    both = np.zeros((n_periods, 2), dtype=np.int64)
+    np.add.at(both, (np.arange(n_days) + lead) // step, per_day)
+    total, outbound = both.sum(axis=1), both[:, 1]
 
     first = np.datetime64(start, "D") - lead
     period = first + np.arange(n_periods) * step
@@ -123,9 +127,12 @@ def hour_weekday_heatmap(calls: pd.DataFrame, dispositions: pd.DataFrame, tz: st
     # Hours since a Monday 00:00: 1970-01-01 was a Thursday, 72 hours after one.
     cell = (local // HOUR_NS + 72) % 168
     flags = flags or call_flags(calls, dispositions, ())
-    total = np.bincount(cell, minlength=168)
-    outbound = np.bincount(cell, weights=flags.outbound, minlength=168).astype(np.int64)
-    connected = np.bincount(cell, weights=flags.connected, minlength=168).astype(np.int64)
+    # One count per (cell, kind): 0 inbound, 1 outbound not connected, 2 connected (outbound).
+    kind = flags.outbound.view(np.uint8) + flags.connected.view(np.uint8)
+    counts = np.bincount(cell * 3 + kind, minlength=3 * 168).reshape(168, 3)
+    total = counts.sum(axis=1)
+    outbound = (counts[:, 1] + counts[:, 2]).astype(np.int64)
+    connected = counts[:, 2].astype(np.int64)
     cells = np.arange(168)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(outbound > 0, connected / np.maximum(outbound, 1), np.nan)

@@ -182,7 +182,10 @@ def _token_owner(key: str, _source: DataSource) -> ApiInfo:
     return _source.client.info()
 
 
-@st.cache_data(ttl=CALLS_TTL, max_entries=CALLS_MAX_ENTRIES, show_spinner=False)
+# A resource, not data: one read shared by every session and rerun as it is, never pickled
+# and copied again at each rerun (ten million calls' figure columns are 270 MB). Nothing that
+# reads it changes it: every figure makes frames of its own.
+@st.cache_resource(ttl=CALLS_TTL, max_entries=CALLS_MAX_ENTRIES, show_spinner=False)
 def _calls(
     key: str,
     _source: DataSource,

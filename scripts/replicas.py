@@ -9,7 +9,7 @@ What runs, each in a process of its own, in this order:
   2. ONE Outreach sandbox (`python -m lib.sandbox`, real clock) that stands in for Outreach, so
      both replicas see the same org; Callboard is given its address and a token as if it were
      the real API (OUTREACH_API_BASE, OUTREACH_ACCESS_TOKEN), so none of them is in demo mode;
-  3. the sync worker (`python -m lib.cli sync --every 4m --days 31`);
+  3. the sync worker (`python -m lib.cli sync --every 4m --days 62`);
   4. two Streamlit replicas (`streamlit run app.py`) on two ports,
 all with the same CALLBOARD_DATABASE_URL. Ctrl-C (or SIGTERM, SIGHUP) stops the replicas, the
 worker and the sandbox, then PostgreSQL, and removes its folder and the logs' folder. A launcher
@@ -48,7 +48,7 @@ from tests.postgres import postgres_server  # noqa: E402
 
 PYTHON = sys.executable
 WORKER_EVERY = "4m"  # below CALLBOARD_SYNC_EVERY_MINUTES (5), so replicas never find data due
-WORKER_DAYS = 31
+WORKER_DAYS = 62  # a 30-day overview and the 30 days before it, which its cards compare with
 START_TIMEOUT_S = 180  # a cold Streamlit start imports pandas and Altair; the machine is shared
 PAGE_TIMEOUT_S = 180
 POLL_S = 0.25

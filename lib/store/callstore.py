@@ -554,8 +554,8 @@ class CallStore:
                                               v2)
                 # A day changed since `_pack_stale` (a sync this very moment) is read as
                 # packed: as of a second ago, like the rest of the read.
-                blobs = connection.execution_options(yield_per=8).execute(
-                    select(f.day, f.facts).where(*days, f.facts.is_not(None)).order_by(f.day))
+                blobs = self._stream(connection, select(f.day, f.facts).where(
+                    *days, f.facts.is_not(None)).order_by(f.day))
                 unreadable = []
                 for day, blob in blobs:
                     try:
@@ -572,6 +572,20 @@ class CallStore:
                                                         f.day.in_(unreadable))
                                    .values(built=None))
         raise StoreError("The stored calls are damaged: their packed days stay unreadable.")
+
+    def _stream(self, connection: Connection, query: Any) -> Iterator[tuple[Any, ...]]:
+        """The rows of a query of packed days, a few at a time (a year of them is 200 MB). On
+        PostgreSQL in binary, through the driver: its text form of a blob is hex, twice the
+        bytes to move and to decode (half the read of ten million calls' figures)."""
+        if self.is_sqlite:
+            yield from connection.execution_options(yield_per=8).execute(query)
+            return
+        compiled = query.compile(dialect=connection.dialect)
+        driver = connection.connection.driver_connection
+        with driver.cursor(name="callboard_packed_days", binary=True) as cursor:
+            cursor.itersize = 8
+            cursor.execute(str(compiled), compiled.params)
+            yield from cursor
 
     def pack_facts(self, identity: str) -> int:
         """Pack every day of this identity whose calls changed since it was last packed (the

@@ -276,6 +276,26 @@ def test_without_a_store_the_table_is_cut_from_the_read_never_read_again(sandbox
     assert sandbox.request_count == 0  # a bar picked: no read of the range again
 
 
+def test_a_store_that_cannot_be_used_is_said_and_the_calls_still_show(sandbox, app_env,
+                                                                       monkeypatch, postgres):
+    from sqlalchemy import create_engine, text
+
+    url = postgres.create_database("a_helpdesks_database")
+    engine = create_engine(url)
+    with engine.begin() as connection:  # another application's table of one of our names
+        connection.execute(text("CREATE TABLE calls (ticket integer)"))
+    engine.dispose()
+    monkeypatch.setenv("CALLBOARD_DATABASE_URL", url)
+    monkeypatch.setenv("OUTREACH_ACCESS_TOKEN", sandbox.issue_token(
+        ["read_calls", "read_users", "read_call_dispositions", "read_call_purposes"], ttl=600))
+    app = open_app()
+    warnings = [shown(w.value) for w in app.warning]
+    assert any("read from Outreach directly" in w and "Callboard did not make" in w
+               for w in warnings), warnings
+    assert int(cards(app)["Calls"][0].replace(",", "")) > 0
+    assert "ticket" not in " ".join(warnings)  # our sentence, never the database's SQL
+
+
 def test_incomplete_settings_are_named_without_their_values(app_env, monkeypatch):
     monkeypatch.delenv("OUTREACH_ACCESS_TOKEN")
     monkeypatch.setenv("OUTREACH_CLIENT_ID", "an-app-id-1234")

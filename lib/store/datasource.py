@@ -32,7 +32,7 @@ import pandas as pd
 from lib.clock import Clock, real_clock, require_utc
 from lib.frames import empty_calls_frame, has_v2_fields
 from lib.outreach import NewCall, OutreachClient, OutreachError, RateLimited, distinct_user_ids
-from lib.store.callstore import ALL_USERS, CallStore, StoreError, utc_day
+from lib.store.callstore import ALL_USERS, CallStore, StoreError, StoreRefused, utc_day
 from lib.store.sync import Backfill, Syncer, SyncPolicy, SyncReport
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,21 @@ class CallsRead:
     stopped_by: RateLimited | None = None
     # A sync that was due but failed: the calls are as of `synced_at`, older than the policy's.
     sync_failed: OutreachError | None = None
+    # The store could not be used, so the calls were read from Outreach itself: why, in a
+    # sentence safe to show (a driver's error by its kind only: its text may quote SQL).
+    store_problem: str | None = None
 
     @property
     def complete(self) -> bool:
         return self.loaded >= 1.0
+
+
+def store_problem(exc: StoreError) -> str:
+    """Why the store could not be used, in a sentence safe to show: ours as it is (a layout
+    newer than this Callboard's, another application's tables), a driver's by its kind."""
+    if isinstance(exc, StoreRefused):
+        return str(exc)
+    return f"The call store failed ({type(exc).__name__})."
 
 
 def newest_of(calls: pd.DataFrame, limit: int,
@@ -139,7 +150,8 @@ class DataSource:
             # The store is only a shortcut: when it cannot be used, read everything instead.
             log.warning("The call store %s could not be used (%s); reading from the API.",
                         self.store.where, type(exc).__name__)
-            return CallsRead(self.client.list_calls(after, before, users, on_progress), read_at)
+            return CallsRead(self.client.list_calls(after, before, users, on_progress), read_at,
+                             store_problem=store_problem(exc))
         if read is None:
             log.warning("The stored calls were forgotten twice during one read; reading from "
                         "the API.")

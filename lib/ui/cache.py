@@ -47,6 +47,7 @@ class LoadedCalls:
     loaded: float = 1.0
     stopped_by: RateLimited | None = None
     sync_failed: OutreachError | None = None  # a due sync failed: as of `synced_at`
+    store_problem: str | None = None  # the store was not used: why (DataSource.read_calls)
 
 
 def settings() -> Settings:
@@ -210,7 +211,7 @@ def _calls(
     finally:
         bar.empty()
     return LoadedCalls(read.calls, read.synced_at, read.loaded, read.stopped_by,
-                       read.sync_failed)
+                       read.sync_failed, read.store_problem)
 
 
 @st.cache_data(ttl=CALLS_TTL, max_entries=CALLS_MAX_ENTRIES, show_spinner=False)

@@ -166,6 +166,12 @@ def data_note(reads: Sequence[cache.LoadedCalls], tz: str) -> None:
     if failed is not None:
         st.warning(f"**These calls are as of {synced:%H:%M}: the sync with Outreach failed.** "
                    + escape(explain(failed, now=cache.now())), icon=":material/sync_problem:")
+    problem = next((read.store_problem for read in reads if read.store_problem), None)
+    if problem is not None:
+        st.warning("**These calls were read from Outreach directly: the store of calls could "
+                   "not be used.** " + escape(problem) + " Every read asks Outreach again "
+                   "until the store is fixed (see CALLBOARD_DATABASE_URL or CALLBOARD_CACHE_DB).",
+                   icon=":material/database_off:")
     if loaded < 1:
         stopped = next(read.stopped_by for read in reads if read.loaded < 1)
         st.warning(escape(explain_partial(loaded, stopped, now=cache.now())),

@@ -1,4 +1,5 @@
-# Shared by start.sh and test.sh: make .venv (once) and install the given requirements file.
+# Shared by the scripts: make .venv (once) and install the given requirements file; install
+# PostgreSQL's server programs when they are missing.
 # Installs again only when the requirements file changed, so repeated runs start fast.
 set -euo pipefail
 
@@ -25,5 +26,18 @@ ensure_venv() {
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -r "$requirements"
     echo "$want" > "$stamp"
+  fi
+}
+
+# Debian's PostgreSQL server programs (initdb, pg_ctl) for a throwaway server (tests/postgres.py):
+# installed when missing; no server needs to be running.
+ensure_postgres_programs() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
+    else
+      echo "PostgreSQL is missing: run 'sudo apt-get install postgresql'." >&2
+      exit 1
+    fi
   fi
 }

@@ -9,14 +9,7 @@ source scripts/_env.sh
 ensure_venv requirements.txt
 
 # The same server programs the tests use (Debian's postgresql; no server needs to be running).
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "PostgreSQL is missing: run 'sudo apt-get install postgresql'." >&2
-    exit 1
-  fi
-fi
+ensure_postgres_programs
 
 # The launcher traps Ctrl-C, SIGTERM and SIGHUP and stops every process it started, PostgreSQL
 # last; exec, so that the signal reaches it directly.

@@ -20,14 +20,7 @@ fi
 
 # Store tests run against a throwaway PostgreSQL server that the tests start themselves
 # (tests/postgres.py); they need Debian's server programs (initdb, pg_ctl), not a running server.
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq postgresql >/dev/null
-  else
-    echo "PostgreSQL is missing: run 'sudo apt-get install postgresql'." >&2
-    exit 1
-  fi
-fi
+ensure_postgres_programs
 
 .venv/bin/ruff check .
 exec .venv/bin/python -m pytest "$@"

@@ -81,6 +81,7 @@ from sqlalchemy.exc import SQLAlchemyError as StoreError
 
 from lib.frames import empty_calls_frame, has_v2_fields
 from lib.store import facts as packed
+from lib.store.locks import advisory_lock, file_lock
 
 __all__ = ["ALL_USERS", "CallStore", "Covered", "StoreError", "StoreRefused", "SyncMarks",
            "day_bounds", "utc_day"]
@@ -364,29 +365,11 @@ class CallStore:
         replica killed mid-sync blocks nobody; what it stored page by page stays)."""
         key = int(hashlib.sha256(identity.encode()).hexdigest()[:15], 16)  # fits a bigint
         if self.path is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(f"{self.path}.sync-{key:x}.lock", "a+b") as handle:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
-            return
-        with self._ready().connect() as connection:
-            connection.execute(select(func.pg_advisory_lock(key)))
-            connection.commit()
-            try:
+            with file_lock(Path(f"{self.path}.sync-{key:x}.lock")):
                 yield
-            finally:
-                try:
-                    connection.execute(select(func.pg_advisory_unlock(key)))
-                    connection.commit()
-                except StoreError as exc:
-                    # The connection is gone, and the lock with it: nothing to release, and
-                    # the sync's own outcome (or error) is what the caller must see.
-                    log.warning("The sync lock's connection to %s was lost (%s).", self.where,
-                                type(exc).__name__)
-                    connection.invalidate()
+            return
+        with advisory_lock(self._ready(), key, "sync"):
+            yield
 
     def close(self) -> None:
         if self._engine is not None:

@@ -23,7 +23,6 @@ again (which allows about one renewal a minute, and with rotation spends the old
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -62,6 +61,7 @@ from sqlalchemy.pool import NullPool
 from lib.outreach.auth import AccessGrant, RefreshingToken, SharedTokens, token_url_for
 from lib.outreach.oauth import TokenGrant
 from lib.settings import MAKE_SECRET_KEY, Settings, SettingsError
+from lib.store.locks import advisory_lock, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -262,48 +262,15 @@ class TokenStore:
         flock on a file beside the database. Both end with their holder, however it ends.
         TokenStoreError when the lock cannot be taken (the caller may renew without it)."""
         key = _lock_key("renewal", api_base, client_id)
-        if self.path is not None:
+        lock = file_lock(Path(f"{self.path}.renewal-{key:x}.lock")) if self.path is not None \
+            else advisory_lock(self._engine(), key, "token renewal")
+        with ExitStack() as held:
             try:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                handle = os.open(f"{self.path}.renewal-{key:x}.lock",
-                                 os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
+                held.enter_context(lock)  # only taking it is the store's failure
+            except (OSError, SQLAlchemyError) as exc:
                 raise TokenStoreError(f"The token store {self.where} cannot be locked for a "
                                       f"renewal ({type(exc).__name__}).") from None
-            try:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                except OSError as exc:
-                    raise TokenStoreError(f"The token store {self.where} cannot be locked for "
-                                          f"a renewal ({type(exc).__name__}).") from None
-                yield
-            finally:
-                os.close(handle)  # releases the flock
-            return
-        try:
-            db = self._engine().connect()
-        except SQLAlchemyError as exc:
-            raise TokenStoreError(f"The token store {self.where} cannot be locked for a "
-                                  f"renewal ({type(exc).__name__}).") from None
-        with db:
-            try:
-                db.execute(select(func.pg_advisory_lock(key)))
-                db.commit()
-            except SQLAlchemyError as exc:
-                raise TokenStoreError(f"The token store {self.where} cannot be locked for a "
-                                      f"renewal ({type(exc).__name__}).") from None
-            try:
-                yield
-            finally:
-                try:
-                    db.execute(select(func.pg_advisory_unlock(key)))
-                    db.commit()
-                except SQLAlchemyError as exc:
-                    # The connection is gone, and the lock with it; the renewal's own outcome
-                    # is what the caller must see.
-                    log.warning("The renewal lock's connection to %s was lost (%s).",
-                                self.where, type(exc).__name__)
-                    db.invalidate()
+            yield
 
     # ----- the database -----
 

@@ -499,3 +499,21 @@ def test_a_full_reload_elsewhere_mid_pack_never_leaves_the_old_calls_counted(sto
     assert len(later.load_facts(ME, *day_bounds(DAY), None, v2=False)) == 4
     for store in (writer, reader, later):
         store.close()
+
+
+def test_packed_days_are_kept_uncompressed_on_a_server(postgres):
+    # pglz would halve them, and undoing it costs more than the bytes it saves on one host.
+    from sqlalchemy import text
+
+    url = postgres.create_database("packed_storage")
+    store = CallStore(url)
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 300, 1), NOW)
+    assert len(store.load_facts(ME, *day_bounds(DAY), None, v2=False)) == 300
+    with _raw(url) as connection:
+        storage = connection.execute(text(
+            "SELECT attstorage FROM pg_attribute WHERE attrelid = 'call_facts'::regclass "
+            "AND attname = 'facts'")).scalar()
+        stored, packed_bytes = connection.execute(text(
+            "SELECT pg_column_size(facts), octet_length(facts) FROM call_facts")).one()
+    assert storage == "e" and stored >= packed_bytes
+    store.close()

@@ -10,7 +10,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -335,21 +335,12 @@ def summary_figures(
     users, dispositions = client.list_users(), client.list_dispositions()
     rep_ids = list(user_ids) if user_ids else users["id"].tolist()
     previous_start, previous_end = figures.previous_period(start, end)
-    calls, previous = (_figures_read(source, *utc_bounds(first, last, tz), user_ids)
+    # The figures' columns, as the page reads them; a partial read raises (never printed).
+    calls, previous = (source.list_calls(*utc_bounds(first, last, tz), user_ids,
+                                         figures_only=True)
                        for first, last in ((start, end), (previous_start, previous_end)))
     built = overview.build_overview(calls, previous, users, dispositions, rep_ids, start, end, tz)
     return overview.summary(built, start, end, tz, rep_ids)
-
-
-def _figures_read(source: DataSource, after: datetime, before: datetime,
-                  user_ids: Sequence[int] | None) -> pd.DataFrame:
-    """The figures' columns of a range, like the page's (a partial read raises, as list_calls
-    does: the CLI never prints partial figures)."""
-    read = source.read_calls(after, before, user_ids, figures_only=True)
-    if not read.complete:
-        assert read.stopped_by is not None
-        raise read.stopped_by
-    return read.calls
 
 
 def _write(text: str, output: Path | None) -> None:

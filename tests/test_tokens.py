@@ -192,6 +192,17 @@ def old_sealed(key: str, tokens_: StoredTokens, api_base: str, client_id: str) -
     return Fernet(key.encode()).encrypt(json.dumps(payload).encode())
 
 
+def old_release_file(folder: Path, key: str) -> Path:
+    """A token file as the previous release left it: its table, and one row of kept()."""
+    path = folder / "tokens.sqlite"
+    with closing(sqlite3.connect(path)) as db, db:
+        db.execute(OLD_SCHEMA)
+        db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
+                   (API, "callboard-app", old_sealed(key, kept(), API, "callboard-app"),
+                    time.time()))
+    return path
+
+
 def table_layout(path: Path) -> tuple[list[str], list[tuple]]:
     with closing(sqlite3.connect(path)) as db:
         tables = [row[0] for row in db.execute(
@@ -202,12 +213,7 @@ def table_layout(path: Path) -> tuple[list[str], list[tuple]]:
 
 def test_a_token_file_of_the_previous_release_is_read_and_stays_its_layout(tmp_path):
     key = Fernet.generate_key().decode()
-    path = tmp_path / "tokens.sqlite"
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute(OLD_SCHEMA)
-        db.execute("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?)",
-                   (API, "callboard-app", old_sealed(key, kept(), API, "callboard-app"),
-                    time.time()))
+    path = old_release_file(tmp_path, key)
     before = table_layout(path)
 
     settings = settings_for(tmp_path, key)
@@ -627,12 +633,7 @@ def test_an_upgrade_moves_the_token_file_s_row_into_the_shared_database(store_wh
     # after the upgrade the replica is still connected, through the shared database.
     where = store_where if "://" in store_where else f"sqlite:///{store_where}"
     key = Fernet.generate_key().decode()
-    path = tmp_path / "tokens.sqlite"
-    with closing(sqlite3.connect(path)) as db, db:
-        db.execute(OLD_SCHEMA)
-        db.execute("INSERT INTO tokens VALUES (?, ?, ?, ?)",
-                   (API, "callboard-app", old_sealed(key, kept(), API, "callboard-app"),
-                    time.time()))
+    path = old_release_file(tmp_path, key)
     settings = settings_for(tmp_path, key, CALLBOARD_DATABASE_URL=where)
     state = tokens.connection(settings)
     assert state.source == "store" and state.kept == kept()

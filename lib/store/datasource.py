@@ -71,8 +71,8 @@ def store_problem(exc: StoreError) -> str:
 
 def newest_of(calls: pd.DataFrame, limit: int,
               disposition_ids: Sequence[int | None] | None = None) -> pd.DataFrame:
-    """The newest `limit` of these calls (a calls frame, oldest first), of these dispositions
-    only when given (None among them: none logged), oldest first: DataSource.newest_calls
+    """The newest `limit` of these calls (a calls frame, oldest first; so is the answer), of
+    these dispositions only when given (None among them: none logged): DataSource.newest_calls
     from calls already in memory."""
     if disposition_ids is not None:
         wanted = calls["disposition_id"].isin([i for i in disposition_ids if i is not None])
@@ -125,9 +125,7 @@ class DataSource:
         a second. A read that fails raises (IncompleteRead, QuotaExhausted, ...) and shows
         nothing.
         """
-        read_at = self.clock()  # the read's pin
-        before = read_at if created_before is None else min(
-            require_utc(created_before, "created_before"), read_at)
+        read_at, before = self._pinned(created_before)
         if created_after is None or self.store is None:
             frame = self.client.list_calls(created_after, before, user_ids, on_progress)
             return CallsRead(frame, read_at)
@@ -194,6 +192,13 @@ class DataSource:
             synced_at = self.store.marks(syncer.identity).synced_at or now
         return CallsRead(frame, synced_at, filled.loaded, filled.stopped_by, failed)
 
+    def _pinned(self, created_before: datetime | None) -> tuple[datetime, datetime]:
+        """The read's moment, and its end: `created_before`, but never later than now."""
+        read_at = self.clock()
+        if created_before is None:
+            return read_at, read_at
+        return read_at, min(require_utc(created_before, "created_before"), read_at)
+
     @staticmethod
     def _sync_or_say_why(syncer: Syncer, now: datetime, forced: bool) -> OutreachError | None:
         """Sync; when a sync that was only due fails, the error (what is stored is still
@@ -227,10 +232,14 @@ class DataSource:
         created_before: datetime | None,
         user_ids: Sequence[int] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        *,
+        figures_only: bool = False,
     ) -> pd.DataFrame:
-        """Exactly the calls of `read_calls`, as a calls frame; a read the quota budget could
-        not finish raises its error rather than answer part of the range (for the CLI)."""
-        read = self.read_calls(created_after, created_before, user_ids, on_progress)
+        """Exactly the calls of `read_calls` (the figures' columns only with `figures_only`),
+        as a calls frame; a read the quota budget could not finish raises its error rather
+        than answer part of the range (for the CLI)."""
+        read = self.read_calls(created_after, created_before, user_ids, on_progress,
+                               figures_only=figures_only)
         if not read.complete:
             assert read.stopped_by is not None
             raise read.stopped_by
@@ -248,12 +257,10 @@ class DataSource:
         among them meaning none logged), oldest first: the overview's table of calls. Never
         syncs: asked right after `read_calls`, it reads what that read stored (from the
         API when there is no store)."""
-        read_at = self.clock()
-        before = read_at if created_before is None else min(
-            require_utc(created_before, "created_before"), read_at)
+        read_at, before = self._pinned(created_before)
         after = require_utc(created_after, "created_after")
         users = distinct_user_ids(user_ids)
-        syncer = self._syncer() if self.store is not None else None
+        syncer = self._syncer()
         if syncer is not None and after < before and users != []:
             try:
                 frame = self.store.load(syncer.identity, after, before, users,

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from lib.analytics.calls import CallFlags, call_flags, check_range
+from lib.analytics.calls import CallCounts, check_range, count_calls, kind_flags
 
 MIN_CALLS_FOR_RATE = 20
 """A rate whose denominator is below this is shown, but marked as built on too few calls."""
@@ -115,11 +115,11 @@ def overview_figures(
     tz: str,
     positive: Collection[str] = DEFAULT_POSITIVE,
     *,
-    flags: CallFlags | None = None,
+    counts: CallCounts | None = None,
 ) -> OverviewFigures:
     """The overview's figures for exactly the calls given (the caller picks reps and days).
-    `flags`: the calls' `call_flags` for these dispositions and `positive`, when the caller
-    has them already (build_overview shares one set between every figure).
+    `counts`: the calls' `count_calls` by these dispositions, when the caller has them already
+    (build_overview shares one between every figure).
 
     calls: count. outbound share: outbound / calls. inbound: calls - outbound.
     connect rate: outbound calls with an "Answered" disposition / outbound calls (no or unknown
@@ -128,20 +128,21 @@ def overview_figures(
     no disposition: calls with no disposition_id. positive: calls whose disposition name is in
     `positive` (case-insensitive).
     """
-    del tz  # the days are already local; kept so every figure is asked for with the same filters
-    flags = flags or call_flags(calls, dispositions, positive)
-    total = len(calls)
-    outbound = int(flags.outbound.sum())
+    counts = counts or count_calls(calls, dispositions, (), None, None, tz)
+    flags = kind_flags(counts, dispositions, positive)
+    by_kind = counts.by_kind
+    total = int(by_kind.sum())
+    outbound = int(by_kind[:, 1].sum())
     reps = len(set(rep_ids))
     days = working_days(start, end)
-    no_disposition = int(flags.no_disposition.sum())
-    positive_count = int(flags.positive.sum())
+    no_disposition = int(by_kind[flags.none].sum())
+    positive_count = int(by_kind[flags.positive].sum())
     return OverviewFigures(
         calls=total,
         outbound=outbound,
         inbound=total - outbound,
         outbound_share=Rate(outbound, total),
-        connect_rate=Rate(int(flags.connected.sum()), outbound),
+        connect_rate=Rate(int(by_kind[flags.answered, 1].sum()), outbound),
         calls_per_rep_per_day=total / (reps * days) if reps and days else None,
         reps=reps,
         working_days=days,
@@ -199,17 +200,17 @@ def compare_periods(
     tz: str,
     positive: Collection[str] = DEFAULT_POSITIVE,
     *,
-    flags: CallFlags | None = None,
+    counts: CallCounts | None = None,
 ) -> PeriodComparison:
     """Overview figures for `start..end` and for `previous_period(start, end)`, with the change.
 
-    `previous_calls` must hold the calls of the previous period (same reps). `flags`: those
-    of `current_calls`, when the caller has them already.
+    `previous_calls` must hold the calls of the previous period (same reps). `counts`: those
+    of `current_calls` by these dispositions, when the caller has them already.
     """
     before_start, before_end = previous_period(start, end)
     return PeriodComparison(
         current=overview_figures(current_calls, dispositions, rep_ids, start, end, tz, positive,
-                                 flags=flags),
+                                 counts=counts),
         previous=overview_figures(
             previous_calls, dispositions, rep_ids, before_start, before_end, tz, positive
         ),

@@ -10,7 +10,7 @@ import pandas as pd
 
 from lib import frames
 from lib.analytics import breakdowns, charts, figures, labels, tables, talk
-from lib.analytics.calls import call_flags, local_clock
+from lib.analytics.calls import count_calls
 
 CALLS_SHOWN = 20_000
 """The calls table holds at most the newest this many calls of the range (a browser grid and
@@ -74,20 +74,19 @@ def build_overview(
     `previous_calls` (the same reps in figures.previous_period(start, end)). Both need only
     the columns figures count (lib.store.facts.FIGURE_COLUMNS; v2's too for its answers)."""
     frequency = breakdowns.pick_frequency(start, end)
-    # Asked of each call once, for every figure: ten million calls are counted in a second.
-    flags = call_flags(calls, dispositions, figures.DEFAULT_POSITIVE)
-    clock = local_clock(calls, tz)
+    # The calls are counted once, in one pass, by everything the figures break them down by:
+    # every figure below is a sum of those counts (ten million calls in half a second).
+    counts = count_calls(calls, dispositions, rep_ids, start, end, tz)
     return Overview(
         comparison=figures.compare_periods(
-            calls, previous_calls, dispositions, rep_ids, start, end, tz, flags=flags
+            calls, previous_calls, dispositions, rep_ids, start, end, tz, counts=counts
         ),
-        volume=breakdowns.volume_over_time(calls, tz, start, end, frequency, clock=clock),
+        volume=breakdowns.volume_over_time(calls, tz, start, end, frequency, counts=counts),
         frequency=frequency,
-        mix=breakdowns.disposition_mix(calls, dispositions),
-        heatmap=breakdowns.hour_weekday_heatmap(calls, dispositions, tz, flags=flags,
-                                                clock=clock),
+        mix=breakdowns.disposition_mix(calls, dispositions, counts=counts),
+        heatmap=breakdowns.hour_weekday_heatmap(calls, dispositions, tz, counts=counts),
         reps=tables.rep_table(calls, dispositions, users, rep_ids, start, end, tz,
-                              flags=flags, clock=clock),
+                              counts=counts),
         answers=_answers(calls) if frames.has_v2_fields(calls) else None,
     )
 

@@ -8,7 +8,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from lib.analytics.calls import CallFlags, call_flags, day_offsets, ids_or, utc_times
+from lib.analytics.calls import CallCounts, count_calls, kind_flags, utc_times
 from lib.analytics.figures import (
     DEFAULT_POSITIVE,
     MIN_CALLS_FOR_RATE,
@@ -37,8 +37,7 @@ def rep_table(
     tz: str,
     positive: Collection[str] = DEFAULT_POSITIVE,
     *,
-    flags: CallFlags | None = None,
-    clock: np.ndarray | None = None,
+    counts: CallCounts | None = None,
 ) -> pd.DataFrame:
     """One row per rep in scope (even with no calls), busiest first, then "Other users" (only if
     some calls belong to nobody in scope), then "Team", whose figures are `overview_figures`.
@@ -47,42 +46,27 @@ def rep_table(
     connected, connect_rate (connected / outbound), positive, no_disposition, calls_per_day
     (calls per working day; for Team, per rep per working day), daily_calls (list of calls per
     local day from start to end, for a sparkline), few_calls (a rate has a denominator below
-    MIN_CALLS_FOR_RATE), is_team. `flags` and `clock`: the calls' call_flags (for `positive`)
-    and local_clock in `tz`, when the caller has them already.
+    MIN_CALLS_FOR_RATE), is_team. `counts`: the calls' count_calls by these dispositions, reps
+    and days in `tz`, when the caller has them already.
     """
     reps = list(dict.fromkeys(int(rep) for rep in rep_ids))
-    n_slots = len(reps) + 1  # the last slot collects calls of users outside the scope
-    slot = pd.Index(reps, dtype=np.int64).get_indexer(ids_or(calls["user_id"], -1))
-    slot[slot < 0] = len(reps)
-    flags = flags or call_flags(calls, dispositions, positive)
-    # One count per (slot, the four flags as bits): every per-rep count is a sum of its row.
-    bits = (flags.outbound.view(np.uint8) | flags.connected.view(np.uint8) << 1
-            | flags.positive.view(np.uint8) << 2 | flags.no_disposition.view(np.uint8) << 3)
-    by_bits = np.bincount(slot * 16 + bits, minlength=n_slots * 16).reshape(n_slots, 16)
-
-    def per_slot(bit: int | None = None) -> np.ndarray:
-        columns = slice(None) if bit is None else (np.arange(16) >> bit) & 1 == 1
-        return by_bits[:, columns].sum(axis=1).astype(np.int64)
-
-    n_days = (end - start).days + 1
-    offset = day_offsets(calls, tz, start, clock)
-    inside = (offset >= 0) & (offset < n_days)
-    day_slot = slot
-    if not inside.all():  # only the range's calls; a frame of exactly the range skips a copy
-        day_slot, offset = slot[inside], offset[inside]
-    daily = np.bincount(day_slot * n_days + offset, minlength=n_slots * n_days).reshape(
-        n_slots, n_days
-    )
+    if counts is None:
+        counts = count_calls(calls, dispositions, reps, start, end, tz)
+    else:
+        counts.check(tz, rep_ids=reps, start=start, end=end)
+    flags = kind_flags(counts, dispositions, positive)
+    by_rep = counts.by_rep  # [slot: reps, then everyone else; kind; direction]
+    daily = counts.by_rep_day[:, 1:-1].sum(axis=2)  # the range's days, both directions
 
     frame = pd.DataFrame(
         {
             "rep_id": pd.array([*reps, None], dtype="Int64"),
             "rep": [*user_names(reps, users), OTHER_USERS],
-            "calls": per_slot(),
-            "outbound": per_slot(0),
-            "connected": per_slot(1),
-            "positive": per_slot(2),
-            "no_disposition": per_slot(3),
+            "calls": by_rep.sum(axis=(1, 2)),
+            "outbound": by_rep[:, :, 1].sum(axis=1),
+            "connected": by_rep[:, flags.answered, 1].sum(axis=1),
+            "positive": by_rep[:, flags.positive].sum(axis=(1, 2)),
+            "no_disposition": by_rep[:, flags.none].sum(axis=(1, 2)),
             "daily_calls": [row.tolist() for row in daily],
         }
     )
@@ -94,7 +78,8 @@ def rep_table(
     other = frame.iloc[len(reps) :].assign(calls_per_day=np.nan)  # not one rep: no per-day rate
     parts = [rep_rows, other] if other["calls"].iloc[0] > 0 else [rep_rows]
 
-    team = overview_figures(calls, dispositions, reps, start, end, tz, positive, flags=flags)
+    team = overview_figures(calls, dispositions, reps, start, end, tz, positive,
+                            counts=counts)
     team_row = {
         "rep_id": pd.NA,
         "rep": TEAM,

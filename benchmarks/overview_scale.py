@@ -62,7 +62,8 @@ def lookups():
 
 def synthetic(count: int, first: date, last: date, first_id: int, seed: int):
     """`count` calls on the weekdays from `first` to `last`, 8:00 to 18:00 in New York, as
-    tuples of the calls table's columns, sorted by creation time."""
+    tuples of the calls table's columns, sorted by creation time; times in whole milliseconds,
+    as Outreach gives them."""
     import numpy as np
 
     rng = np.random.default_rng(seed)
@@ -70,7 +71,7 @@ def synthetic(count: int, first: date, last: date, first_id: int, seed: int):
                      if d.astype(datetime).weekday() < 5])
     day_us = (days.astype("datetime64[us]").astype(np.int64))
     created = np.sort(day_us[rng.integers(0, len(days), count)]
-                      + 13 * 3_600_000_000 + rng.integers(0, 10 * 3_600_000_000, count))
+                      + 13 * 3_600_000_000 + rng.integers(0, 10 * 3_600_000, count) * 1000)
     users = rng.integers(1001, 1001 + REPS, count)
     outbound = rng.random(count) < 0.8
     disposition = rng.integers(1, len(DISPOSITIONS) + 2, count)  # the last: none logged

@@ -517,3 +517,37 @@ def test_packed_days_are_kept_uncompressed_on_a_server(postgres):
             "SELECT pg_column_size(facts), octet_length(facts) FROM call_facts")).one()
     assert storage == "e" and stored >= packed_bytes
     store.close()
+
+
+def test_a_read_that_fails_midway_leaves_no_fetch_running_and_the_store_usable(store_where,
+                                                                                monkeypatch):
+    # On PostgreSQL a thread fetches the packed days while the reader unpacks them: a reader
+    # that stops (here: out of memory on the third day) must end that fetch before its
+    # connection goes back to the pool.
+    import threading
+
+    from lib.store import facts
+
+    store = CallStore(store_where)
+    days = [DAY + timedelta(days=n) for n in range(40)]  # more than the fetch queue holds
+    store.replace_days(ME, ALL_USERS, whole(*days),
+                       [call for n, day in enumerate(days) for call in day_rows(day, 5, 100 * n)],
+                       NOW)
+    store.pack_facts(ME)
+    span = day_bounds(days[0])[0], day_bounds(days[-1])[1]
+    original, seen = facts.FactsBuilder.add, []
+
+    def add_then_fail(builder, blob):
+        seen.append(blob)
+        if len(seen) == 3:
+            raise MemoryError("no room for a third day")
+        original(builder, blob)
+
+    monkeypatch.setattr(facts.FactsBuilder, "add", add_then_fail)
+    with pytest.raises(MemoryError) as failed:  # its traceback keeps the read's frame alive
+        store.load_facts(ME, *span, None, v2=False)
+    assert [t for t in threading.enumerate() if t.name == "callboard-packed-days"] == []
+    del failed
+    monkeypatch.setattr(facts.FactsBuilder, "add", original)
+    assert len(store.load_facts(ME, *span, None, v2=False)) == 200
+    store.close()

@@ -192,7 +192,7 @@ def metrics_child(args: argparse.Namespace) -> None:
     made = time.perf_counter() - made
 
     started = time.perf_counter()
-    view = overview.build_overview(current, previous, users, dispositions, purposes, rep_ids,
+    view = overview.build_overview(current, previous, users, dispositions, rep_ids,
                                    start, end, tz)
     overview.metric_cards(view.comparison)
     specs = [charts.volume_chart(view.volume).to_dict(),

@@ -320,17 +320,20 @@ def _export(args: argparse.Namespace, source: DataSource, start: date, end: date
 
 
 def _summary(args: argparse.Namespace, source: DataSource, start: date, end: date, tz: str) -> int:
-    figures = summary_figures(source, start, end, tz, args.users)
+    figures = summary_figures(source, start, end, tz, args.users,
+                              Settings.from_env().conversation_seconds)
     print(json.dumps(figures, indent=2, sort_keys=True))
     return 0
 
 
 def summary_figures(
-    source: DataSource, start: date, end: date, tz: str, user_ids: Sequence[int] | None
+    source: DataSource, start: date, end: date, tz: str, user_ids: Sequence[int] | None,
+    conversation_s: float = figures.CONVERSATION_SECONDS,
 ) -> dict:
-    """Every overview figure for the filters, built by the same code as the dashboard's overview:
-    the headline figures, the previous period of the same length and the change against it, and
-    the counts by disposition and by user."""
+    """Every overview figure for the filters, built by the same code as the dashboard's overview
+    and counted by the same outcome mapping (the store's): the headline figures, the previous
+    period of the same length and the change against it, and the counts by disposition and by
+    user."""
     client = source.client
     users, dispositions = client.list_users(), client.list_dispositions()
     rep_ids = list(user_ids) if user_ids else users["id"].tolist()
@@ -339,7 +342,8 @@ def summary_figures(
     calls, previous = (source.list_calls(*utc_bounds(first, last, tz), user_ids,
                                          figures_only=True)
                        for first, last in ((start, end), (previous_start, previous_end)))
-    built = overview.build_overview(calls, previous, users, dispositions, rep_ids, start, end, tz)
+    built = overview.build_overview(calls, previous, users, dispositions, rep_ids, start, end, tz,
+                                    source.outcome_mapping(dispositions), conversation_s)
     return overview.summary(built, start, end, tz, rep_ids)
 
 

@@ -25,6 +25,7 @@ DEFAULT_TOKEN_DB = ".callboard/tokens.sqlite"
 DEFAULT_SYNC_EVERY_MINUTES = 5.0
 DEFAULT_SYNC_TRAILING_DAYS = 3
 DEFAULT_SYNC_REREAD_DAYS = 7.0
+DEFAULT_CONVERSATION_SECONDS = 60.0  # the usual line between a connect and a conversation
 # Concurrent requests of one read. The API documents no concurrency limit; 12 is far below what
 # it serves and enough to make a quarter's read an order of magnitude faster than one page at a
 # time (see README, Performance). The hourly request quota is the same whatever this is.
@@ -133,6 +134,8 @@ class Settings:
     sync_reread_days: float = DEFAULT_SYNC_REREAD_DAYS
     max_workers: int = DEFAULT_MAX_WORKERS
     quota_share: float = DEFAULT_QUOTA_SHARE
+    # On API v2, a connected call talked at least this many seconds is a conversation.
+    conversation_seconds: float = DEFAULT_CONVERSATION_SECONDS
     api_version: str = "auto"  # "1.0", "2", or "auto" (lib.store.opening.open_source decides)
     # CALLBOARD_NOW: a pinned "now" for tests and reproducible demos (lib.clock.parse_clock);
     # None is the real clock. Kept as text: a pinned clock starts when it is made (make_clock).
@@ -207,6 +210,10 @@ class Settings:
                            "a whole number of days from 1 to 31", whole=True)
         reread = _number(get("CALLBOARD_SYNC_REREAD_DAYS"), DEFAULT_SYNC_REREAD_DAYS, 1, 366,
                          "CALLBOARD_SYNC_REREAD_DAYS", "a number of days from 1 to 366")
+        conversation = _number(get("CALLBOARD_CONVERSATION_SECONDS"),
+                               DEFAULT_CONVERSATION_SECONDS, 1, 3600,
+                               "CALLBOARD_CONVERSATION_SECONDS",
+                               "a number of seconds from 1 to 3600")
         if get("CALLBOARD_CACHE_MAX_AGE_HOURS") is not None:
             log.warning("CALLBOARD_CACHE_MAX_AGE_HOURS is no longer read: the store now syncs "
                         "(see CALLBOARD_SYNC_EVERY_MINUTES and CALLBOARD_SYNC_REREAD_DAYS).")
@@ -267,6 +274,7 @@ class Settings:
             sync_reread_days=reread,
             max_workers=max_workers,
             quota_share=quota_share,
+            conversation_seconds=conversation,
             api_version=api_version,
             now=now,
         )

@@ -10,6 +10,7 @@ from lib.analytics.overview import (
     calls_caption,
     disposition_ids_named,
     metric_cards,
+    outcome_cards,
     percent_text,
     selected_dispositions,
     talk_time_table,
@@ -41,23 +42,19 @@ except OutreachError as error:
     st.stop()
 
 frame.data_note([current, previous], filters.tz)
+mapping = cache.outcome_mapping()
 overview = build_overview(
     current.calls, previous.calls, lookups.users, lookups.dispositions,
     rep_ids, filters.start, filters.end, filters.tz,
+    mapping, cache.settings().conversation_seconds,
 )
 
-for column, card in zip(st.columns(5), metric_cards(overview.comparison), strict=True):
-    with column:
-        st.metric(
-            card.label + (" ⚠" if card.few_calls else ""),
-            card.value,
-            card.delta,
-            delta_color=card.delta_color,
-            delta_description=card.compared_with if card.delta else None,
-            help=card.help,
-            border=True,
-        )
-        st.caption(card.basis)
+for cards in (metric_cards(overview.comparison, mapping), outcome_cards(overview)):
+    for column, card in zip(st.columns(5), cards, strict=False):
+        with column:
+            frame.metric_card(card)
+st.caption("Connected, conversation, positive and meeting are counted by the "
+           "[outcome mapping](outcomes) (hover a card for the dispositions behind it).")
 
 if overview.figures.calls == 0:
     st.info(
@@ -83,7 +80,8 @@ with left:
         charts.disposition_chart(overview.mix), width="stretch", on_select="rerun", key="mix"
     )
 with right:
-    st.subheader("When do we reach people?", help=figures.METRIC_DEFINITIONS["connect_rate"])
+    st.subheader("When do we reach people?", help=figures.METRIC_DEFINITIONS["connect_rate"]
+                 + "\n\n" + mapping.describe("connected"))
     shade = st.segmented_control(
         "Shade by", ["Calls", "Connect rate"], default="Calls", key="heat_value"
     )

@@ -174,3 +174,15 @@ def store_where(request, tmp_path) -> str:
         return str(tmp_path / "calls.sqlite")
     server = request.getfixturevalue("postgres")
     return server.create_database(f"calls_{next(_databases)}")
+
+
+def conversations_of(summary: dict) -> dict:
+    """Takes the figures that count conversations out of a summary (they differ between the
+    versions by design) and returns them."""
+    taken = {key: summary.pop(key) for key in ("conversations", "conversation_rate",
+                                               "positive_rate")}
+    for key in ("conversations", "conversation_rate", "positive_rate"):
+        summary["previous"].pop(key)
+        summary["deltas"].pop(key)
+    taken["outcome_mapping"] = summary["outcome_mapping"].pop("conversations")
+    return taken

@@ -24,6 +24,7 @@ from lib.analytics.figures import (
     previous_period,
     working_days,
 )
+from lib.analytics.outcomes import outcome_mapping
 from lib.analytics.tables import calls_table, rep_table
 
 BERLIN = "Europe/Berlin"
@@ -130,6 +131,12 @@ def test_overview_figures():
     assert figures.no_disposition_share == Rate(2, 8)
     assert figures.positive == 2  # calls 1 (Meeting booked) and 4 (Interested)
     assert figures.positive_share == Rate(2, 8)
+    # Outbound calls of a connected disposition whose name is no voicemail etc.: 1 and 5.
+    assert figures.conversations == 2
+    assert figures.conversation_rate == Rate(2, 6)
+    assert figures.positive_rate == Rate(1, 2)  # of those two, call 1 (Meeting booked)
+    assert figures.meetings == 1  # call 1
+    assert figures.bad_numbers == 0
 
 
 def test_overview_to_dict_is_the_json_the_cli_prints():
@@ -151,14 +158,70 @@ def test_overview_to_dict_is_the_json_the_cli_prints():
         },
         "positive": 2,
         "positive_share": {"numerator": 2, "denominator": 8, "value": 0.25, "reliable": False},
+        "conversations": 2,
+        "conversation_rate": {"numerator": 2, "denominator": 6, "value": 2 / 6,
+                              "reliable": False},
+        "positive_rate": {"numerator": 1, "denominator": 2, "value": 0.5, "reliable": False},
+        "meetings": 1,
+        "bad_numbers": 0,
     }
 
 
-def test_positive_outcomes_are_configurable_and_ignore_case():
-    figures = overview_figures(
-        CALLS, DISPOSITIONS, REPS, START, END, "UTC", positive={"not INTERESTED ", "voicemail"}
-    )
-    assert figures.positive == 2  # calls 5 and 8
+def test_every_rate_follows_an_edited_mapping():
+    # An admin says: No answer (4) connects, Voicemail (5) is a conversation and positive,
+    # Not interested (3) is no conversation, and Meeting booked (1) is a bad number.
+    mapping = outcome_mapping(DISPOSITIONS, {
+        1: {"connected", "conversation", "positive", "meeting", "bad_number"},
+        3: {"connected"}, 4: {"connected"}, 5: {"connected", "conversation", "positive"}})
+    figures = overview_figures(CALLS, DISPOSITIONS, REPS, START, END, "UTC", mapping)
+    # Outbound: 1 (Meeting booked), 2 (No answer), 3 (none), 5 (Not interested), 6 (unknown),
+    # 8 (Voicemail). Connected now: 1, 2, 5, 8. Conversations: 1, 8; positive of them: both.
+    assert figures.connect_rate == Rate(4, 6)
+    assert figures.conversation_rate == Rate(2, 6)
+    assert figures.positive_rate == Rate(2, 2)
+    assert figures.positive == 3  # 1, 4 (Interested: not edited, so its default) and 8
+    assert (figures.meetings, figures.bad_numbers) == (1, 1)
+    heat = hour_weekday_heatmap(CALLS, DISPOSITIONS, "UTC", mapping)
+    assert heat["connected"].sum() == 4
+    table = rep_table(CALLS, DISPOSITIONS, USERS, REPS, START, END, "UTC", mapping)
+    assert table.set_index("rep")["connected"].to_dict() == {
+        "Ada Lovelace": 2, "Bob Bell": 2, "Cy Cole": 0, "Team": 4}
+    assert table.set_index("rep")["positive"].to_dict() == {
+        "Ada Lovelace": 2, "Bob Bell": 1, "Cy Cole": 0, "Team": 3}
+
+
+def test_on_v2_a_conversation_is_a_connect_talked_past_the_threshold():
+    talked = {1: 61, 2: 300, 5: 60, 8: 600, 4: 900}  # seconds of talk by call id; others none
+    answered = CALLS["created_at"] + pd.Timedelta(seconds=5)
+    seconds = CALLS["id"].map(talked)
+    v2 = CALLS.assign(
+        answered_at=answered.where(seconds.notna()),
+        completed_at=(answered + pd.to_timedelta(seconds, unit="s")).where(seconds.notna()))
+    figures = overview_figures(v2, DISPOSITIONS, REPS, START, END, "UTC")
+    # Outbound and connected: 1 (61 s) and 5 (60 s); 2 and 8 talked but did not connect, 4 is
+    # inbound. Of the two, 1 (Meeting booked) is positive.
+    assert figures.conversation_rate == Rate(2, 6)
+    assert figures.positive_rate == Rate(1, 2)
+    stricter = overview_figures(v2, DISPOSITIONS, REPS, START, END, "UTC", conversation_s=61)
+    assert stricter.conversation_rate == Rate(1, 6)  # 5 talked 60 s: no longer enough
+
+
+def test_the_outcome_cards_say_their_counts_and_the_mapping_behind_them():
+    from lib.analytics.overview import build_overview, outcome_cards
+
+    built = build_overview(CALLS, CALLS.iloc[:0], USERS, DISPOSITIONS, REPS, START, END, "UTC")
+    cards = {card.key: card for card in outcome_cards(built)}
+    assert (cards["conversation_rate"].value, cards["conversation_rate"].basis) == (
+        "33.3%", "2 of 6 outbound calls · too few calls to judge")
+    assert "Conversation: 3 of 5 dispositions (Meeting booked, Interested, Not interested), " \
+        "by the default mapping" in cards["conversation_rate"].help
+    assert (cards["positive_rate"].value, cards["positive_rate"].basis) == (
+        "50.0%", "1 of 2 conversations · too few calls to judge")
+    assert "Positive: 2 of 5 dispositions (Meeting booked, Interested)" in \
+        cards["positive_rate"].help
+    assert (cards["meetings"].value, cards["meetings"].delta) == ("1", "+1")
+    assert cards["meetings"].basis == "of 2 conversations · 0 bad numbers"
+    assert "Meeting booked: 1 of 5 dispositions (Meeting booked)" in cards["meetings"].help
 
 
 def test_overview_of_no_calls_and_no_working_days():

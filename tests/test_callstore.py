@@ -551,3 +551,24 @@ def test_a_read_that_fails_midway_leaves_no_fetch_running_and_the_store_usable(s
     monkeypatch.setattr(facts.FactsBuilder, "add", original)
     assert len(store.load_facts(ME, *span, None, v2=False)) == 200
     store.close()
+
+
+def test_an_outcome_mapping_is_kept_per_organisation_and_outlives_a_full_reload(store_where):
+    store = CallStore(store_where)
+    assert store.outcome_flags("org A") == {}
+    store.save_outcome_flags("org A", {3: {"connected"}, 7: {"connected", "conversation"},
+                                       9: set()}, by="ada@example.com", at=NOW)
+    store.save_outcome_flags("org B", {1: {"meeting"}}, by="bob@example.com", at=NOW)
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 4, 1), NOW)
+    store.clear()  # every identity's calls: never what an admin chose
+    other = CallStore(store_where)  # another replica
+    assert other.outcome_flags("org A") == {3: frozenset({"connected"}),
+                                            7: frozenset({"connected", "conversation"}),
+                                            9: frozenset()}
+    store.save_outcome_flags("org A", {7: {"positive"}}, by="ada@example.com", at=NOW)
+    assert other.outcome_flags("org A") == {7: frozenset({"positive"})}  # replaced, not merged
+    store.save_outcome_flags("org A", {}, by="ada@example.com", at=NOW)
+    assert other.outcome_flags("org A") == {}
+    assert other.outcome_flags("org B") == {1: frozenset({"meeting"})}
+    store.close()
+    other.close()

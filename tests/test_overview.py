@@ -10,6 +10,7 @@ import pandas as pd
 
 from lib.analytics.exports import calls_csv
 from lib.analytics.figures import OverviewFigures, PeriodComparison, Rate
+from lib.analytics.outcomes import outcome_mapping
 from lib.analytics.overview import metric_cards, selected_dispositions
 
 
@@ -19,7 +20,9 @@ def figures(calls: int, outbound: int, connected: int, no_disposition: int) -> O
         outbound_share=Rate(outbound, calls), connect_rate=Rate(connected, outbound),
         calls_per_rep_per_day=calls / 20 if calls else None, reps=2, working_days=10,
         no_disposition=no_disposition, no_disposition_share=Rate(no_disposition, calls),
-        positive=0, positive_share=Rate(0, calls),
+        positive=0, positive_share=Rate(0, calls), conversations=connected // 2,
+        conversation_rate=Rate(connected // 2, outbound), positive_rate=Rate(0, connected // 2),
+        meetings=0, bad_numbers=0,
     )
 
 
@@ -28,8 +31,11 @@ def comparison(current: OverviewFigures, previous: OverviewFigures) -> PeriodCom
 
 
 def test_cards_show_values_changes_and_the_counts_behind_rates():
+    dispositions = pd.DataFrame({"id": [1, 2], "name": ["Talked", "No answer"],
+                                 "outcome": ["Answered", "Not Answered"]})
     cards = {c.key: c for c in metric_cards(comparison(figures(200, 150, 60, 10),
-                                                        figures(180, 120, 30, 12)))}
+                                                        figures(180, 120, 30, 12)),
+                                            outcome_mapping(dispositions))}
     assert cards["calls"].value == "200"
     assert cards["calls"].delta == "+20"
     assert cards["calls"].compared_with == "vs 01 Oct – 14 Oct"
@@ -45,7 +51,9 @@ def test_cards_show_values_changes_and_the_counts_behind_rates():
     assert cards["no_disposition"].delta_color == "inverse"  # more missing dispositions is worse
     assert cards["no_disposition"].basis == "5.0% of 200 calls"
     assert not any(card.few_calls for card in cards.values())
-    assert "Answered" in cards["connect_rate"].help
+    # The mapping behind the rate, named on it.
+    assert "Connected: 1 of 2 dispositions (Talked), by the default mapping (its outcome in " \
+        "Outreach is Answered)." in cards["connect_rate"].help
 
 
 def test_a_rate_on_few_calls_is_marked_and_an_empty_period_has_no_rate():
@@ -99,7 +107,8 @@ def test_the_calls_caption_counts_a_picked_disposition_by_its_own_name():
                         "outcome": ["Answered", "Not Answered", "No disposition"],
                         "count": [15, 12, 3], "share": [0.5, 0.4, 0.1]})
     current = figures(30, 20, 5, 3)
-    view = Overview(comparison(current, current), volume=pd.DataFrame(), frequency="D",
+    view = Overview(comparison(current, current), mapping=outcome_mapping(pd.DataFrame()),
+                    conversation_s=60.0, timed=False, volume=pd.DataFrame(), frequency="D",
                     mix=mix, heatmap=pd.DataFrame(), reps=pd.DataFrame())
     picked = ["Left VM - no answer", "No disposition"]
     assert disposition_ids_named(mix, picked) == [7, None]

@@ -11,6 +11,7 @@ import pandas as pd
 from lib.analytics.calls import CallCounts, check_range, count_calls, kind_flags
 from lib.analytics.figures import MIN_CALLS_FOR_RATE
 from lib.analytics.labels import NO_DISPOSITION, WEEKDAY_NAMES, labels_for, unknown_disposition
+from lib.analytics.outcomes import OutcomeMapping, outcome_mapping
 
 DAILY_MAX_DAYS = 62
 """Ranges up to this many days are charted per day; longer ones per week."""
@@ -111,12 +112,14 @@ def disposition_mix(calls: pd.DataFrame, dispositions: pd.DataFrame, *,
     return frame.drop(columns="_order").reset_index(drop=True)
 
 
-def hour_weekday_heatmap(calls: pd.DataFrame, dispositions: pd.DataFrame, tz: str, *,
+def hour_weekday_heatmap(calls: pd.DataFrame, dispositions: pd.DataFrame, tz: str,
+                         mapping: OutcomeMapping | None = None, *,
                          counts: CallCounts | None = None) -> pd.DataFrame:
     """Calls by local weekday and hour: all 7 × 24 cells, Monday 00:00 first.
 
     Columns: weekday (0 = Monday), weekday_name ("Mon"...), hour (0-23), calls, outbound,
-    connected (outbound and Answered), connect_rate (connected / outbound, NaN when no outbound
+    connected (outbound, and connected by `mapping`; None: the default mapping of
+    `dispositions`), connect_rate (connected / outbound, NaN when no outbound
     calls), reliable (outbound >= MIN_CALLS_FOR_RATE). `counts`: the calls' count_calls by
     these dispositions in `tz`, when the caller has them already.
     """
@@ -126,7 +129,8 @@ def hour_weekday_heatmap(calls: pd.DataFrame, dispositions: pd.DataFrame, tz: st
     by_cell = counts.by_week_hour  # [hour of the week, kind, direction]
     total = by_cell.sum(axis=(1, 2))
     outbound = by_cell[:, :, 1].sum(axis=1)
-    connected = by_cell[:, kind_flags(counts, dispositions, ()).answered, 1].sum(axis=1)
+    flags = kind_flags(counts, mapping or outcome_mapping(dispositions))
+    connected = by_cell[:, flags.connected, 1].sum(axis=1)
     cells = np.arange(168)
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(outbound > 0, connected / np.maximum(outbound, 1), np.nan)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 import pandas as pd
+
+from lib.analytics.outcomes import FLAGS, OutcomeMapping
 
 
 def check_range(start: date, end: date) -> None:
@@ -42,6 +46,7 @@ class CallCounts:
     by_week_hour: np.ndarray  # [168, kinds, 2]: local hour since Monday 00:00, kind, outbound
     by_rep: np.ndarray  # [slots, kinds, 2]: slot, kind, outbound
     by_rep_day: np.ndarray  # [slots, days + 2, 2]: slot, local day (see above), outbound
+    talked: np.ndarray | None = None  # [slots, kinds]: outbound calls talked long enough (v2)
 
     @property
     def unknown_kind(self) -> int:
@@ -67,35 +72,30 @@ class CallCounts:
 
 @dataclass(frozen=True)
 class KindFlags:
-    """What each kind of CallCounts counts as (numpy bool arrays, one entry per kind)."""
+    """What each kind of CallCounts counts as, by an OutcomeMapping (numpy bool arrays, one
+    entry per kind): an unknown id or none counts as nothing."""
 
-    answered: np.ndarray
+    connected: np.ndarray
+    conversation: np.ndarray
     positive: np.ndarray
+    meeting: np.ndarray
+    bad_number: np.ndarray
     none: np.ndarray
 
 
-def kind_flags(counts: CallCounts, dispositions: pd.DataFrame,
-               positive: Collection[str]) -> KindFlags:
-    """Answered: the lookup's outcome is "Answered"; positive: its name is in `positive`
-    (case-insensitive); an unknown id or none is neither."""
-    outcome = casefold(dispositions.get("outcome", pd.Series(dtype=object)))
-    names = casefold(dispositions.get("name", pd.Series(dtype=object)))
-    lookup_ids = dispositions.get("id", pd.Series(dtype=np.int64)).to_numpy(dtype=np.int64)
-    wanted = {str(name).strip().casefold() for name in positive}
+def kind_flags(counts: CallCounts, mapping: OutcomeMapping) -> KindFlags:
     neither = np.zeros(2, dtype=bool)
-    answered = lookup_ids[(outcome == "answered").to_numpy(dtype=bool)]
-    liked = lookup_ids[names.isin(wanted).to_numpy(dtype=bool)]
-    return KindFlags(
-        answered=np.concatenate((np.isin(counts.disposition_ids, answered), neither)),
-        positive=np.concatenate((np.isin(counts.disposition_ids, liked), neither)),
-        none=np.arange(counts.none_kind + 1) == counts.none_kind,
-    )
+    by_flag = {flag: np.concatenate((np.isin(counts.disposition_ids, mapping.ids(flag)),
+                                     neither)) for flag in FLAGS}
+    return KindFlags(**by_flag, none=np.arange(counts.none_kind + 1) == counts.none_kind)
 
 
 def count_calls(calls: pd.DataFrame, dispositions: pd.DataFrame, rep_ids: Sequence[int],
-                start: date | None, end: date | None, tz: str) -> CallCounts:
+                start: date | None, end: date | None, tz: str,
+                conversation_s: float | None = None) -> CallCounts:
     """The CallCounts of `calls` by `dispositions`' ids, `rep_ids` and the local days
-    `start`..`end` in `tz` (no days without `start`)."""
+    `start`..`end` in `tz` (no days without `start`); with `conversation_s` and API v2's times,
+    also the outbound calls talked at least that many seconds."""
     kinds = np.unique(dispositions.get("id", pd.Series(dtype=np.int64)).to_numpy(np.int64))
     reps = tuple(dict.fromkeys(int(rep) for rep in rep_ids))
     # A rep's slot is its place in `rep_ids`, found by searching them sorted.
@@ -108,50 +108,107 @@ def count_calls(calls: pd.DataFrame, dispositions: pd.DataFrame, rep_ids: Sequen
     if start is not None:
         check_range(start, end)
         n_days, first_day = (end - start).days + 1, (start - date(1970, 1, 1)).days
-    by_week_hour = np.zeros(168 * n_kinds * 2, dtype=np.int64)
-    by_rep = np.zeros(n_slots * n_kinds * 2, dtype=np.int64)
-    by_day_rep = np.zeros((n_days + 2) * n_slots * 2, dtype=np.int64)
-    unknown: dict[int, int] = {}
-    utc = utc_nanos(calls["created_at"])
-    disposition, user, outbound = calls["disposition_id"], calls["user_id"], calls["outbound"]
-    for low in range(0, len(calls), CHUNK):
-        high = min(low + CHUNK, len(calls))
-        ids = ids_or(disposition.iloc[low:high], -1)
-        missing = disposition.iloc[low:high].isna().to_numpy(dtype=bool)
-        kind = kind_of(ids)
-        strangers = kind == len(kinds)
-        strangers &= ~missing
-        if strangers.any():
-            found, times = np.unique(ids[strangers], return_counts=True)
-            for value, count in zip(found.tolist(), times.tolist(), strict=True):
-                unknown[value] = unknown.get(value, 0) + count
-        kind[missing] = len(kinds) + 1
-        kind *= 2
-        kind += outbound.iloc[low:high].to_numpy(dtype=bool)
-        slot = slot_of[rep_of(ids_or(user.iloc[low:high], -1))]
-        local = _local_nanos(utc[low:high], tz)
-        hour = local // HOUR_NS
-        # Hours since a Monday 00:00: 1970-01-01 was a Thursday, 72 hours after one. (Written
-        # with a division: numpy's % of int64 is twenty times slower, a fifth of this loop.)
-        since_monday = hour + 72
-        week_hour = since_monday - since_monday // 168 * 168
-        by_week_hour += np.bincount(week_hour * (2 * n_kinds) + kind,
-                                    minlength=len(by_week_hour))
-        by_rep += np.bincount(slot * (2 * n_kinds) + kind, minlength=len(by_rep))
-        day = hour // 24 - first_day + 1
-        np.clip(day, 0, n_days + 1, out=day)
-        # Day-major: calls in order of time fill a few days' cells, not every rep's year.
-        cell = (day * n_slots + slot) * 2 + (kind & 1)
-        lowest = int(cell.min()) if len(cell) else 0
-        part = np.bincount(cell - lowest)
-        by_day_rep[lowest:lowest + len(part)] += part
+    timed = conversation_s is not None and {"answered_at", "completed_at"} <= set(calls)
+    times = [utc_nanos(calls[name]) for name in ("created_at", "answered_at", "completed_at")
+             if name == "created_at" or timed]
+    # The columns' own arrays, sliced per chunk: views, safe to read from several threads.
+    disposition, user = calls["disposition_id"].array, calls["user_id"].array
+    outbound = calls["outbound"].to_numpy(dtype=bool)
+
+    def count(low: int, high: int) -> _Tally:
+        """The calls low..high, a chunk at a time, into tables of their own."""
+        tally = _Tally(np.zeros(168 * n_kinds * 2, dtype=np.int64),
+                       np.zeros(n_slots * n_kinds * 2, dtype=np.int64),
+                       np.zeros((n_days + 2) * n_slots * 2, dtype=np.int64),
+                       np.zeros(n_slots * n_kinds, dtype=np.int64) if timed else None, {})
+        for first in range(low, high, CHUNK):
+            last = min(first + CHUNK, high)
+            chunk = disposition[first:last]
+            ids = chunk.to_numpy(dtype=np.int64, na_value=-1)
+            missing = np.asarray(pd.isna(chunk), dtype=bool)
+            kind = kind_of(ids)
+            strangers = kind == len(kinds)
+            strangers &= ~missing
+            if strangers.any():
+                found, seen = np.unique(ids[strangers], return_counts=True)
+                for value, number in zip(found.tolist(), seen.tolist(), strict=True):
+                    tally.unknown[value] = tally.unknown.get(value, 0) + number
+            kind[missing] = len(kinds) + 1
+            kind *= 2
+            kind += outbound[first:last]
+            slot = slot_of[rep_of(user[first:last].to_numpy(dtype=np.int64, na_value=-1))]
+            hour = _local_nanos(times[0][first:last], tz) // HOUR_NS
+            # Hours since a Monday 00:00: 1970-01-01 was a Thursday, 72 hours after one.
+            # (Written with a division: numpy's % of int64 is twenty times slower.)
+            since_monday = hour + 72
+            week_hour = since_monday - since_monday // 168 * 168
+            tally.by_week_hour += np.bincount(week_hour * (2 * n_kinds) + kind,
+                                              minlength=len(tally.by_week_hour))
+            tally.by_rep += np.bincount(slot * (2 * n_kinds) + kind,
+                                        minlength=len(tally.by_rep))
+            if tally.talked is not None:
+                answered, completed = times[1][first:last], times[2][first:last]
+                long = (kind & 1).astype(bool) & (answered != _NAT) & (completed != _NAT)
+                long &= completed - answered >= round(conversation_s * 1e9)
+                tally.talked += np.bincount(slot[long] * n_kinds + (kind[long] >> 1),
+                                            minlength=len(tally.talked))
+            day = hour // 24 - first_day + 1
+            np.clip(day, 0, n_days + 1, out=day)
+            # Day-major: calls in order of time fill a few days' cells, not every rep's year.
+            cell = (day * n_slots + slot) * 2 + (kind & 1)
+            lowest = int(cell.min())
+            part = np.bincount(cell - lowest)
+            tally.by_day_rep[lowest:lowest + len(part)] += part
+        return tally
+
+    # Chunks are independent, and numpy lets go of the interpreter while it counts: a large
+    # frame is counted on every core, each thread into tables of its own, summed at the end.
+    spans = _spans(len(calls))
+    if len(spans) == 1:
+        tallies = [count(*spans[0])]
+    else:
+        with ThreadPoolExecutor(len(spans), thread_name_prefix="callboard-count") as pool:
+            tallies = list(pool.map(lambda span: count(*span), spans))
+    total = tallies[0]
+    for other in tallies[1:]:
+        total.add(other)
     return CallCounts(
-        tz=tz, disposition_ids=kinds, unknown=unknown, rep_ids=reps, start=start, end=end,
-        by_week_hour=by_week_hour.reshape(168, n_kinds, 2),
-        by_rep=by_rep.reshape(n_slots, n_kinds, 2),
-        by_rep_day=by_day_rep.reshape(n_days + 2, n_slots, 2).transpose(1, 0, 2))
+        tz=tz, disposition_ids=kinds, unknown=total.unknown, rep_ids=reps, start=start,
+        end=end, by_week_hour=total.by_week_hour.reshape(168, n_kinds, 2),
+        by_rep=total.by_rep.reshape(n_slots, n_kinds, 2),
+        by_rep_day=total.by_day_rep.reshape(n_days + 2, n_slots, 2).transpose(1, 0, 2),
+        talked=None if total.talked is None else total.talked.reshape(n_slots, n_kinds))
 
 
+@dataclass
+class _Tally:
+    """count_calls' tables for some of the calls (flat; shaped once all are summed)."""
+
+    by_week_hour: np.ndarray
+    by_rep: np.ndarray
+    by_day_rep: np.ndarray
+    talked: np.ndarray | None
+    unknown: dict[int, int]
+
+    def add(self, other: _Tally) -> None:
+        self.by_week_hour += other.by_week_hour
+        self.by_rep += other.by_rep
+        self.by_day_rep += other.by_day_rep
+        if self.talked is not None and other.talked is not None:
+            self.talked += other.talked
+        for value, number in other.unknown.items():
+            self.unknown[value] = self.unknown.get(value, 0) + number
+
+
+def _spans(size: int) -> list[tuple[int, int]]:
+    """`size` calls cut into one span per thread: as many as there are cores (at most four),
+    each several chunks long; one span for a frame that a thread counts in a moment."""
+    threads = max(1, min(os.cpu_count() or 1, 4, size // (4 * CHUNK)))
+    step = max(1, -(-size // threads))
+    return [(low, min(low + step, size)) for low in range(0, size, step)] or [(0, 0)]
+
+
+_NAT = np.iinfo(np.int64).min  # an unknown time, as a datetime column's int64 holds it
 _DENSE_IDS = 1 << 20
 """Ids below this are looked up in a table indexed by id (Outreach's rep and disposition ids
 are small numbers); larger ones by binary search, several times slower."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -10,11 +10,14 @@ import numpy as np
 import pandas as pd
 
 from lib.analytics.calls import CallCounts, check_range, count_calls, kind_flags
+from lib.analytics.outcomes import OutcomeMapping, outcome_mapping
 
 MIN_CALLS_FOR_RATE = 20
 """A rate whose denominator is below this is shown, but marked as built on too few calls."""
 
-DEFAULT_POSITIVE: frozenset[str] = frozenset({"Meeting booked", "Interested"})
+CONVERSATION_SECONDS = 60.0
+"""On API v2, a connected call talked at least this long is a conversation (the setting
+CALLBOARD_CONVERSATION_SECONDS); on 1.0, which has no talk times, the mapping says."""
 
 METRIC_DEFINITIONS: dict[str, str] = {
     "calls": "Every call logged by the selected reps in the selected days.",
@@ -22,18 +25,23 @@ METRIC_DEFINITIONS: dict[str, str] = {
     "inbound": "Calls the rep received: all calls minus outbound calls.",
     "outbound_share": "Outbound calls divided by all calls.",
     "connect_rate": (
-        "Outbound calls whose disposition counts as Answered, divided by all outbound calls; "
+        "Outbound calls whose disposition counts as connected, divided by all outbound calls; "
         "a call with no disposition logged (or an unknown one) counts as not connected."
     ),
+    "conversation_rate": (
+        "Outbound conversations divided by all outbound calls. On API v2 a conversation is a "
+        "connected call talked at least the conversation threshold; on 1.0, a call whose "
+        "disposition counts as a conversation."
+    ),
+    "positive_rate": "Conversations whose disposition counts as positive, divided by all "
+                     "conversations.",
+    "meetings": "Calls whose disposition counts as a meeting booked.",
     "calls_per_rep_per_day": (
         "Calls divided by (selected reps × working days, Monday to Friday, in the range); "
         "reps with no calls still count."
     ),
     "no_disposition": "Calls with no disposition logged, and their share of all calls.",
-    "positive": (
-        "Calls whose disposition is a meeting or other positive outcome "
-        "(by default: Meeting booked, Interested)."
-    ),
+    "positive": "Calls whose disposition counts as positive (a meeting booked, or interest).",
     "few_calls": (
         f"A rate built on fewer than {MIN_CALLS_FOR_RATE} calls, so a single call moves it a lot."
     ),
@@ -86,6 +94,11 @@ class OverviewFigures:
     no_disposition_share: Rate
     positive: int
     positive_share: Rate
+    conversations: int
+    conversation_rate: Rate
+    positive_rate: Rate
+    meetings: int
+    bad_numbers: int
 
     def to_dict(self) -> dict:
         return {
@@ -103,6 +116,11 @@ class OverviewFigures:
             "no_disposition_share": self.no_disposition_share.to_dict(),
             "positive": self.positive,
             "positive_share": self.positive_share.to_dict(),
+            "conversations": self.conversations,
+            "conversation_rate": self.conversation_rate.to_dict(),
+            "positive_rate": self.positive_rate.to_dict(),
+            "meetings": self.meetings,
+            "bad_numbers": self.bad_numbers,
         }
 
 
@@ -113,23 +131,29 @@ def overview_figures(
     start: date,
     end: date,
     tz: str,
-    positive: Collection[str] = DEFAULT_POSITIVE,
+    mapping: OutcomeMapping | None = None,
     *,
     counts: CallCounts | None = None,
+    conversation_s: float = CONVERSATION_SECONDS,
 ) -> OverviewFigures:
-    """The overview's figures for exactly the calls given (the caller picks reps and days).
-    `counts`: the calls' `count_calls` by these dispositions, when the caller has them already
-    (build_overview shares one between every figure).
+    """The overview's figures for exactly the calls given (the caller picks reps and days),
+    each disposition counted as `mapping` says (None: the default mapping of `dispositions`).
+    `counts`: the calls' `count_calls` by these dispositions (and `conversation_s`), when the
+    caller has them already (build_overview shares one between every figure).
 
     calls: count. outbound share: outbound / calls. inbound: calls - outbound.
-    connect rate: outbound calls with an "Answered" disposition / outbound calls (no or unknown
+    connect rate: outbound calls with a connected disposition / outbound calls (no or unknown
     disposition = not connected). calls per rep per working day: calls / (len(set(rep_ids)) ×
     Mon-Fri days from `start` to `end` inclusive, local days in `tz`); None if either is 0.
-    no disposition: calls with no disposition_id. positive: calls whose disposition name is in
-    `positive` (case-insensitive).
+    no disposition: calls with no disposition_id. positive, meetings, bad numbers: calls whose
+    disposition counts as that. conversations: outbound calls connected and talked at least
+    `conversation_s` (API v2's times), or, without times (1.0), outbound calls whose
+    disposition counts as a conversation. conversation rate: conversations / outbound.
+    positive rate: conversations whose disposition counts as positive / conversations.
     """
-    counts = counts or count_calls(calls, dispositions, (), None, None, tz)
-    flags = kind_flags(counts, dispositions, positive)
+    mapping = mapping or outcome_mapping(dispositions)
+    counts = counts or count_calls(calls, dispositions, (), None, None, tz, conversation_s)
+    flags = kind_flags(counts, mapping)
     by_kind = counts.by_kind
     total = int(by_kind.sum())
     outbound = int(by_kind[:, 1].sum())
@@ -137,12 +161,19 @@ def overview_figures(
     days = working_days(start, end)
     no_disposition = int(by_kind[flags.none].sum())
     positive_count = int(by_kind[flags.positive].sum())
+    if counts.talked is not None:  # API v2: connected and talked long enough
+        talked = counts.talked.sum(axis=0)
+        conversations = int(talked[flags.connected].sum())
+        positive_talks = int(talked[flags.connected & flags.positive].sum())
+    else:
+        conversations = int(by_kind[flags.conversation, 1].sum())
+        positive_talks = int(by_kind[flags.conversation & flags.positive, 1].sum())
     return OverviewFigures(
         calls=total,
         outbound=outbound,
         inbound=total - outbound,
         outbound_share=Rate(outbound, total),
-        connect_rate=Rate(int(by_kind[flags.answered, 1].sum()), outbound),
+        connect_rate=Rate(int(by_kind[flags.connected, 1].sum()), outbound),
         calls_per_rep_per_day=total / (reps * days) if reps and days else None,
         reps=reps,
         working_days=days,
@@ -150,6 +181,11 @@ def overview_figures(
         no_disposition_share=Rate(no_disposition, total),
         positive=positive_count,
         positive_share=Rate(positive_count, total),
+        conversations=conversations,
+        conversation_rate=Rate(conversations, outbound),
+        positive_rate=Rate(positive_talks, conversations),
+        meetings=int(by_kind[flags.meeting].sum()),
+        bad_numbers=int(by_kind[flags.bad_number].sum()),
     )
 
 
@@ -166,8 +202,10 @@ class PeriodComparison:
     def deltas(self) -> dict[str, float | int | None]:
         """current - previous: absolute for counts and calls per rep per day, percentage points
         for rates; None when either side has no value."""
-        counts = ("calls", "outbound", "inbound", "no_disposition", "positive")
-        rates = ("outbound_share", "connect_rate", "no_disposition_share", "positive_share")
+        counts = ("calls", "outbound", "inbound", "no_disposition", "positive", "conversations",
+                  "meetings", "bad_numbers")
+        rates = ("outbound_share", "connect_rate", "no_disposition_share", "positive_share",
+                 "conversation_rate", "positive_rate")
         out: dict[str, float | int | None] = {
             name: getattr(self.current, name) - getattr(self.previous, name) for name in counts
         }
@@ -198,9 +236,10 @@ def compare_periods(
     start: date,
     end: date,
     tz: str,
-    positive: Collection[str] = DEFAULT_POSITIVE,
+    mapping: OutcomeMapping | None = None,
     *,
     counts: CallCounts | None = None,
+    conversation_s: float = CONVERSATION_SECONDS,
 ) -> PeriodComparison:
     """Overview figures for `start..end` and for `previous_period(start, end)`, with the change.
 
@@ -209,11 +248,10 @@ def compare_periods(
     """
     before_start, before_end = previous_period(start, end)
     return PeriodComparison(
-        current=overview_figures(current_calls, dispositions, rep_ids, start, end, tz, positive,
-                                 counts=counts),
-        previous=overview_figures(
-            previous_calls, dispositions, rep_ids, before_start, before_end, tz, positive
-        ),
+        current=overview_figures(current_calls, dispositions, rep_ids, start, end, tz, mapping,
+                                 counts=counts, conversation_s=conversation_s),
+        previous=overview_figures(previous_calls, dispositions, rep_ids, before_start,
+                                  before_end, tz, mapping, conversation_s=conversation_s),
         previous_start=before_start,
         previous_end=before_end,
     )

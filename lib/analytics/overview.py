@@ -11,6 +11,7 @@ import pandas as pd
 from lib import frames
 from lib.analytics import breakdowns, charts, figures, labels, tables, talk
 from lib.analytics.calls import count_calls
+from lib.analytics.outcomes import FLAGS, OutcomeMapping, outcome_mapping
 
 CALLS_SHOWN = 20_000
 """The calls table holds at most the newest this many calls of the range (a browser grid and
@@ -48,6 +49,9 @@ class Overview:
     calls table beside them is lib.analytics.tables.calls_table of the newest few)."""
 
     comparison: figures.PeriodComparison
+    mapping: OutcomeMapping
+    conversation_s: float
+    timed: bool  # conversations by talk time (API v2), not by the mapping (1.0)
     volume: pd.DataFrame
     frequency: str
     mix: pd.DataFrame
@@ -69,23 +73,32 @@ def build_overview(
     start: date,
     end: date,
     tz: str,
+    mapping: OutcomeMapping | None = None,
+    conversation_s: float = figures.CONVERSATION_SECONDS,
 ) -> Overview:
     """The overview of `calls` (created in the local days start..end by `rep_ids`), against
     `previous_calls` (the same reps in figures.previous_period(start, end)). Both need only
-    the columns figures count (lib.store.facts.FIGURE_COLUMNS; v2's too for its answers)."""
+    the columns figures count (lib.store.facts.FIGURE_COLUMNS; v2's too for its answers and
+    conversations). Dispositions count as `mapping` says (None: their default mapping)."""
     frequency = breakdowns.pick_frequency(start, end)
+    mapping = mapping or outcome_mapping(dispositions)
     # The calls are counted once, in one pass, by everything the figures break them down by:
     # every figure below is a sum of those counts (ten million calls in half a second).
-    counts = count_calls(calls, dispositions, rep_ids, start, end, tz)
+    counts = count_calls(calls, dispositions, rep_ids, start, end, tz, conversation_s)
     return Overview(
         comparison=figures.compare_periods(
-            calls, previous_calls, dispositions, rep_ids, start, end, tz, counts=counts
+            calls, previous_calls, dispositions, rep_ids, start, end, tz, mapping,
+            counts=counts, conversation_s=conversation_s,
         ),
+        mapping=mapping,
+        conversation_s=conversation_s,
+        timed=counts.talked is not None,
         volume=breakdowns.volume_over_time(calls, tz, start, end, frequency, counts=counts),
         frequency=frequency,
         mix=breakdowns.disposition_mix(calls, dispositions, counts=counts),
-        heatmap=breakdowns.hour_weekday_heatmap(calls, dispositions, tz, counts=counts),
-        reps=tables.rep_table(calls, dispositions, users, rep_ids, start, end, tz,
+        heatmap=breakdowns.hour_weekday_heatmap(calls, dispositions, tz, mapping,
+                                                counts=counts),
+        reps=tables.rep_table(calls, dispositions, users, rep_ids, start, end, tz, mapping,
                               counts=counts),
         answers=_answers(calls) if frames.has_v2_fields(calls) else None,
     )
@@ -114,6 +127,13 @@ def summary(overview: Overview, start: date, end: date, tz: str, rep_ids: Sequen
         **comparison.current.to_dict(),
         "previous": {**comparison.to_dict()["previous_range"], **comparison.previous.to_dict()},
         "deltas": comparison.deltas,
+        # What every rate above counted as what: the page names the same under its cards.
+        "outcome_mapping": {
+            "edited": sorted(overview.mapping.edited),
+            **{flag: overview.mapping.names(flag) for flag in FLAGS},
+            "conversations": (f"connected and talked at least {overview.conversation_s:g} s"
+                              if overview.timed else "by the mapping"),
+        },
         "by_disposition": dict(
             zip(overview.mix["disposition"], overview.mix["count"].tolist(), strict=True)
         ),
@@ -142,27 +162,42 @@ def _answers_summary(answers: Answers) -> dict:
     }
 
 
-def metric_cards(comparison: figures.PeriodComparison) -> list[Card]:
-    """The five headline cards, each with its change against the previous period."""
-    now, before, deltas = comparison.current, comparison.previous, comparison.deltas
-    since = f"vs {comparison.previous_start:%d %b} – {comparison.previous_end:%d %b}"
-    definitions = figures.METRIC_DEFINITIONS
-    few = definitions["few_calls"]
+def _rate_card(comparison: figures.PeriodComparison, key: str, label: str, rate: figures.Rate,
+               of: str, colour: str, mapping_line: str = "") -> Card:
+    deltas = comparison.deltas
+    help_text = figures.METRIC_DEFINITIONS[key] + (f"\n\n{mapping_line}" if mapping_line else "")
+    if not rate.reliable:
+        help_text += "\n\n" + figures.METRIC_DEFINITIONS["few_calls"]
+    return Card(
+        key=key,
+        label=label,
+        value=percent_text(rate.value),
+        delta=None if deltas[key] is None else f"{deltas[key]:+.1f} pp",
+        compared_with=_since(comparison),
+        delta_color=colour,
+        help=help_text,
+        basis=f"{rate.numerator:,} of {rate.denominator:,} {of}"
+        + (" · too few calls to judge" if rate.denominator and not rate.reliable else ""),
+        few_calls=not rate.reliable,
+    )
 
-    def rate_card(key: str, label: str, rate: figures.Rate, of: str, colour: str) -> Card:
-        help_text = definitions[key] + ("\n\n" + few if not rate.reliable else "")
-        return Card(
-            key=key,
-            label=label,
-            value=percent_text(rate.value),
-            delta=None if deltas[key] is None else f"{deltas[key]:+.1f} pp",
-            compared_with=since,
-            delta_color=colour,
-            help=help_text,
-            basis=f"{rate.numerator:,} of {rate.denominator:,} {of}"
-            + (" · too few calls to judge" if rate.denominator and not rate.reliable else ""),
-            few_calls=not rate.reliable,
-        )
+
+def _since(comparison: figures.PeriodComparison) -> str:
+    return f"vs {comparison.previous_start:%d %b} – {comparison.previous_end:%d %b}"
+
+
+def metric_cards(comparison: figures.PeriodComparison,
+                 mapping: OutcomeMapping | None = None) -> list[Card]:
+    """The five headline cards, each with its change against the previous period; the
+    connect rate names the `mapping` behind it."""
+    now, before, deltas = comparison.current, comparison.previous, comparison.deltas
+    since = _since(comparison)
+    definitions = figures.METRIC_DEFINITIONS
+
+    def rate_card(key: str, label: str, rate: figures.Rate, of: str, colour: str,
+                  flag: str | None = None) -> Card:
+        line = mapping.describe(flag) if mapping is not None and flag else ""
+        return _rate_card(comparison, key, label, rate, of, colour, line)
 
     per_rep = now.calls_per_rep_per_day
     per_rep_delta = deltas["calls_per_rep_per_day"]
@@ -179,7 +214,8 @@ def metric_cards(comparison: figures.PeriodComparison) -> list[Card]:
             few_calls=False,
         ),
         rate_card("outbound_share", "Outbound share", now.outbound_share, "calls", "off"),
-        rate_card("connect_rate", "Connect rate", now.connect_rate, "outbound calls", "normal"),
+        rate_card("connect_rate", "Connect rate", now.connect_rate, "outbound calls", "normal",
+                  "connected"),
         Card(
             key="calls_per_rep_per_day",
             label="Calls per rep per working day",
@@ -200,6 +236,34 @@ def metric_cards(comparison: figures.PeriodComparison) -> list[Card]:
             delta_color="inverse",
             help=definitions["no_disposition"],
             basis=f"{percent_text(now.no_disposition_share.value)} of {now.calls:,} calls",
+            few_calls=False,
+        ),
+    ]
+
+
+def outcome_cards(overview: Overview) -> list[Card]:
+    """Conversation rate, positive rate and meetings booked, each naming the mapping (and, on
+    API v2, the talk-time threshold) behind it."""
+    comparison, mapping = overview.comparison, overview.mapping
+    now, deltas = comparison.current, comparison.deltas
+    talk = (f"On API v2 a conversation is a connected call talked at least "
+            f"{overview.conversation_s:g} s (CALLBOARD_CONVERSATION_SECONDS). "
+            + mapping.describe("connected")) if overview.timed else mapping.describe(
+                "conversation")
+    return [
+        _rate_card(comparison, "conversation_rate", "Conversation rate", now.conversation_rate,
+                   "outbound calls", "normal", talk),
+        _rate_card(comparison, "positive_rate", "Positive rate", now.positive_rate,
+                   "conversations", "normal", mapping.describe("positive")),
+        Card(
+            key="meetings",
+            label="Meetings booked",
+            value=f"{now.meetings:,}",
+            delta=f"{deltas['meetings']:+,}",
+            compared_with=_since(comparison),
+            delta_color="normal",
+            help=figures.METRIC_DEFINITIONS["meetings"] + "\n\n" + mapping.describe("meeting"),
+            basis=f"of {now.conversations:,} conversations · {now.bad_numbers:,} bad numbers",
             few_calls=False,
         ),
     ]

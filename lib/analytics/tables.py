@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import date
 
 import numpy as np
 import pandas as pd
 
 from lib.analytics.calls import CallCounts, count_calls, kind_flags, utc_times
-from lib.analytics.figures import (
-    DEFAULT_POSITIVE,
-    MIN_CALLS_FOR_RATE,
-    overview_figures,
-    working_days,
-)
+from lib.analytics.figures import MIN_CALLS_FOR_RATE, overview_figures, working_days
 from lib.analytics.labels import (
     NO_DISPOSITION,
     OTHER_USERS,
@@ -24,6 +19,7 @@ from lib.analytics.labels import (
     user_names,
     with_display_names,
 )
+from lib.analytics.outcomes import OutcomeMapping, outcome_mapping
 from lib.analytics.talk import talk_seconds
 
 
@@ -35,7 +31,7 @@ def rep_table(
     start: date,
     end: date,
     tz: str,
-    positive: Collection[str] = DEFAULT_POSITIVE,
+    mapping: OutcomeMapping | None = None,
     *,
     counts: CallCounts | None = None,
 ) -> pd.DataFrame:
@@ -46,15 +42,17 @@ def rep_table(
     connected, connect_rate (connected / outbound), positive, no_disposition, calls_per_day
     (calls per working day; for Team, per rep per working day), daily_calls (list of calls per
     local day from start to end, for a sparkline), few_calls (a rate has a denominator below
-    MIN_CALLS_FOR_RATE), is_team. `counts`: the calls' count_calls by these dispositions, reps
-    and days in `tz`, when the caller has them already.
+    MIN_CALLS_FOR_RATE), is_team. Connected and positive are as `mapping` says (None: the
+    default mapping of `dispositions`). `counts`: the calls' count_calls by these
+    dispositions, reps and days in `tz`, when the caller has them already.
     """
     reps = list(dict.fromkeys(int(rep) for rep in rep_ids))
     if counts is None:
         counts = count_calls(calls, dispositions, reps, start, end, tz)
     else:
         counts.check(tz, rep_ids=reps, start=start, end=end)
-    flags = kind_flags(counts, dispositions, positive)
+    mapping = mapping or outcome_mapping(dispositions)
+    flags = kind_flags(counts, mapping)
     by_rep = counts.by_rep  # [slot: reps, then everyone else; kind; direction]
     daily = counts.by_rep_day[:, 1:-1].sum(axis=2)  # the range's days, both directions
 
@@ -64,7 +62,7 @@ def rep_table(
             "rep": [*user_names(reps, users), OTHER_USERS],
             "calls": by_rep.sum(axis=(1, 2)),
             "outbound": by_rep[:, :, 1].sum(axis=1),
-            "connected": by_rep[:, flags.answered, 1].sum(axis=1),
+            "connected": by_rep[:, flags.connected, 1].sum(axis=1),
             "positive": by_rep[:, flags.positive].sum(axis=(1, 2)),
             "no_disposition": by_rep[:, flags.none].sum(axis=(1, 2)),
             "daily_calls": [row.tolist() for row in daily],
@@ -78,8 +76,7 @@ def rep_table(
     other = frame.iloc[len(reps) :].assign(calls_per_day=np.nan)  # not one rep: no per-day rate
     parts = [rep_rows, other] if other["calls"].iloc[0] > 0 else [rep_rows]
 
-    team = overview_figures(calls, dispositions, reps, start, end, tz, positive,
-                            counts=counts)
+    team = overview_figures(calls, dispositions, reps, start, end, tz, mapping, counts=counts)
     team_row = {
         "rep_id": pd.NA,
         "rep": TEAM,

@@ -18,6 +18,10 @@ every read answers from (lib.store.sync fills it)."""
 #              whose blob was `built` from another version and packs them again first.
 # Replacing a day removes the scope's stored calls of that span that the re-read no longer
 # returned: that is how a deleted call leaves the store (the API has no deletion feed).
+# Beside them, per organisation (the API's address and org, as a hash):
+#   outcome_mappings  what an admin said each disposition counts as (lib.analytics.outcomes):
+#              the one thing here the API cannot give again, so neither a Full reload nor a
+#              rebuild of the layout drops it.
 #
 # Layout: the tables below, one code path for both engines (SQLAlchemy Core), and the version
 # of the layout in the one-row table `callboard_schema`. A store of another version (or of a
@@ -154,6 +158,15 @@ _FACTS = Table(
     Column("built", BigInteger),  # the version `facts` was packed from; NULL: never packed
     Column("calls", Integer),
     Column("facts", LargeBinary),
+    sqlite_with_rowid=False,
+)
+_MAPPINGS = Table(
+    "outcome_mappings", _METADATA,
+    Column("organisation", String(64), primary_key=True),  # a sha256, never the text
+    Column("disposition_id", BigInteger, primary_key=True),
+    Column("flags", Text, nullable=False),  # e.g. "connected conversation", or ""
+    Column("saved_us", BigInteger, nullable=False),
+    Column("saved_by", Text, nullable=False),
     sqlite_with_rowid=False,
 )
 _MIGRATION_LOCK = 0x63616C6C626F6172  # "callboard": the advisory lock key of a migration
@@ -405,6 +418,30 @@ class CallStore:
     def _insert(self, table: Table) -> Any:
         """INSERT with ON CONFLICT in this engine's dialect (both speak it alike)."""
         return (sqlite.insert if self.is_sqlite else postgresql.insert)(table)
+
+    # ----- outcome mappings -----
+
+    def outcome_flags(self, organisation: str) -> dict[int, frozenset[str]]:
+        """The flags an admin saved for each disposition of this organisation ({}: none, the
+        defaults hold)."""
+        key = hashlib.sha256(organisation.encode()).hexdigest()
+        m = _MAPPINGS.c
+        with self._reading() as connection:
+            rows = connection.execute(select(m.disposition_id, m.flags)
+                                      .where(m.organisation == key)).all()
+        return {int(disposition): frozenset(flags.split()) for disposition, flags in rows}
+
+    def save_outcome_flags(self, organisation: str, flags: Mapping[int, Collection[str]],
+                           by: str, at: datetime) -> None:
+        """Replace this organisation's saved flags with `flags` ({}: back to the defaults)."""
+        key = hashlib.sha256(organisation.encode()).hexdigest()
+        with self._writing() as connection:
+            connection.execute(delete(_MAPPINGS).where(_MAPPINGS.c.organisation == key))
+            if flags:
+                connection.execute(_MAPPINGS.insert(), [
+                    {"organisation": key, "disposition_id": int(disposition),
+                     "flags": " ".join(sorted(set(chosen))), "saved_us": _micros(at),
+                     "saved_by": by} for disposition, chosen in flags.items()])
 
     # ----- sync marks -----
 

@@ -22,20 +22,32 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import pandas as pd
 
+from lib.analytics.outcomes import OutcomeMapping, outcome_mapping
 from lib.clock import Clock, real_clock, require_utc
 from lib.frames import empty_calls_frame, has_v2_fields
-from lib.outreach import NewCall, OutreachClient, OutreachError, RateLimited, distinct_user_ids
+from lib.outreach import (
+    ApiInfo,
+    NewCall,
+    OutreachClient,
+    OutreachError,
+    RateLimited,
+    distinct_user_ids,
+)
 from lib.store.callstore import ALL_USERS, CallStore, StoreError, StoreRefused, utc_day
 from lib.store.sync import Backfill, Syncer, SyncPolicy, SyncReport
 
 log = logging.getLogger(__name__)
+
+
+class MappingNotKept(Exception):
+    """An edited outcome mapping with nowhere to keep it (no store); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,8 @@ class DataSource:
     store_identity: str | None = None  # whose calls; None: asked from /1.0/info on first read
     # A hash of the credential: stands for the org in a 1.0 identity when /1.0/info names none.
     credential_key: str | None = None
+    # Whose dispositions an outcome mapping is of; None: the API's address and /1.0/info's org.
+    organisation: str | None = None
     policy: SyncPolicy = field(default_factory=SyncPolicy)
     # "Now" for the read's pinned end and for which days are closed; the client's own too.
     clock: Clock = real_clock
@@ -290,6 +304,27 @@ class DataSource:
                             self.store.where, type(exc).__name__)
         return created
 
+    def outcome_mapping(self, dispositions: pd.DataFrame) -> OutcomeMapping:
+        """What each of `dispositions` counts as: the flags an admin saved in the store, the
+        defaults elsewhere (and everywhere without a store, or when it cannot be read)."""
+        saved: dict[int, frozenset[str]] = {}
+        if self.store is not None:
+            try:
+                saved = self.store.outcome_flags(self._organisation())
+            except StoreError as exc:
+                log.warning("Could not read the outcome mapping from %s (%s); the defaults "
+                            "hold.", self.store.where, type(exc).__name__)
+        return outcome_mapping(dispositions, saved)
+
+    def save_outcome_mapping(self, flags: Mapping[int, Collection[str]], by: str) -> None:
+        """Keep an admin's flags for each disposition ({}: back to the defaults), for every
+        replica and the CLI. Raises MappingNotKept without a store."""
+        if self.store is None:
+            raise MappingNotKept("Callboard keeps no store here, so an edited mapping could "
+                                 "not be kept: set CALLBOARD_DATABASE_URL (or leave "
+                                 "CALLBOARD_CACHE_DB at its default) and restart.")
+        self.store.save_outcome_flags(self._organisation(), flags, by, self.clock())
+
     def sync(self) -> SyncReport | None:
         """Sync now, whatever the age of the data (Refresh, `python -m lib.cli sync`), then
         pack the figures' columns of the days it changed, so the next overview only reads;
@@ -329,6 +364,19 @@ class DataSource:
             return None
         return Syncer(self.client, self.store, identity, self.policy)
 
+    def _organisation(self) -> str:
+        self._identity()  # which, on 1.0, learns the organisation from the same question
+        with self._identity_lock:
+            if self.organisation is None:
+                self.organisation = f"{self.client.base_url} org {self._org()}"
+            return self.organisation
+
+    def _org(self, info: ApiInfo | None = None) -> str:
+        # Where the answer does not name the org, the credential stands for it.
+        info = info or self.client.info()
+        return info.org or (f"of credential {self.credential_key}"
+                            if self.credential_key else "?")
+
     def _identity(self) -> str | None:
         with self._identity_lock:
             if self.store_identity is None and self.store is not None:
@@ -337,11 +385,12 @@ class DataSource:
                     log.warning("The API did not say whose token this is; calls are not stored.")
                     self.store = None
                     return None
-                # The org too: user ids are only unique within one org. Where the answer does
-                # not name it, the credential stands for it (a new one then starts cold).
-                org = info.org or (f"of credential {self.credential_key}"
-                                   if self.credential_key else "?")
-                self.store_identity = (f"{self.client.base_url} org {org} user "
+                # The org too: user ids are only unique within one org (a credential standing
+                # for it starts cold when it changes). The same answer names the organisation
+                # whose outcome mapping applies, so that is never asked again.
+                organisation = f"{self.client.base_url} org {self._org(info)}"
+                self.organisation = self.organisation or organisation
+                self.store_identity = (f"{organisation} user "
                                        f"{info.user_id} {info.email or ''} "
                                        f"api={self.client.dialect.version}")
             return self.store_identity

@@ -70,6 +70,8 @@ def open_source(settings: Settings, clock: Clock | None = None,
         sandbox=sandbox,
         store=store,
         store_identity=_sandbox_identity(options, clock()) + f" api={version}",
+        # Its data set, not its start day: an edited mapping outlives a restart.
+        organisation=_sandbox_identity(options, clock()).rsplit(" started=", 1)[0],
         policy=policy,
         clock=clock,
     )

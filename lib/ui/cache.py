@@ -11,10 +11,12 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from lib.analytics.outcomes import OutcomeMapping
 from lib.clock import Clock, clock_from_setting
 from lib.outreach import ApiInfo, NewCall, OutreachError, RateLimited
 from lib.settings import Settings
-from lib.store.datasource import DataSource, newest_of
+from lib.store.callstore import StoreError
+from lib.store.datasource import DataSource, MappingNotKept, newest_of, store_problem
 from lib.store.opening import open_source
 
 # Calls change all day (new calls, edited dispositions), and the store syncs when its data is
@@ -26,6 +28,8 @@ from lib.store.opening import open_source
 CALLS_TTL = "1m"
 CALLS_MAX_ENTRIES = 32
 LOOKUPS_TTL = "1h"
+# An admin's edit of the outcome mapping in another replica shows here within this long.
+MAPPING_TTL = "30s"
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,29 @@ def source_key() -> str:
 
 def lookups() -> Lookups:
     return _lookups(source_key(), data_source())
+
+
+def outcome_mapping() -> OutcomeMapping:
+    """What each disposition counts as, for every rate on every page (DataSource's)."""
+    return _outcome_mapping(source_key(), data_source(), lookups().dispositions)
+
+
+class NotSaved(Exception):
+    """An edit that could not be kept; the message says why and what to do."""
+
+
+def save_outcome_mapping(flags: Mapping[int, frozenset[str]], by: str) -> None:
+    """Keep an admin's mapping (DataSource.save_outcome_mapping); every page here uses it at
+    once, other replicas within MAPPING_TTL. Raises NotSaved."""
+    source = data_source()
+    try:
+        source.save_outcome_mapping(flags, by)
+    except MappingNotKept as exc:
+        raise NotSaved(str(exc)) from exc
+    except StoreError as exc:
+        raise NotSaved(store_problem(exc) + " Try again; if it keeps failing, whoever runs "
+                       "Callboard should look at its store.") from exc
+    _outcome_mapping.clear()
 
 
 def token_owner() -> ApiInfo:
@@ -137,6 +164,7 @@ def forget() -> None:
     _calls.clear()
     _newest_calls.clear()
     _lookups.clear()
+    _outcome_mapping.clear()
     _token_owner.clear()
 
 
@@ -175,6 +203,11 @@ def _lookups(key: str, _source: DataSource) -> Lookups:
     del key
     client = _source.client
     return Lookups(client.list_users(), client.list_dispositions(), client.list_purposes())
+
+
+@st.cache_data(ttl=MAPPING_TTL, max_entries=8, show_spinner=False)
+def _outcome_mapping(key: str, _source: DataSource, dispositions: pd.DataFrame) -> OutcomeMapping:
+    return _source.outcome_mapping(dispositions)
 
 
 @st.cache_data(ttl=LOOKUPS_TTL, max_entries=8, show_spinner=False)

@@ -86,6 +86,14 @@ def _visitor() -> str | None:
     return email.strip().lower() if isinstance(email, str) else None
 
 
+def admin_name() -> str | None:
+    """Who the visitor is for the record of an admin's change (their address; without sign-in,
+    "the dashboard's user"), or None when they are no admin."""
+    if not is_admin():
+        return None
+    return _visitor() or "the dashboard's user (sign-in is off)"
+
+
 def is_admin() -> bool:
     sign_in = _sign_in_configured()
     admin, _problem = admin_verdict(sign_in, st.user.get("email") if sign_in else None,

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.analytics import figures, labels
+from lib.analytics.overview import Card
 from lib.display.filters import (
     ALL_FILTERS,
     DATES,
@@ -53,6 +54,7 @@ _PAGES = (
     ("pages/overview.py", "Overview", ":material/monitoring:", ""),
     ("pages/lookup.py", "Call lookup", ":material/search:", "lookup"),
     ("pages/log.py", "Log a call", ":material/add_call:", "log"),
+    ("pages/outcomes.py", "Outcomes", ":material/rule:", "outcomes"),
 )
 # Listed for admins while an OAuth app is set up (lib/ui/connect.py); the whole app while
 # that app has no refresh token.
@@ -143,6 +145,21 @@ def _render_frame(url_path: str) -> None:
 def current_filters() -> DashboardFilters:
     """The filters chosen in the sidebar for this run (drawn by run_app)."""
     return st.session_state[_FILTERS]
+
+
+def metric_card(card: Card) -> None:
+    """One of the overview's cards: the figure, its change, its definition on hover and the
+    counts behind it underneath."""
+    st.metric(
+        card.label + (" ⚠" if card.few_calls else ""),
+        card.value,
+        card.delta,
+        delta_color=card.delta_color,
+        delta_description=card.compared_with if card.delta else None,
+        help=card.help,
+        border=True,
+    )
+    st.caption(card.basis)
 
 
 def show_error(error: Exception, what: str) -> None:

@@ -78,9 +78,12 @@ def _submit() -> None:
 
 
 if st.session_state.pop(_CLEAR, False):
-    # Widget values can only be reset before the widgets are drawn, hence on the run after.
-    for key in KEYS.values():
-        st.session_state.pop(key, None)
+    # Widget values can only be reset before the widgets are drawn, hence on the run after;
+    # by a value, since a key merely dropped takes the browser's last value back. The line
+    # called from and the purpose are kept: a rep's next call is most often alike.
+    for field, key in KEYS.items():
+        if field not in callform.REMEMBERED:
+            st.session_state[key] = None if field in callform.CHOICES else ""
 
 st.title("Log a call")
 lookups = cache.lookups()
@@ -98,8 +101,13 @@ if owner is not None:
 logged = st.session_state.get(_LOGGED)
 if logged is not None:
     st.success(f"Logged call {logged}. It is in the dashboard now.", icon=":material/check:")
-    st.page_link("pages/lookup.py", label=f"Open call {logged} in the call lookup",
-                 icon=":material/search:", query_params={"id": str(logged)})
+    link, another = st.columns(2, width=560)
+    link.page_link("pages/lookup.py", label=f"Open call {logged} in the call lookup",
+                   icon=":material/search:", query_params={"id": str(logged)})
+    if another.button("Log another call", icon=":material/add_call:", key="log_another",
+                      help="The same line and purpose are filled in already."):
+        st.session_state.pop(_LOGGED, None)
+        st.rerun()
 
 purposes = callform.choices(lookups.purposes)
 dispositions = callform.choices(lookups.dispositions)

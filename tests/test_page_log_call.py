@@ -89,9 +89,21 @@ def test_one_click_logs_exactly_one_call_and_links_to_it(sandbox, full_token_app
     link = app.page_link[0]
     assert link.proto.page.endswith("lookup")
     assert link.proto.query_string == f"id={new['id']}"
-    # Logged: the form is empty for the next call.
-    assert set(typed_values(app).values()) == {""}
+    # Logged: the form is ready for the next call, with the line and the purpose kept.
+    assert typed_values(app) == {"log_from_number": TYPED["log_from_number"],
+                                 "log_to_number": "", "log_prospect": "", "log_note": ""}
     assert app.radio(key="log_direction").value is None
+    assert app.selectbox(key="log_purpose").value == DISCOVERY
+    assert app.selectbox(key="log_disposition").value is None
+    # "Log another": the message goes, the kept fields stay, and the next call logs as well.
+    app.button(key="log_another").click().run()
+    assert not app.success
+    assert app.text_input(key="log_from_number").value == TYPED["log_from_number"]
+    fill(app, log_to_number="+1 212 555 0199")
+    submit(app)
+    assert sandbox.all_calls()[-1]["attributes"]["connection"]["to"] == "+12125550199"
+    assert sandbox.all_calls()[-1]["attributes"]["purpose"]["id"] == DISCOVERY
+    app.query_params["id"] = str(new["id"])
 
     # The link's target: the lookup finds the call, with names.
     app.query_params["id"] = str(new["id"])

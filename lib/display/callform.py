@@ -32,6 +32,9 @@ DISPOSITION = "disposition"
 PROSPECT = "prospect"
 NOTE = "note"
 FIELDS: tuple[str, ...] = (DIRECTION, FROM_NUMBER, TO_NUMBER, PURPOSE, DISPOSITION, PROSPECT, NOTE)
+REMEMBERED: frozenset[str] = frozenset({FROM_NUMBER, PURPOSE})
+CHOICES: frozenset[str] = frozenset({DIRECTION, PURPOSE, DISPOSITION})  # the rest is text
+"""Kept in the form after a call is logged: the line a rep calls from, and the purpose."""
 
 OUTBOUND = "Outbound"
 INBOUND = "Inbound"

@@ -160,3 +160,35 @@ def test_a_token_without_create_calls_says_so_on_the_form(
     expect_no_traceback(page)
     snapshot(page, "log-call-missing-scope", secret_scan)
     assert len(app_sandbox.all_calls()) == calls_before
+
+
+def test_log_another_keeps_the_line_and_the_purpose_and_logs_by_keyboard(
+    dashboard: RunningApp, app_sandbox: Sandbox, page: Page
+) -> None:
+    open_form(page, dashboard)
+    page.get_by_text("Outbound", exact=True).click()
+    page.get_by_role("textbox", name="From number").fill("(201) 555-0123")
+    page.get_by_role("textbox", name="To number").fill("+1 212 555 0100")
+    choose(page, "Purpose", "Discovery")
+    page.get_by_role("button", name="Log call").click()
+    expect(page.get_by_text(re.compile(r"Logged call \d+\."))).to_be_visible()
+    page.get_by_role("button", name="Log another call").click()
+    expect(page.get_by_text(re.compile(r"Logged call \d+\."))).to_have_count(0)
+    # The line called from and the purpose are kept; the rest is empty for the next call.
+    expect(page.get_by_role("textbox", name="From number")).to_have_value("(201) 555-0123")
+    expect(page.get_by_role("combobox", name="Purpose")).to_have_value("Discovery")
+    expect(page.get_by_role("textbox", name="To number")).to_have_value("")
+    # The next call by keyboard alone: a direction, the number, then the button.
+    page.get_by_role("radio", name="Outbound").focus()
+    page.keyboard.press("Space")
+    to_box = page.get_by_role("textbox", name="To number")
+    to_box.focus()
+    page.keyboard.type("+1 212 555 0101")
+    page.get_by_role("button", name="Log call").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(re.compile(r"Logged call \d+\."))).to_be_visible()
+    last = app_sandbox.all_calls()[-1]["attributes"]
+    assert last["connection"]["to"] == "+12125550101"
+    assert last["connection"]["from"] == "+12015550123"
+    assert last["purpose"]["id"] == 3  # Discovery, kept from the call before
+    expect_no_traceback(page)

@@ -38,7 +38,10 @@ with st.form(_FORM, border=False, enter_to_submit=False):
             f"{FLAG_LABELS[flag]}: these dispositions", list(names),
             default=mapping.ids(flag).tolist(), format_func=lambda i: names[i],
             key=f"outcomes_{flag}", disabled=who is None,
-            help=f"By default: {DEFAULT_RULES[flag]}.", placeholder="None")
+            help=f"By default: {DEFAULT_RULES[flag]}." + (
+                " On API v2 Callboard counts a conversation by its talk time instead "
+                "(CALLBOARD_CONVERSATION_SECONDS); this choice counts on 1.0."
+                if flag == "conversation" else ""), placeholder="None")
         for flag in FLAGS
     }
     save = st.form_submit_button("Save mapping", type="primary", icon=":material/save:",

@@ -49,7 +49,8 @@ overview = build_overview(
     mapping, cache.settings().conversation_seconds,
 )
 
-for cards in (metric_cards(overview.comparison, mapping), outcome_cards(overview)):
+# Disposition names are the organisation's own text: each escaped for the cards' Markdown help.
+for cards in (metric_cards(overview.comparison, mapping, escape), outcome_cards(overview, escape)):
     for column, card in zip(st.columns(5), cards, strict=False):
         with column:
             frame.metric_card(card)
@@ -81,7 +82,7 @@ with left:
     )
 with right:
     st.subheader("When do we reach people?", help=figures.METRIC_DEFINITIONS["connect_rate"]
-                 + "\n\n" + mapping.describe("connected"))
+                 + "\n\n" + mapping.describe("connected", escape))
     shade = st.segmented_control(
         "Shade by", ["Calls", "Connect rate"], default="Calls", key="heat_value"
     )

@@ -220,7 +220,7 @@ def test_the_outcome_cards_say_their_counts_and_the_mapping_behind_them():
     assert "Positive: 2 of 5 dispositions (Meeting booked, Interested)" in \
         cards["positive_rate"].help
     assert (cards["meetings"].value, cards["meetings"].delta) == ("1", "+1")
-    assert cards["meetings"].basis == "of 2 conversations · 0 bad numbers"
+    assert cards["meetings"].basis == "of 8 calls · 0 bad numbers"
     assert "Meeting booked: 1 of 5 dispositions (Meeting booked)" in cards["meetings"].help
 
 

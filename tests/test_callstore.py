@@ -572,3 +572,19 @@ def test_an_outcome_mapping_is_kept_per_organisation_and_outlives_a_full_reload(
     assert other.outcome_flags("org B") == {1: frozenset({"meeting"})}
     store.close()
     other.close()
+
+
+def test_two_admins_saving_at_once_never_fail_and_one_of_them_wins(store_where):
+    from concurrent.futures import ThreadPoolExecutor
+
+    stores = [CallStore(store_where) for _ in range(2)]  # two replicas
+    choices = [{n: {"connected"} for n in range(1, 30)}, {n: {"meeting"} for n in range(15, 45)}]
+    for _ in range(5):
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda pair: pair[0].save_outcome_flags("org A", pair[1], "x", NOW),
+                          zip(stores, choices, strict=True)))
+        kept = stores[0].outcome_flags("org A")
+        assert kept in [{n: frozenset(flags) for n, flags in choice.items()}
+                        for choice in choices]
+    for store in stores:
+        store.close()

@@ -22,7 +22,7 @@ from lib.outreach.errors import IncompleteRead, NotAuthorised
 from lib.sandbox import start_sandbox
 from lib.settings import DEFAULT_CACHE_DB, DEFAULT_MAX_WORKERS, Settings, SettingsError
 from lib.store.callstore import CallStore, day_bounds
-from lib.store.datasource import DataSource
+from lib.store.datasource import DataSource, MappingNotKept
 from lib.store.opening import open_source, sync_policy
 from lib.store.sync import SyncPolicy
 from lib.store.tokens import NotConnected, TokenStore
@@ -662,3 +662,33 @@ def test_a_1_0_identity_without_an_org_stands_on_the_credential(scripted, tmp_pa
     assert first.store_identity == \
         f"{server.base_url} org of credential aaaa user 7 rep@example.test api=1.0"
     assert second.store_identity != first.store_identity
+
+
+def test_when_the_api_names_no_user_the_mapping_is_the_defaults_and_info_is_asked_once(
+        scripted, tmp_path):
+    # Then the store is dropped (calls cannot be kept for nobody): the mapping must neither be
+    # read from it nor cost a second /1.0/info.
+    import json
+
+    asked = []
+
+    def answer(method, path, query, headers):
+        asked.append(path)
+        if path == "/1.0/info":
+            body = {"meta": {"user": {}, "api": {}}}
+        else:
+            body = {"data": [], "meta": {"page": {"current": 1, "entries": 50, "maximum": 1}}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+
+    server = scripted(answer)
+    from lib.outreach import OutreachClient
+
+    source = DataSource(OutreachClient(server.base_url, StaticToken("t"), sleep=no_sleep),
+                        demo=False, description="a scripted API",
+                        store=CallStore(tmp_path / "calls.sqlite"))
+    dispositions = pd.DataFrame({"id": [1], "name": ["Meeting booked"], "outcome": ["Answered"]})
+    mapping = source.outcome_mapping(dispositions)
+    assert mapping.edited == frozenset() and mapping.ids("meeting").tolist() == [1]
+    assert source.store is None and asked.count("/1.0/info") == 1
+    with pytest.raises(MappingNotKept):
+        source.save_outcome_mapping({1: {"connected"}}, by="someone")

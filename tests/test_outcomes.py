@@ -25,6 +25,19 @@ TYPICAL = [
     ("Bad number", "Not Answered", {"bad_number"}),
     ("Disconnected line", "Not Answered", {"bad_number"}),
     ("Busy", None, set()),
+    # Negations and failures are not what they name (found in review).
+    ("Disqualified", "Answered", {"connected", "conversation"}),
+    ("Unqualified", "Answered", {"connected", "conversation"}),
+    ("Not qualified", "Answered", {"connected", "conversation"}),
+    ("Not-interested", "Answered", {"connected", "conversation"}),
+    ("Not  interested", "Answered", {"connected", "conversation"}),
+    ("Meeting cancelled", "Answered", {"connected", "conversation"}),
+    ("No meeting", "Answered", {"connected", "conversation"}),
+    ("Meeting declined", "Answered", {"connected", "conversation"}),
+    ("Booked a demo", "Answered", {"connected", "conversation", "positive", "meeting"}),
+    ("Invalid number", "Answered", {"connected", "bad_number"}),
+    ("Disconnected number", "Answered", {"connected", "bad_number"}),
+    ("Left VM - no answer", "Not Answered", set()),
 ]
 
 
@@ -47,6 +60,16 @@ def test_saved_flags_win_over_the_defaults_and_a_new_disposition_starts_with_the
         "page (1 of 3 dispositions edited).")
     assert outcome_mapping(DISPOSITIONS).describe("bad_number").startswith(
         "Bad number: 0 of 3 dispositions (none), by the default mapping (its name says")
+
+
+def test_names_in_the_sentence_are_quoted_for_where_it_goes():
+    from lib.display.markdown import escape
+
+    hostile = pd.DataFrame({"id": [1], "name": ["Interested [win](https://evil.example) **NOW**"],
+                            "outcome": ["Answered"]})
+    sentence = outcome_mapping(hostile).describe("positive", escape)
+    assert "[win](" not in sentence and "**NOW**" not in sentence
+    assert escape("Interested [win](https://evil.example) **NOW**") in sentence
 
 
 def test_an_admins_choice_keeps_only_what_differs_from_the_defaults():

@@ -4,7 +4,7 @@ number): the defaults read from Outreach's outcome and the names, and an admin's
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,21 +20,27 @@ FLAG_LABELS: dict[str, str] = {
 }
 DEFAULT_RULES: dict[str, str] = {
     "connected": "its outcome in Outreach is Answered",
-    "conversation": ("connected, unless its name says voicemail, gatekeeper, wrong person or "
-                     "number, bad number or no answer"),
-    "positive": "a meeting booked, or its name says interested (not \"not interested\"), "
-                "positive, qualified or referral",
-    "meeting": "its name says meeting, appointment or demo booked / set / scheduled",
+    "conversation": ("connected, unless its name says voicemail, gatekeeper, wrong person, no "
+                     "answer or a bad number"),
+    "positive": ("a meeting booked, or its name says interested, qualified, positive or "
+                 "referral (not \"not interested\", \"unqualified\", \"disqualified\")"),
+    "meeting": ("its name says a meeting, appointment or demo booked, set, scheduled or "
+                "confirmed"),
     "bad_number": "its name says wrong, bad or invalid number, disconnected or not in service",
 }
 """How the defaults are read, in words: shown beside the mapping and under every rate."""
 
+_GAP = r"[\s_-]+"  # how names part their words: "Not interested", "not-interested"
 _NOT_A_CONVERSATION = re.compile(
-    r"voice ?mail|gatekeeper|wrong (person|number|contact)|bad number|no answer", re.I)
-_MEETING = re.compile(r"meeting|appointment|demo (booked|set|scheduled)", re.I)
-_POSITIVE = re.compile(r"(?<!not )(?<!un)interested|positive|qualified|referral", re.I)
+    rf"voice{_GAP}?mail|gatekeeper|wrong{_GAP}(person|contact)|no{_GAP}answer", re.I)
+_MEETING = re.compile(
+    rf"\b(meeting|appointment|demo){_GAP}(booked|set|scheduled|confirmed)\b"
+    rf"|\b(booked|set|scheduled){_GAP}(a{_GAP})?(meeting|appointment|demo)\b", re.I)
+_POSITIVE = re.compile(r"\b(interested|qualified|positive|referral)\b", re.I)
+_NEGATED = re.compile(rf"\b(not|no|dis|un){_GAP}?(interested|qualified)\b", re.I)
 _BAD_NUMBER = re.compile(
-    r"(wrong|bad|invalid) (phone )?number|disconnected|not in service", re.I)
+    rf"\b(wrong|bad|invalid){_GAP}(phone{_GAP})?number|disconnected|not{_GAP}in{_GAP}service",
+    re.I)
 
 
 def default_flags(name: str, outcome: str) -> frozenset[str]:
@@ -42,12 +48,13 @@ def default_flags(name: str, outcome: str) -> frozenset[str]:
     name = name if isinstance(name, str) else ""
     connected = isinstance(outcome, str) and outcome.strip().casefold() == "answered"
     meeting = bool(_MEETING.search(name))
+    bad_number = bool(_BAD_NUMBER.search(name))
     flags = {
         "connected": connected,
-        "conversation": connected and not _NOT_A_CONVERSATION.search(name),
+        "conversation": connected and not bad_number and not _NOT_A_CONVERSATION.search(name),
         "meeting": meeting,
-        "positive": meeting or bool(_POSITIVE.search(name)),
-        "bad_number": bool(_BAD_NUMBER.search(name)),
+        "positive": meeting or (bool(_POSITIVE.search(name)) and not _NEGATED.search(name)),
+        "bad_number": bad_number,
     }
     return frozenset(flag for flag, on in flags.items() if on)
 
@@ -68,10 +75,11 @@ class OutcomeMapping:
     def names(self, flag: str) -> list[str]:
         return [str(name) for name in self.table.loc[self.table[flag], "name"]]
 
-    def describe(self, flag: str) -> str:
+    def describe(self, flag: str, quote: Callable[[str], str] = str) -> str:
         """The mapping behind a rate, in a sentence: which dispositions count, and whether
-        that is the default or an admin's choice."""
-        names = self.names(flag)
+        that is the default or an admin's choice. `quote` makes each name (the
+        organisation's own text) fit where the sentence goes: the page's Markdown escape."""
+        names = [quote(name) for name in self.names(flag)]
         edited = self.edited & set(self.table["id"].tolist())
         source = (f"as mapped on the Outcomes page ({len(edited)} of {len(self.table)} "
                   "dispositions edited)" if edited

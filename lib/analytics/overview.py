@@ -187,16 +187,18 @@ def _since(comparison: figures.PeriodComparison) -> str:
 
 
 def metric_cards(comparison: figures.PeriodComparison,
-                 mapping: OutcomeMapping | None = None) -> list[Card]:
+                 mapping: OutcomeMapping | None = None,
+                 quote: Callable[[str], str] = str) -> list[Card]:
     """The five headline cards, each with its change against the previous period; the
-    connect rate names the `mapping` behind it."""
+    connect rate names the `mapping` behind it, each disposition name made to fit the card's
+    help text by `quote` (the page's Markdown escape)."""
     now, before, deltas = comparison.current, comparison.previous, comparison.deltas
     since = _since(comparison)
     definitions = figures.METRIC_DEFINITIONS
 
     def rate_card(key: str, label: str, rate: figures.Rate, of: str, colour: str,
                   flag: str | None = None) -> Card:
-        line = mapping.describe(flag) if mapping is not None and flag else ""
+        line = mapping.describe(flag, quote) if mapping is not None and flag else ""
         return _rate_card(comparison, key, label, rate, of, colour, line)
 
     per_rep = now.calls_per_rep_per_day
@@ -241,20 +243,21 @@ def metric_cards(comparison: figures.PeriodComparison,
     ]
 
 
-def outcome_cards(overview: Overview) -> list[Card]:
+def outcome_cards(overview: Overview, quote: Callable[[str], str] = str) -> list[Card]:
     """Conversation rate, positive rate and meetings booked, each naming the mapping (and, on
-    API v2, the talk-time threshold) behind it."""
+    API v2, the talk-time threshold) behind it; names made to fit by `quote`, as in
+    metric_cards."""
     comparison, mapping = overview.comparison, overview.mapping
     now, deltas = comparison.current, comparison.deltas
     talk = (f"On API v2 a conversation is a connected call talked at least "
             f"{overview.conversation_s:g} s (CALLBOARD_CONVERSATION_SECONDS). "
-            + mapping.describe("connected")) if overview.timed else mapping.describe(
-                "conversation")
+            + mapping.describe("connected", quote)) if overview.timed else mapping.describe(
+                "conversation", quote)
     return [
         _rate_card(comparison, "conversation_rate", "Conversation rate", now.conversation_rate,
                    "outbound calls", "normal", talk),
         _rate_card(comparison, "positive_rate", "Positive rate", now.positive_rate,
-                   "conversations", "normal", mapping.describe("positive")),
+                   "conversations", "normal", mapping.describe("positive", quote)),
         Card(
             key="meetings",
             label="Meetings booked",
@@ -262,8 +265,9 @@ def outcome_cards(overview: Overview) -> list[Card]:
             delta=f"{deltas['meetings']:+,}",
             compared_with=_since(comparison),
             delta_color="normal",
-            help=figures.METRIC_DEFINITIONS["meetings"] + "\n\n" + mapping.describe("meeting"),
-            basis=f"of {now.conversations:,} conversations · {now.bad_numbers:,} bad numbers",
+            help=figures.METRIC_DEFINITIONS["meetings"] + "\n\n"
+            + mapping.describe("meeting", quote),
+            basis=f"of {now.calls:,} calls · {now.bad_numbers:,} bad numbers",
             few_calls=False,
         ),
     ]

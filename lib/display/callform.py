@@ -33,8 +33,8 @@ PROSPECT = "prospect"
 NOTE = "note"
 FIELDS: tuple[str, ...] = (DIRECTION, FROM_NUMBER, TO_NUMBER, PURPOSE, DISPOSITION, PROSPECT, NOTE)
 REMEMBERED: frozenset[str] = frozenset({FROM_NUMBER, PURPOSE})
-CHOICES: frozenset[str] = frozenset({DIRECTION, PURPOSE, DISPOSITION})  # the rest is text
 """Kept in the form after a call is logged: the line a rep calls from, and the purpose."""
+CHOICES: frozenset[str] = frozenset({DIRECTION, PURPOSE, DISPOSITION})  # the rest is text
 
 OUTBOUND = "Outbound"
 INBOUND = "Inbound"

@@ -436,6 +436,12 @@ class CallStore:
         """Replace this organisation's saved flags with `flags` ({}: back to the defaults)."""
         key = hashlib.sha256(organisation.encode()).hexdigest()
         with self._writing() as connection:
+            if not self.is_sqlite:
+                # Two admins saving at once: one after the other, or the second's delete would
+                # miss the first's new rows and its insert collide with them. (SQLite's
+                # BEGIN IMMEDIATE already makes writers take turns.)
+                connection.execute(select(func.pg_advisory_xact_lock(
+                    int.from_bytes(bytes.fromhex(key)[:8], "big", signed=True))))
             connection.execute(delete(_MAPPINGS).where(_MAPPINGS.c.organisation == key))
             if flags:
                 connection.execute(_MAPPINGS.insert(), [

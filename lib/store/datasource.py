@@ -308,9 +308,10 @@ class DataSource:
         """What each of `dispositions` counts as: the flags an admin saved in the store, the
         defaults elsewhere (and everywhere without a store, or when it cannot be read)."""
         saved: dict[int, frozenset[str]] = {}
-        if self.store is not None:
+        organisation = self._organisation() if self.store is not None else None
+        if self.store is not None and organisation is not None:  # a store not dropped since
             try:
-                saved = self.store.outcome_flags(self._organisation())
+                saved = self.store.outcome_flags(organisation)
             except StoreError as exc:
                 log.warning("Could not read the outcome mapping from %s (%s); the defaults "
                             "hold.", self.store.where, type(exc).__name__)
@@ -319,11 +320,12 @@ class DataSource:
     def save_outcome_mapping(self, flags: Mapping[int, Collection[str]], by: str) -> None:
         """Keep an admin's flags for each disposition ({}: back to the defaults), for every
         replica and the CLI. Raises MappingNotKept without a store."""
-        if self.store is None:
+        organisation = self._organisation() if self.store is not None else None
+        if self.store is None or organisation is None:
             raise MappingNotKept("Callboard keeps no store here, so an edited mapping could "
                                  "not be kept: set CALLBOARD_DATABASE_URL (or leave "
                                  "CALLBOARD_CACHE_DB at its default) and restart.")
-        self.store.save_outcome_flags(self._organisation(), flags, by, self.clock())
+        self.store.save_outcome_flags(organisation, flags, by, self.clock())
 
     def sync(self) -> SyncReport | None:
         """Sync now, whatever the age of the data (Refresh, `python -m lib.cli sync`), then
@@ -364,10 +366,12 @@ class DataSource:
             return None
         return Syncer(self.client, self.store, identity, self.policy)
 
-    def _organisation(self) -> str:
-        self._identity()  # which, on 1.0, learns the organisation from the same question
+    def _organisation(self) -> str | None:
+        """Whose dispositions the mapping is of; None when the store was dropped because the
+        API did not say whose token this is. Asks nothing that `_identity` has not asked."""
+        self._identity()  # which, on 1.0, learns the organisation from the same answer
         with self._identity_lock:
-            if self.organisation is None:
+            if self.organisation is None and self.store is not None:
                 self.organisation = f"{self.client.base_url} org {self._org()}"
             return self.organisation
 
@@ -381,15 +385,15 @@ class DataSource:
         with self._identity_lock:
             if self.store_identity is None and self.store is not None:
                 info = self.client.info()
+                organisation = f"{self.client.base_url} org {self._org(info)}"
+                self.organisation = self.organisation or organisation
                 if info.user_id is None and info.email is None:
                     log.warning("The API did not say whose token this is; calls are not stored.")
                     self.store = None
                     return None
                 # The org too: user ids are only unique within one org (a credential standing
                 # for it starts cold when it changes). The same answer names the organisation
-                # whose outcome mapping applies, so that is never asked again.
-                organisation = f"{self.client.base_url} org {self._org(info)}"
-                self.organisation = self.organisation or organisation
+                # whose outcome mapping applies (above), so that is never asked again.
                 self.store_identity = (f"{organisation} user "
                                        f"{info.user_id} {info.email or ''} "
                                        f"api={self.client.dialect.version}")

@@ -47,6 +47,7 @@ def open_source(settings: Settings, clock: Clock | None = None,
         description = f"the Outreach API {version} at {settings.api_base}"
         return DataSource(client, demo=False, description=description, store=store,
                           store_identity=_v2_identity(settings, version, grant_id),
+                          organisation=_v2_organisation(settings, version),
                           credential_key=_credential_key(settings, grant_id),
                           policy=policy, clock=clock)
 
@@ -116,6 +117,17 @@ def _v2_identity(settings: Settings, version: str, grant_id: str | None) -> str 
     if version != "2":
         return None
     return f"{settings.api_base} v2 {_credential_key(settings, grant_id)}"
+
+
+def _v2_organisation(settings: Settings, version: str) -> str | None:
+    """Whose outcome mapping a v2 Callboard uses. v2 names no organisation, and a credential
+    changes with every Connect or pasted token, so it is the OAuth app (one organisation's,
+    as a deployment registers it) or, with a pasted token, the API alone. None on 1.0:
+    /1.0/info names the org on first read."""
+    if version != "2":
+        return None
+    return f"{settings.api_base} v2 " + (f"app {settings.client_id}" if settings.client_id
+                                         else "pasted token")
 
 
 def _credential_key(settings: Settings, grant_id: str | None) -> str:

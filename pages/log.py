@@ -98,16 +98,20 @@ if owner is not None:
     if owner.scopes and "create_calls" not in owner.scopes:
         st.warning(escape(explain(MissingScope("", scope="create_calls"))), icon=":material/lock:")
 
+# Drawn in every run, so that the form below keeps its place in the page whether or not a
+# call was just logged: a form that moved up would be drawn anew beside the old one.
+notice = st.container()
 logged = st.session_state.get(_LOGGED)
 if logged is not None:
-    st.success(f"Logged call {logged}. It is in the dashboard now.", icon=":material/check:")
-    link, another = st.columns(2, width=560)
-    link.page_link("pages/lookup.py", label=f"Open call {logged} in the call lookup",
-                   icon=":material/search:", query_params={"id": str(logged)})
-    if another.button("Log another call", icon=":material/add_call:", key="log_another",
-                      help="The same line and purpose are filled in already."):
-        st.session_state.pop(_LOGGED, None)
-        st.rerun()
+    with notice:
+        st.success(f"Logged call {logged}. It is in the dashboard now.", icon=":material/check:")
+        link, another = st.columns(2, width=560)
+        link.page_link("pages/lookup.py", label=f"Open call {logged} in the call lookup",
+                       icon=":material/search:", query_params={"id": str(logged)})
+        if another.button("Log another call", icon=":material/add_call:", key="log_another",
+                          help="The same line and purpose are filled in already."):
+            st.session_state.pop(_LOGGED, None)
+            st.rerun()
 
 purposes = callform.choices(lookups.purposes)
 dispositions = callform.choices(lookups.dispositions)

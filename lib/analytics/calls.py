@@ -235,20 +235,10 @@ def _positions_in(ids: np.ndarray, absent: int) -> Callable[[np.ndarray], np.nda
     return searched
 
 
-def casefold(series: pd.Series) -> pd.Series:
-    return series.astype(object).fillna("").astype(str).str.strip().str.casefold()
-
-
 def utc_times(created_at: pd.Series) -> pd.Series:
     if not isinstance(created_at.dtype, pd.DatetimeTZDtype):
         created_at = pd.to_datetime(created_at, utc=True)
     return created_at.dt.tz_convert("UTC")
-
-
-def ids_or(ids: pd.Series, missing: int) -> np.ndarray:
-    """A column of ids (Int64) as int64, `missing` where there is none: integers compare and
-    look up several times faster than the float copy with NaN."""
-    return ids.to_numpy(dtype=np.int64, na_value=missing)
 
 
 DAY_NS = 86_400 * 10**9

@@ -15,6 +15,7 @@ from lib.display.callform import (
 )
 from lib.display.markdown import escape
 from lib.display.messages import explain
+from lib.outreach import MIN_PROSPECT_SEARCH, Prospect
 from lib.outreach.errors import ApiUnavailable, InvalidInput, MissingScope, OutreachError
 from lib.ui import cache, frame
 
@@ -25,6 +26,9 @@ _PROBLEMS = "log_problems"  # {field: message} of the last attempt
 _FAILURE = "log_failure"  # the last attempt's error that is about no single field
 _LOGGED = "log_logged_id"  # the id of the call logged by the last attempt
 _CLEAR = "log_clear_form"  # empty the form on the next run (after a call was logged)
+_SEARCH = "log_prospect_search"  # what the rep typed to find the prospect
+_CHOSEN = "log_prospect_choice"  # the id of the prospect chosen among those found
+_PICKED = "log_prospect_picked"  # that prospect (a Prospect), for their number at submit
 # One submit button instance submits at most once. Its key changes as soon as it has been
 # pressed, before the POST: a second click that reaches the server while the first is still
 # being sent (a slow API) presses a button that no longer exists, so it logs nothing.
@@ -52,6 +56,7 @@ def _submit() -> None:
             disposition_id=state.get(KEYS[DISPOSITION]),
             prospect=state.get(KEYS[PROSPECT]) or "",
             note=state.get(KEYS[NOTE]) or "",
+            prospect_phone=_picked_phone(),
         ),
         region=callform.DEFAULT_REGION,
     )
@@ -77,6 +82,63 @@ def _submit() -> None:
             state[_CLEAR] = True
 
 
+def _choose_prospect(found: dict[int, Prospect]) -> None:
+    """Fill the form with the prospect just chosen. Only their id: the numbers the rep may
+    have typed are still in the browser (a form sends its values on submit only), so their
+    number is put in at submit, where the rep left it empty (callform.parse_form)."""
+    chosen = found.get(st.session_state.get(_CHOSEN))
+    st.session_state[_PICKED] = chosen
+    if chosen is not None:
+        st.session_state[KEYS[PROSPECT]] = str(chosen.id)
+
+
+def _picked_phone() -> str | None:
+    """The chosen prospect's number while the form still names that prospect."""
+    picked = st.session_state.get(_PICKED)
+    if picked is None or (st.session_state.get(KEYS[PROSPECT]) or "").strip() != str(picked.id):
+        return None
+    return picked.phone
+
+
+def _prospect_search() -> None:
+    """Find the prospect by name or e-mail; choosing one fills the form (_choose_prospect)."""
+    st.text_input("Find the prospect", key=_SEARCH, help=callform.SEARCH_HELP,
+                  placeholder="A name or an e-mail, e.g. Maya Okafor")
+    text = " ".join((st.session_state.get(_SEARCH) or "").split())
+    if not text:
+        return
+    if len(text) < MIN_PROSPECT_SEARCH:
+        st.caption("Type at least two letters of the name.")
+        return
+    try:
+        matches = cache.find_prospects(text)
+    except MissingScope as error:
+        st.info(f"{escape(explain(error))} You can still type the prospect's id below.",
+                icon=":material/lock:")
+        return
+    except OutreachError as error:
+        frame.show_error(error, "Prospects could not be searched")
+        st.caption("You can still type the prospect's id below.")
+        return
+    if not matches.prospects:
+        # What was typed goes through st.text, never Markdown.
+        st.text(f"No prospect in Outreach has the name or e-mail “{text}”. Outreach matches "
+                "whole names: type the full first or last name, or the whole e-mail.")
+        return
+    found = {prospect.id: prospect for prospect in matches.prospects}
+    count = f"{len(found)} found" + ("; there are more, type more of the name to narrow them"
+                                     if matches.more else "")
+    st.selectbox(f"Prospect ({count})", list(found), index=None, key=_CHOSEN,
+                 format_func=lambda prospect_id: callform.prospect_label(found[prospect_id]),
+                 placeholder="Choose the prospect you called", on_change=_choose_prospect,
+                 args=(found,))
+    chosen = found.get(st.session_state.get(_CHOSEN))
+    if chosen is not None and st.session_state.get(KEYS[PROSPECT]) == str(chosen.id):
+        number = (f"; the call is to (or from) {callform.shown_number(chosen.phone)} unless "
+                  "you type another number" if chosen.phone else "")
+        st.text(f"{chosen.name} is filled in below as prospect {chosen.id}{number}.")
+
+
 if st.session_state.pop(_CLEAR, False):
     # Widget values can only be reset before the widgets are drawn, hence on the run after;
     # by a value, since a key merely dropped takes the browser's last value back. The line
@@ -84,6 +146,8 @@ if st.session_state.pop(_CLEAR, False):
     for field, key in KEYS.items():
         if field not in callform.REMEMBERED:
             st.session_state[key] = None if field in callform.CHOICES else ""
+    # The next call is most often to someone else.
+    st.session_state[_SEARCH], st.session_state[_CHOSEN], st.session_state[_PICKED] = "", None, None
 
 st.title("Log a call")
 lookups = cache.lookups()
@@ -113,6 +177,8 @@ if logged is not None:
             st.session_state.pop(_LOGGED, None)
             st.rerun()
 
+_prospect_search()
+
 purposes = callform.choices(lookups.purposes)
 dispositions = callform.choices(lookups.dispositions)
 generation = st.session_state.setdefault(_GENERATION, 0)
@@ -141,7 +207,8 @@ with st.form("log_call", clear_on_submit=False, enter_to_submit=False):
                      index=None, placeholder="None", key=KEYS[DISPOSITION])
         _problem(DISPOSITION)
     st.text_input("Prospect id", key=KEYS[PROSPECT], placeholder="Optional, e.g. 200012",
-                  help="The prospect's id in Outreach: digits only.")
+                  help="Filled in when you choose a prospect above; or type their id in "
+                       "Outreach, digits only.")
     _problem(PROSPECT)
     st.text_area("Note", key=KEYS[NOTE], max_chars=callform.MAX_NOTE)
     _problem(NOTE)

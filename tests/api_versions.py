@@ -17,7 +17,7 @@ from tests.conftest import no_sleep
 from tests.expected_calls import expected_calls
 
 ALL_SCOPES = ["read_calls", "create_calls", "read_users", "read_call_dispositions",
-              "read_call_purposes"]
+              "read_call_purposes", "read_prospects"]
 
 
 def expected(sandbox, after=None, before=None, users=None, version="1.0"):

@@ -116,6 +116,22 @@ def test_only_the_direction_is_required():
     assert parse_form(CallFormInput(direction="Outbound", note="   ")) == NewCall(outbound=True)
 
 
+def test_the_chosen_prospects_number_is_on_their_side_where_left_empty():
+    theirs = "+16465552940"
+    out = parse_form(CallFormInput(direction="Outbound", from_number="(212) 555-0100",
+                                   prospect="42", prospect_phone=theirs))
+    assert (out.from_number, out.to_number) == ("+12125550100", theirs)
+    inbound = parse_form(CallFormInput(direction="Inbound", to_number="(212) 555-0100",
+                                       prospect="42", prospect_phone=theirs))
+    assert (inbound.from_number, inbound.to_number) == (theirs, "+12125550100")
+    # A number the rep typed is theirs to choose, and wins.
+    typed = parse_form(CallFormInput(direction="Outbound", to_number="+44 20 7946 0958",
+                                     prospect="42", prospect_phone=theirs))
+    assert typed.to_number == "+442079460958"
+    # Without a direction there is no side to put it on: the direction is asked for.
+    assert set(parse_form(CallFormInput(prospect="42", prospect_phone=theirs))) == {DIRECTION}
+
+
 def test_every_problem_is_reported_at_once_by_field():
     problems = parse_form(CallFormInput(direction=None, from_number="abc", to_number="555",
                                         prospect="p-1", note="x" * (callform.MAX_NOTE + 1)))

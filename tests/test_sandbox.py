@@ -298,7 +298,8 @@ def test_info_shows_user_scopes_and_counters(fresh):
     info = _get(box, "/1.0/info", token="read").json()["meta"]
     assert info["user"]["id"] == box.owner_user_id and "@" in info["user"]["email"]
     assert set(info["api"]["permissions"]) == {"read_calls", "read_users",
-                                               "read_call_dispositions", "read_call_purposes"}
+                                               "read_call_dispositions", "read_call_purposes",
+                                               "read_prospects"}
     assert info["api"]["requests"] == {"current": 2, "maximum": 10_000}
 
 

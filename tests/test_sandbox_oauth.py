@@ -181,7 +181,8 @@ def test_v2_and_profile_scopes_are_granted_and_an_absent_scope_means_every_1_0_s
     assert _api(box, v2["access_token"], "/api/v2/calls") == 200
     every = _connect(box, scope="")
     assert every["scope"].split() == ["read_calls", "create_calls", "read_users",
-                                      "read_call_dispositions", "read_call_purposes"]
+                                      "read_call_dispositions", "read_call_purposes",
+                                      "read_prospects"]
 
 
 def test_deny_sends_access_denied_back_without_a_code(fresh):

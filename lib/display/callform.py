@@ -18,7 +18,7 @@ from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResu
 
 from lib.analytics.labels import display_names
 from lib.display.typed_ids import typed_id
-from lib.outreach import ApiInfo, NewCall
+from lib.outreach import ApiInfo, NewCall, Prospect
 
 # Where a number typed without "+country code" is taken to be (ISO 3166 region code).
 DEFAULT_REGION = "US"
@@ -79,6 +79,9 @@ class CallFormInput:
     disposition_id: int | None = None
     prospect: str = ""
     note: str = ""
+    # The number of the prospect chosen by search (E.164), for the number on their side of
+    # the call (To when outbound, From when inbound) if the rep left it empty.
+    prospect_phone: str | None = None
 
 
 def normalise_phone(text: str | None, region: str = DEFAULT_REGION) -> str | None:
@@ -138,8 +141,12 @@ def parse_form(form: CallFormInput, region: str = DEFAULT_REGION) -> NewCall | d
         outbound = None
         problems[DIRECTION] = "Choose whether you called them (outbound) or they called you."
 
+    typed = {FROM_NUMBER: form.from_number, TO_NUMBER: form.to_number}
+    theirs = TO_NUMBER if outbound else FROM_NUMBER
+    if outbound is not None and form.prospect_phone and not (typed[theirs] or "").strip():
+        typed[theirs] = form.prospect_phone
     numbers: dict[str, str | None] = {}
-    for field, text in ((FROM_NUMBER, form.from_number), (TO_NUMBER, form.to_number)):
+    for field, text in typed.items():
         try:
             numbers[field] = normalise_phone(text, region)
         except FieldProblem as problem:
@@ -196,6 +203,34 @@ def choices(lookup: pd.DataFrame) -> dict[int, str]:
         outcome = str(getattr(row, "outcome", "") or "").strip()
         labels[int(row.id)] = f"{name} ({outcome})" if outcome else name
     return labels
+
+
+SEARCH_HELP = (
+    "Outreach matches whole names: type a first name, a last name, both, or the whole e-mail "
+    "address, then press Enter. Choosing a prospect fills in their id; their number is used "
+    "for the call unless you type another."
+)
+
+
+def prospect_label(prospect: Prospect) -> str:
+    """One line that tells a prospect from their namesakes: name, title and company, e-mail,
+    number (plain text: it is an option of a select box)."""
+    work = ", ".join(part for part in (prospect.title, prospect.company) if part)
+    parts = [prospect.name + (f" ({work})" if work else "")]
+    if prospect.email and prospect.email != prospect.name:
+        parts.append(prospect.email)
+    if prospect.phone:
+        parts.append(shown_number(prospect.phone))
+    return " · ".join(parts)
+
+
+def shown_number(number: str) -> str:
+    """A stored number as people read it (+1 646-555-2940); as stored if it cannot be read."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, PhoneNumberFormat.INTERNATIONAL)
 
 
 def owner_name(info: ApiInfo, users: pd.DataFrame) -> str:

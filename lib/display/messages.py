@@ -24,12 +24,14 @@ _SCOPE_NEEDS = {
     "read_users": "read the list of reps",
     "read_call_dispositions": "read call dispositions",
     "read_call_purposes": "read call purposes",
+    "read_prospects": "find prospects by name",
     # API v2's names for the same permissions
     "calls.read": "read calls",
     "calls.write": "log calls",
     "users.read": "read the list of reps",
     "callDispositions.read": "read call dispositions",
     "callPurposes.read": "read call purposes",
+    "prospects.read": "find prospects by name",
 }
 
 

@@ -25,6 +25,8 @@ from lib.outreach.errors import (
     RateLimited,
     UnexpectedResponse,
 )
+from lib.outreach.prospects import MIN_SEARCH as MIN_PROSPECT_SEARCH
+from lib.outreach.prospects import Prospect, ProspectMatches
 from lib.outreach.v1 import V1Dialect
 from lib.outreach.v2 import V2Dialect, names_v2_scopes
 from lib.outreach.values import ApiInfo, NewCall
@@ -32,6 +34,7 @@ from lib.outreach.windows import CallWindow, distinct_user_ids
 
 __all__ = [
     "DIALECTS",
+    "MIN_PROSPECT_SEARCH",
     "ApiInfo",
     "ApiUnavailable",
     "CallWindow",
@@ -44,6 +47,8 @@ __all__ = [
     "NotFound",
     "OutreachClient",
     "OutreachError",
+    "Prospect",
+    "ProspectMatches",
     "QuotaExhausted",
     "RateLimited",
     "RefreshingToken",

@@ -41,6 +41,7 @@ from lib.outreach.auth import token_url_for
 from lib.outreach.dialect import Dialect
 from lib.outreach.errors import InvalidInput, UnexpectedResponse
 from lib.outreach.paging import Query, follow_params, read_queries
+from lib.outreach.prospects import Prospect, ProspectMatches, prospect_filters, sort_key
 from lib.outreach.records import to_id
 from lib.outreach.transport import Auth, Sleep, Transport, Wait, event_wait, sleep_then_look
 from lib.outreach.v1 import V1Dialect
@@ -331,6 +332,31 @@ class OutreachClient:
     def list_purposes(self) -> pd.DataFrame:
         """Every call purpose (lib.outreach.records.purposes_frame)."""
         return self.dialect.purposes_frame(self._read_all("purposes"))
+
+    # ----- prospects -----
+
+    def find_prospects(self, text: str, limit: int = 20) -> ProspectMatches:
+        """The prospects a typed name or e-mail stands for (lib.outreach.prospects), at most
+        `limit`, namesakes side by side; nothing is asked for a text under two characters.
+        Each question reads its first page only: a search that many prospects answer should
+        be typed more precisely, not paged through."""
+        path = self._path("prospects")
+        found: dict[int, Prospect] = {}
+        more = False
+        for wanted in prospect_filters(text):
+            params = self.dialect.prospect_params(wanted)
+            body = self.transport.request("GET", path, params=self.dialect.page_params(params, 1),
+                                          what=f"GET {path} (prospect search)")
+            data = body.get("data")
+            if not isinstance(data, list):
+                raise UnexpectedResponse(f"GET {path} answered without a data list.")
+            for record in data:
+                prospect = self.dialect.prospect(record)
+                found.setdefault(prospect.id, prospect)
+            after = self.dialect.next_pages(body, data, params, 1)
+            more = more or bool(after.follow) or (after.last or 1) > 1
+        ordered = sorted(found.values(), key=sort_key)
+        return ProspectMatches(tuple(ordered[:limit]), more or len(ordered) > limit)
 
     # ----- helpers -----
 

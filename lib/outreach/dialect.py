@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from lib.outreach.prospects import Prospect, ProspectFilter
 from lib.outreach.values import ApiInfo, NewCall
 
 
@@ -35,7 +36,8 @@ class Dialect(Protocol):
     version: str  # "1.0" or "2", as OUTREACH_API_VERSION names it
     media_type: str  # of request bodies and of the answers asked for
     prefix: str  # where the version's routes start, e.g. "/1.0"
-    resources: Mapping[str, str]  # "calls", "users", "dispositions", "purposes" -> route name
+    # "calls", "users", "dispositions", "purposes", "prospects" -> route name
+    resources: Mapping[str, str]
     pages_in_parallel: bool  # whether one query's pages can be asked side by side
     call_dtypes: Mapping[str, str]  # the columns of the calls frames read with it
     has_info: bool  # whether it has a "who am I" route, GET <prefix>/info
@@ -72,6 +74,14 @@ class Dialect(Protocol):
         ...
 
     def users_frame(self, records: Iterable[Any]) -> pd.DataFrame: ...
+
+    def prospect_params(self, wanted: ProspectFilter) -> dict[str, str]:
+        """The filters of a prospects query asking this one whole-value question."""
+        ...
+
+    def prospect(self, record: Any) -> Prospect:
+        """A prospect record (lib.outreach.prospects)."""
+        ...
 
     def dispositions_frame(self, records: Iterable[Any]) -> pd.DataFrame: ...
 

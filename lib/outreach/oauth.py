@@ -15,12 +15,13 @@ import requests
 from lib.outreach.answers import json_or_none
 from lib.outreach.auth import DEFAULT_EXPIRES_IN_S, USER_AGENT, token_url_for
 
-# The scopes Callboard asks for: read calls, log calls, and the names behind their ids. API
-# 1.0's names, or v2's for OUTREACH_API_VERSION=2 (whose grant then makes "auto" speak v2).
+# The scopes Callboard asks for: read calls, log calls, the names behind their ids, and the
+# prospects a rep finds by name when logging a call. API 1.0's names, or v2's for
+# OUTREACH_API_VERSION=2 (whose grant then makes "auto" speak v2).
 SCOPES_V1 = ("read_calls", "create_calls", "read_users", "read_call_dispositions",
-             "read_call_purposes")
+             "read_call_purposes", "read_prospects")
 SCOPES_V2 = ("calls.read", "calls.write", "users.read", "callDispositions.read",
-             "callPurposes.read")
+             "callPurposes.read", "prospects.read")
 # How long a started Connect may take, from the authorize URL to the callback: as long as
 # Outreach's authorization code lives (Doorkeeper's default, 10 minutes).
 STATE_TTL_S = 600.0

@@ -15,6 +15,7 @@ from lib.outreach import records
 from lib.outreach.answers import field_of
 from lib.outreach.dialect import NextPages
 from lib.outreach.errors import UnexpectedResponse
+from lib.outreach.prospects import ProspectFilter, prospect_v1
 from lib.outreach.records import as_object, to_id
 from lib.outreach.values import ApiInfo, NewCall
 from lib.outreach.windows import format_api_time
@@ -31,7 +32,7 @@ class V1Dialect:
     prefix: ClassVar[str] = "/1.0"
     resources: ClassVar[Mapping[str, str]] = {
         "calls": "calls", "users": "users", "dispositions": "call_dispositions",
-        "purposes": "call_purposes"}
+        "purposes": "call_purposes", "prospects": "prospects"}
     pages_in_parallel: ClassVar[bool] = True  # page[number]: once page 1 tells how many
     call_dtypes: ClassVar[Mapping[str, str]] = CALL_DTYPES
     has_info: ClassVar[bool] = True
@@ -79,6 +80,13 @@ class V1Dialect:
         return NextPages(follow=self.page_params(params, number + 1) if data and more else None)
 
     call_row = staticmethod(records.parse_call)
+    prospect = staticmethod(prospect_v1)
+
+    def prospect_params(self, wanted: ProspectFilter) -> dict[str, str]:
+        names = (("filter[personal/name/first]", wanted.first),
+                 ("filter[personal/name/last]", wanted.last),
+                 ("filter[contact/email]", wanted.email))
+        return {name: value for name, value in names if value is not None}
     users_frame = staticmethod(records.users_frame)
     dispositions_frame = staticmethod(records.dispositions_frame)
     purposes_frame = staticmethod(records.purposes_frame)

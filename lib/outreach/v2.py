@@ -21,6 +21,7 @@ from lib.outreach import records
 from lib.outreach.answers import field_of, pointer_parts
 from lib.outreach.dialect import NextPages
 from lib.outreach.errors import UnexpectedResponse
+from lib.outreach.prospects import ProspectFilter, prospect_v2
 from lib.outreach.records import as_object, parse_call, parse_timestamp, relationship_id
 from lib.outreach.values import ApiInfo, NewCall
 
@@ -123,7 +124,7 @@ class V2Dialect:
     prefix: ClassVar[str] = "/api/v2"
     resources: ClassVar[Mapping[str, str]] = {
         "calls": "calls", "users": "users", "dispositions": "callDispositions",
-        "purposes": "callPurposes"}
+        "purposes": "callPurposes", "prospects": "prospects"}
     pages_in_parallel: ClassVar[bool] = False  # a cursor: each page names the next
     call_dtypes: ClassVar[Mapping[str, str]] = CALL_DTYPES_V2  # outcome and times ride along
     has_info: ClassVar[bool] = False  # no "who am I" route: user and scopes stay unknown
@@ -167,6 +168,12 @@ class V2Dialect:
         return NextPages(follow=str(link) if link else None)
 
     call_row = staticmethod(call_row)
+    prospect = staticmethod(prospect_v2)
+
+    def prospect_params(self, wanted: ProspectFilter) -> dict[str, str]:
+        names = (("filter[firstName]", wanted.first), ("filter[lastName]", wanted.last),
+                 ("filter[emails]", wanted.email))
+        return {name: value for name, value in names if value is not None}
     dispositions_frame = staticmethod(records.dispositions_frame)
     purposes_frame = staticmethod(records.purposes_frame)
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from .clock import SandboxClock
 from .data import OWNER_USER_ID, generate
 from .oauth import registered_redirect_uris
+from .prospects import Prospect
 from .server import SandboxHTTPServer, call_record
 from .state import Config, SandboxState, format_ms
 from .store import CallStore
@@ -105,6 +106,11 @@ class Sandbox:
         `updated` as of the sandbox's clock."""
         record = call_record_v2 if version == "2" else call_record
         return [record(row) for row in self._state.all_calls()]
+
+    def prospects(self) -> list[Prospect]:
+        """Every prospect the seeded calls were made to, in id order, as the prospect routes
+        serve them (lib.sandbox.prospects)."""
+        return self._state.prospects.find()
 
     def edit_call(self, call_id: int, **changes: int | str | None) -> dict:
         """What PATCH /_sandbox/calls/<id> does: set `disposition_id` (a known id or None)

@@ -154,7 +154,7 @@ class _Rep:
     outbound_share: float
     connect_rate: float
     off_rate: float
-    prospects: list[tuple[int, str]]
+    prospects: list[tuple[int, str, str]]  # (prospect id, phone number, time zone)
 
 
 @dataclass(frozen=True)
@@ -165,6 +165,9 @@ class SeedData:
     end: datetime
     # The size of a UTC day's id block (id_block(reps)): a seeded id's day is id // block.
     block: int = 1000
+    # Each rep's prospects as (owner's user id, [(prospect id, number, zone)]): the people
+    # the calls were made to, named only when asked (prospect_directory).
+    pools: tuple[tuple[int, list[tuple[int, str, str]]], ...] = ()
 
 
 def id_block(reps: int) -> int:
@@ -232,9 +235,10 @@ def _team(seed: int, reps: int) -> tuple[User, list[_Rep]]:
         )
         pool_size = rng.randrange(250, 600)
         first_prospect = 200_000 + index * 5_000
-        prospects = [
-            (first_prospect + k, _phone(rng, _prospect_zone(rng, zone))) for k in range(pool_size)
-        ]
+        prospects = []
+        for k in range(pool_size):
+            prospect_zone = _prospect_zone(rng, zone)
+            prospects.append((first_prospect + k, _phone(rng, prospect_zone), prospect_zone))
         team.append(
             _Rep(
                 user=user,
@@ -325,7 +329,7 @@ def _rep_day(seed: int, rep: _Rep, day: date, zone: ZoneInfo) -> list[tuple]:
         if not outbound and rng.random() < 0.1:
             prospect_id, number = None, _phone(rng, user.timezone)
         else:
-            prospect_id, number = prospects[int(len(prospects) * rng.random() ** 1.7)]
+            prospect_id, number, _ = prospects[int(len(prospects) * rng.random() ** 1.7)]
         if outbound:
             from_number, to_number = user.phone, number
         else:
@@ -399,7 +403,7 @@ def generate(seed: int, reps: int, days: int, end: datetime) -> SeedData:
             call_id = (day - origin_day) * block + rank
             calls.append(CallRow(created, call_id, *row[1:9], min(row[9], end_ms)))
     return SeedData(users=[manager] + [rep.user for rep in team], calls=calls, start=start, end=end,
-                    block=block)
+                    block=block, pools=tuple((rep.user.id, rep.prospects) for rep in team))
 
 
 # ----- changes after a call is logged (the sandbox's own simulation) -----

@@ -20,11 +20,13 @@ SCOPE_TEXT = {
     "read_users": "Read users",
     "read_call_dispositions": "Read call dispositions",
     "read_call_purposes": "Read call purposes",
+    "read_prospects": "Read prospects",
     "calls.read": "Read calls",
     "calls.write": "Log calls",
     "users.read": "Read users",
     "callDispositions.read": "Read call dispositions",
     "callPurposes.read": "Read call purposes",
+    "prospects.read": "Read prospects",
     "profile": "See your profile",
     "email": "See your email address",
 }

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from .data import CallRow, User
 from .oauth import GRANTABLE_SCOPES, consent_page, error_page, with_params
+from .prospects import Prospect
 from .state import (
     ALL_SCOPES,
     RATE_WINDOW_S,
@@ -37,6 +38,7 @@ from .v2 import (
     encode_key_cursor,
     page_size,
     parse_new_call_v2,
+    prospect_record_v2,
     purpose_record_v2,
     time_range,
     user_filter,
@@ -115,6 +117,23 @@ def user_record(user: User) -> dict:
             "contact": {"email": user.email},
             "timezone": user.timezone,
         },
+    }
+
+
+def prospect_record(prospect: Prospect) -> dict:
+    # (P) The filters' paths (personal/name/first, contact/email) are documented; the rest of
+    # the shape follows them.
+    return {
+        "id": prospect.id,
+        "type": "prospect",
+        "attributes": {
+            "personal": {"name": {"first": prospect.first_name, "last": prospect.last_name},
+                         "title": prospect.title},
+            "contact": {"email": prospect.email, "phone": {"work": prospect.phone},
+                        "timezone": prospect.timezone},
+            "company": {"name": prospect.company},
+        },
+        "relationships": {"owner": {"data": {"id": prospect.owner_id}}},
     }
 
 
@@ -370,6 +389,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if row is None:
                 raise V2Error(404, "Not Found", f"No call has the id {parts[1]}.")
             return 200, {"data": call_record_v2(row)}
+        if resource == "prospects" and len(parts) in (1, 2):
+            self._need_v2(info, "prospects.read")
+            return 200, self._prospects_v2(parts, query)
         lookups = {
             "users": ("users.read", lambda: [user_record_v2(u) for u in state.users]),
             "callDispositions": ("callDispositions.read",
@@ -407,6 +429,23 @@ class SandboxHandler(BaseHTTPRequestHandler):
         pairs = [*kept, ("page[after]", cursor)]
         return (f"{self._base_url()}{split.path}?"
                 + urlencode(pairs, safe="[]/:", quote_via=quote))
+
+    def _prospects_v2(self, parts: list[str], query: dict[str, str]) -> dict:
+        """GET /api/v2/prospects (filter[firstName], filter[lastName], filter[emails]; a
+        cursor) or /api/v2/prospects/{id}."""
+        book = self.state.prospects
+        if len(parts) == 2:
+            prospect = book.get(int(parts[1])) if parts[1].isdigit() else None
+            if prospect is None:
+                raise V2Error(404, "Not Found", f"No prospect has the id {parts[1]}.")
+            return {"data": prospect_record_v2(prospect)}
+        check_known(query, {"filter[firstName]", "filter[lastName]", "filter[emails]",
+                            "page[size]", "page[after]"})
+        found = book.find(query.get("filter[firstName]"), query.get("filter[lastName]"),
+                          query.get("filter[emails]"))
+        size, offset = page_size(query), decode_cursor(query)
+        return self._v2_page([prospect_record_v2(p) for p in found[offset:offset + size]],
+                             offset, size, len(found), query)
 
     def _list_calls_v2(self, query: dict[str, str]) -> dict:
         """GET /api/v2/calls: filter[createdAt], filter[updatedAt] (a..b, a..inf, neginf..b),
@@ -465,6 +504,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                     query, set(), [_purpose_record(p) for p in self.state.purposes]))
             elif resource == "users":
                 routes[("GET", resource)] = ("read_users", lambda: self._list_users(query))
+            elif resource == "prospects":
+                routes[("GET", resource)] = ("read_prospects",
+                                             lambda: self._list_prospects(query))
             elif resource == "info":
                 routes[("GET", resource)] = (None, lambda: self._info(info))
         elif len(parts) == 2:
@@ -472,6 +514,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 routes[("GET", resource)] = ("read_calls", lambda: self._get_call(parts[1]))
             elif resource == "users":
                 routes[("GET", resource)] = ("read_users", lambda: self._get_user(parts[1]))
+            elif resource == "prospects":
+                routes[("GET", resource)] = ("read_prospects",
+                                             lambda: self._get_prospect(parts[1]))
         if not routes:
             raise ApiError(404, "notFound", "Not Found", f"No route {path}.")
         route = routes.get((method, resource))
@@ -586,6 +631,24 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if last is not None:
             users = [u for u in users if u.last_name.lower() == last.lower()]
         return self._paged(query, names, [user_record(u) for u in users])
+
+    def _list_prospects(self, query: dict[str, str]) -> tuple[int, object]:
+        names = {"filter[personal/name/first]", "filter[personal/name/last]",
+                 "filter[contact/email]"}
+        _check_known(query, {"page[number]", "page[size]", *names})
+        found = self.state.prospects.find(query.get("filter[personal/name/first]"),
+                                          query.get("filter[personal/name/last]"),
+                                          query.get("filter[contact/email]"))
+        number, size = _paging(query)
+        start = (number - 1) * size
+        return 200, self._envelope([prospect_record(p) for p in found[start:start + size]],
+                                   len(found), number, size)
+
+    def _get_prospect(self, segment: str) -> tuple[int, object]:
+        prospect = self.state.prospects.get(_id_from_path(segment))
+        if prospect is None:
+            raise ApiError(404, "notFound", "Not Found", f"No prospect has the id {segment}.")
+        return 200, {"data": prospect_record(prospect)}
 
     def _get_user(self, segment: str) -> tuple[int, object]:
         user = self.state.users_by_id.get(_id_from_path(segment))

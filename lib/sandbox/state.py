@@ -31,6 +31,7 @@ from .data import (
     change_schedule,
 )
 from .oauth import CODE_TTL_S, redirect_allowed
+from .prospects import ProspectBook
 from .store import CallChange, CallStore
 from .validation import MAX_NOTE
 
@@ -40,6 +41,7 @@ ALL_SCOPES = (
     "read_users",
     "read_call_dispositions",
     "read_call_purposes",
+    "read_prospects",
 )
 READ_SCOPES = tuple(scope for scope in ALL_SCOPES if scope.startswith("read_"))
 # API v2's scope names, each standing for its 1.0 twin. An OAuth app asking for v2 names is
@@ -50,6 +52,7 @@ V2_SCOPES = {
     "users.read": "read_users",
     "callDispositions.read": "read_call_dispositions",
     "callPurposes.read": "read_call_purposes",
+    "prospects.read": "read_prospects",
 }
 KNOWN_SCOPES = (*ALL_SCOPES, *V2_SCOPES)
 CLIENT_ID = "callboard-sandbox"
@@ -235,6 +238,7 @@ class SandboxState:
         self.org = {"id": 5000 + seed % 1000, "name": f"Sandbox Org {seed}",
                     "shortname": f"sandbox{seed}"}
         self._store = store
+        self.prospects = ProspectBook(seed, seed_data.pools)
 
         self._calls_lock = threading.Lock()
         # Every call as generated or created (`_base`), when seeded ones change by themselves

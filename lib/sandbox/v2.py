@@ -16,6 +16,7 @@ import json
 from datetime import UTC, datetime
 
 from .data import ANSWERED_IDS, DISPOSITIONS, CallRow, User
+from .prospects import Prospect
 from .state import format_ms
 from .validation import parse_new_call
 
@@ -87,6 +88,15 @@ def call_record_v2(row: CallRow) -> dict:
 def user_record_v2(user: User) -> dict:
     return {"type": "user", "id": user.id, "attributes": {
         "firstName": user.first_name, "lastName": user.last_name, "email": user.email}}
+
+
+def prospect_record_v2(prospect: Prospect) -> dict:
+    # (P) Attribute names as v2's prospect resource documents them; phones are lists there.
+    return {"type": "prospect", "id": prospect.id, "attributes": {
+        "firstName": prospect.first_name, "lastName": prospect.last_name,
+        "emails": [prospect.email], "company": prospect.company, "title": prospect.title,
+        "workPhones": [prospect.phone], "mobilePhones": [], "timeZone": prospect.timezone},
+        "relationships": {"owner": {"data": {"type": "user", "id": prospect.owner_id}}}}
 
 
 def disposition_record_v2(item: tuple[int, str, int, str]) -> dict:

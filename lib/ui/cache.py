@@ -13,7 +13,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 
 from lib.analytics.outcomes import OutcomeMapping
 from lib.clock import Clock, clock_from_setting
-from lib.outreach import ApiInfo, NewCall, OutreachError, RateLimited
+from lib.outreach import ApiInfo, NewCall, OutreachError, ProspectMatches, RateLimited
 from lib.settings import Settings
 from lib.store.callstore import StoreError
 from lib.store.datasource import DataSource, MappingNotKept, newest_of, store_problem
@@ -30,6 +30,9 @@ CALLS_MAX_ENTRIES = 32
 LOOKUPS_TTL = "1h"
 # An admin's edit of the outcome mapping in another replica shows here within this long.
 MAPPING_TTL = "30s"
+# A rep searching a prospect often types the same name twice (back from a typo); prospects
+# added in Outreach meanwhile show within this long.
+PROSPECTS_TTL = "5m"
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,11 @@ def save_outcome_mapping(flags: Mapping[int, frozenset[str]], by: str) -> None:
 def token_owner() -> ApiInfo:
     """Who the API token belongs to: the owner of every call logged through Callboard."""
     return _token_owner(source_key(), data_source())
+
+
+def find_prospects(text: str) -> ProspectMatches:
+    """The prospects a typed name or e-mail stands for (OutreachClient.find_prospects)."""
+    return _prospects(source_key(), data_source(), " ".join(text.split()))
 
 
 def calls_for_figures(after: datetime, before: datetime,
@@ -214,6 +222,12 @@ def _outcome_mapping(key: str, _source: DataSource, dispositions: pd.DataFrame) 
 def _token_owner(key: str, _source: DataSource) -> ApiInfo:
     del key
     return _source.client.info()
+
+
+@st.cache_data(ttl=PROSPECTS_TTL, max_entries=256, show_spinner="Finding the prospect…")
+def _prospects(key: str, _source: DataSource, text: str) -> ProspectMatches:
+    del key
+    return _source.client.find_prospects(text)
 
 
 # A resource, not data: one read shared by every session and rerun as it is, never pickled

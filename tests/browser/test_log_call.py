@@ -192,3 +192,53 @@ def test_log_another_keeps_the_line_and_the_purpose_and_logs_by_keyboard(
     assert last["connection"]["from"] == "+12015550123"
     assert last["purpose"]["id"] == 3  # Discovery, kept from the call before
     expect_no_traceback(page)
+
+
+def test_the_prospect_is_found_by_name_and_chosen_by_keyboard_and_nothing_typed_is_lost(
+    dashboard: RunningApp, app_sandbox: Sandbox, page: Page
+) -> None:
+    by_name: dict[tuple[str, str], list] = {}
+    for prospect in app_sandbox.prospects():
+        by_name.setdefault((prospect.first_name, prospect.last_name), []).append(prospect)
+    namesakes = next(group for group in by_name.values() if 2 <= len(group) <= 20)
+    target = namesakes[-1]
+
+    open_form(page, dashboard)
+    # Typed into the form before searching: the search's rerun must not lose it.
+    page.get_by_role("textbox", name="From number").fill("(201) 555-0123")
+    page.get_by_role("textbox", name="Note").fill("Asked for the deck")
+    search = page.get_by_role("textbox", name="Find the prospect")
+    search.focus()
+    page.keyboard.type(f"{target.first_name} {target.last_name}")
+    page.keyboard.press("Enter")
+    found = page.get_by_role("combobox", name=f"Prospect ({len(namesakes)} found)")
+    expect(found).to_be_visible()
+    # Namesakes are told apart by the line each has; the rep narrows the list by typing.
+    found.focus()
+    page.keyboard.type(target.email)
+    expect(page.get_by_role("option")).to_have_count(1)
+    page.keyboard.press("Enter")
+    prospect_box = page.get_by_role("textbox", name="Prospect id")
+    expect(prospect_box).to_have_value(str(target.id))
+    expect(page.get_by_text(f"{target.first_name} {target.last_name} is filled in below as "
+                            f"prospect {target.id}")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Note")).to_have_value("Asked for the deck")
+    expect(page.get_by_role("textbox", name="From number")).to_have_value("(201) 555-0123")
+
+    page.get_by_role("radio", name="Outbound").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Log call").focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_text(re.compile(r"Logged call \d+\."))).to_be_visible()
+    last = app_sandbox.all_calls()[-1]["attributes"]
+    assert last["prospect"]["id"] == target.id
+    assert last["connection"] == {"outbound": True, "from": "+12015550123", "to": target.phone}
+    assert last["metadata"]["note"] == "Asked for the deck"
+
+    # The next call is to someone else: the search starts empty, the line is kept.
+    page.get_by_role("button", name="Log another call").click()
+    expect(page.get_by_role("textbox", name="Find the prospect")).to_have_value("")
+    expect(page.get_by_role("combobox", name=re.compile(r"^Prospect \("))).to_have_count(0)
+    expect(page.get_by_role("textbox", name="Prospect id")).to_have_value("")
+    expect(page.get_by_role("textbox", name="From number")).to_have_value("(201) 555-0123")
+    expect_no_traceback(page)

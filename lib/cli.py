@@ -1,23 +1,28 @@
-"""Command-line access to Callboard's data: export calls and the overview's figures, sync the
-store with Outreach (for cron); connect Callboard to Outreach (connect, disconnect)."""
+"""Command-line access to Callboard's data: export calls and the overview's figures, write or
+send the weekly digest, sync the store with Outreach (for cron); connect Callboard to Outreach
+(connect, disconnect)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import smtplib
+import ssl
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from datetime import date, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pandas as pd
 
-from lib.analytics import exports, figures, overview
+from lib.analytics import digest, exports, figures, overview
 from lib.analytics.timerange import utc_bounds
 from lib.clock import LATEST_YEAR, real_clock
+from lib.display import digest as digest_display
 from lib.display.filters import FIRST_DAY
 from lib.display.messages import explain
 from lib.display.typed_ids import typed_id
@@ -44,6 +49,7 @@ EXPORT_COLUMNS = [
 ]
 LAST_CLI_DAY = date(LATEST_YEAR, 12, 31)  # the last year a pinned clock may name, too
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+SMTP_TIMEOUT_S = 30  # a mail server that neither answers nor refuses is given up on
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -53,8 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run()
     clock = real_clock
     try:
-        if args.run is _sync:
-            start = end = date.today()  # unused: a sync is of what is stored
+        if args.run in (_sync, _digest):
+            start = end = date.today()  # unused: a sync is of what is stored, a digest's week
+            # comes from Callboard's clock
         else:
             start, end = _parse_day(args.start, "--start"), _parse_day(args.end, "--end")
             if end < start:
@@ -106,6 +113,22 @@ def _parser() -> argparse.ArgumentParser:
     summary = commands.add_parser("summary", help="the overview's figures as JSON")
     add_filters(summary)
     summary.set_defaults(run=_summary)
+
+    weekly = commands.add_parser(
+        "digest", help="the week's biggest changes, per rep and team, as text and HTML; "
+        "--send mails both (CALLBOARD_SMTP_* and CALLBOARD_DIGEST_TO)")
+    which = weekly.add_mutually_exclusive_group(required=True)
+    which.add_argument("--week", action="store_true",
+                       help="the last complete Monday-Sunday week in CALLBOARD_TIMEZONE")
+    which.add_argument("--week-of", metavar="YYYY-MM-DD",
+                       help="the Monday-Sunday week of this day (it must have ended)")
+    weekly.add_argument("--html", type=Path, metavar="FILE", help="write the HTML digest here")
+    weekly.add_argument("--text", type=Path, metavar="FILE",
+                        help="write the plain-text digest here (without --html or --text it "
+                        "is printed)")
+    weekly.add_argument("--send", action="store_true",
+                        help="mail it (text and HTML in one message) to CALLBOARD_DIGEST_TO")
+    weekly.set_defaults(run=_digest)
 
     sync = commands.add_parser(
         "sync", help="bring the store of calls up to date with Outreach now (for cron); "
@@ -347,9 +370,121 @@ def summary_figures(
     return overview.summary(built, start, end, tz, rep_ids)
 
 
+class NotSent(ValueError):
+    """The digest could not be mailed; the message says what failed and what to do (never the
+    password, nor the server's answer to a login)."""
+
+
+def _digest(args: argparse.Namespace, source: DataSource, start: date, end: date,
+            tz: str) -> int:
+    """The weekly digest: written to --html/--text (else printed), and with --send mailed."""
+    del start, end
+    settings = Settings.from_env()
+    missing = settings.digest_mail_missing() if args.send else []
+    if missing:  # before any read: nothing to wait for when it cannot be sent
+        raise SettingsError(f"--send needs {', '.join(missing)} (the mail server, the sender "
+                            "and who gets the digest).")
+    latest = digest.last_complete_week(source.clock(), tz)
+    week = latest
+    if args.week_of is not None:
+        week = digest.week_containing(_parse_day(args.week_of, "--week-of"))
+        if week.end > latest.end:
+            raise ValueError(f"The week of {args.week_of} ({digest_display.week_text(week)}) "
+                             f"has not ended yet in {tz}; --week gives the last complete week.")
+    weekly = weekly_digest(source, week, tz, settings.conversation_seconds)
+    is_latest = week == latest
+    text = digest_display.digest_text(weekly, is_latest)
+    if args.html is None and args.text is None:
+        sys.stdout.write(text)
+    # Both files first: a failed send still leaves the digest to read.
+    if args.text is not None:
+        _write(text, args.text)
+    if args.html is not None:
+        _write(digest_display.digest_html(weekly, is_latest), args.html)
+    if args.send:
+        assert settings.smtp_from is not None
+        message = digest_display.digest_email(weekly, settings.smtp_from, settings.digest_to,
+                                              source.clock(), is_latest)
+        send_mail(message, settings)
+        print(f"Sent the digest of {digest_display.week_text(week)} to "
+              f"{len(settings.digest_to)} recipient(s) through {settings.smtp_host}:"
+              f"{settings.smtp_port}.", file=sys.stderr)
+    return 0
+
+
+def weekly_digest(source: DataSource, week: digest.Week, tz: str,
+                  conversation_s: float = figures.CONVERSATION_SECONDS) -> digest.Digest:
+    """The digest of `week` for every user, read and counted as summary_figures does (the
+    figures' columns, the store's outcome mapping); a partial read raises (never sent)."""
+    client = source.client
+    users, dispositions = client.list_users(), client.list_dispositions()
+    calls, previous = (source.list_calls(*utc_bounds(days.start, days.end, tz), None,
+                                         figures_only=True)
+                       for days in (week, week.previous))
+    return digest.build_digest(calls, previous, users, dispositions, users["id"].tolist(), week,
+                               tz, source.outcome_mapping(dispositions), conversation_s)
+
+
+def send_mail(message: EmailMessage, settings: Settings) -> None:
+    """Mail `message` through the configured server (STARTTLS, then the login, when set).
+    Raises NotSent with one sentence naming what failed and what to do."""
+    host, port = settings.smtp_host, settings.smtp_port
+    assert host is not None
+    where = f"the mail server {host}:{port}"
+    try:
+        with smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_S) as server:
+            if settings.smtp_starttls:
+                server.starttls(context=ssl.create_default_context())
+            if settings.smtp_user and settings.smtp_password:
+                server.login(settings.smtp_user, settings.smtp_password)
+            refused = server.send_message(message)
+    except smtplib.SMTPAuthenticationError as exc:
+        # The server's answer is not quoted: it is about the credentials.
+        raise NotSent(f"{where} refused the login ({exc.smtp_code}): check CALLBOARD_SMTP_USER "
+                      "and CALLBOARD_SMTP_PASSWORD. The digest was not sent.") from None
+    except smtplib.SMTPNotSupportedError:
+        raise NotSent(f"{where} does not offer what Callboard asked of it (STARTTLS or a "
+                      "login): check CALLBOARD_SMTP_PORT, or set CALLBOARD_SMTP_STARTTLS=off "
+                      "for a mail server on this machine. The digest was not sent.") from None
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise NotSent(f"{where} refused every recipient ({', '.join(sorted(exc.recipients))}): "
+                      "check CALLBOARD_DIGEST_TO. The digest was not sent.") from None
+    except smtplib.SMTPSenderRefused as exc:
+        raise NotSent(f"{where} refused the sender ({exc.smtp_code}): check "
+                      "CALLBOARD_SMTP_FROM. The digest was not sent.") from None
+    except smtplib.SMTPResponseException as exc:
+        raise NotSent(f"{where} refused the message ({exc.smtp_code}). The digest was not "
+                      "sent; try again, or ask whoever runs the mail server.") from None
+    except ssl.SSLError as exc:
+        raise NotSent(f"STARTTLS with {where} failed ({exc.reason or type(exc).__name__}): "
+                      "check CALLBOARD_SMTP_HOST and CALLBOARD_SMTP_PORT. The digest was not "
+                      "sent.") from None
+    except smtplib.SMTPServerDisconnected:
+        raise NotSent(f"{where} closed the connection before the digest was sent: check "
+                      "CALLBOARD_SMTP_PORT and CALLBOARD_SMTP_STARTTLS, then try again.") from None
+    except smtplib.SMTPException as exc:
+        # What is left is smtplib's own sentence (such as "No suitable authentication method
+        # found."), never the server's answer to a login nor the password.
+        raise NotSent(f"{where} could not take the digest ({exc}); check the CALLBOARD_SMTP_* "
+                      "settings. The digest was not sent.") from None
+    except OSError as exc:
+        raise NotSent(f"Could not reach {where} ({exc.strerror or type(exc).__name__}): check "
+                      "CALLBOARD_SMTP_HOST and CALLBOARD_SMTP_PORT, and that the server is "
+                      "running. The digest was not sent.") from None
+    if refused:
+        print(f"callboard: {where} refused some recipients ({', '.join(sorted(refused))}); "
+              "the others got the digest.", file=sys.stderr)
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
+        return
+    if output.exists() and not output.is_file():
+        # A device or a pipe (/dev/null, /dev/stdout, a FIFO): written into, never renamed
+        # over, which would put a plain file where the device was.
+        with output.open("w", encoding="utf-8", newline="") as file:
+            file.write(text)
         return
     # Write beside the target and rename, so a failure never leaves a half-written file.
     directory = output.resolve().parent

@@ -5,8 +5,10 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.utils import getaddresses, parseaddr
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +37,13 @@ DEFAULT_MAX_WORKERS = 12
 DEFAULT_QUOTA_SHARE = 0.5
 MAX_WORKERS_LIMIT = 32
 _OFF = {"off", "none", "false", "no", "0"}
+_ON = {"on", "true", "yes", "1"}
+# The weekly digest's mail server: submission with STARTTLS unless told otherwise.
+DEFAULT_SMTP_PORT = 587
+# What the digest needs before it can be sent, in the order a message names what is missing.
+DIGEST_MAIL_KEYS = ("CALLBOARD_SMTP_HOST", "CALLBOARD_SMTP_FROM", "CALLBOARD_DIGEST_TO")
+# An address as mail servers take it: something@domain, no spaces, brackets or separators.
+_ADDRESS = re.compile(r"[^@\s<>,;:\"()\[\]]+@[^@\s<>,;:\"()\[\]]+")
 
 _OAUTH_APP_KEYS = ("OUTREACH_CLIENT_ID", "OUTREACH_CLIENT_SECRET")
 _OAUTH_KEYS = (*_OAUTH_APP_KEYS, "OUTREACH_REFRESH_TOKEN")
@@ -49,7 +58,10 @@ API_VERSIONS = {"1.0": "1.0", "1": "1.0", "2": "2", "2.0": "2", "auto": "auto"}
 
 
 def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    return _is_loopback_host(urlsplit(url).hostname or "")
+
+
+def _is_loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -140,6 +152,16 @@ class Settings:
     # CALLBOARD_NOW: a pinned "now" for tests and reproducible demos (lib.clock.parse_clock);
     # None is the real clock. Kept as text: a pinned clock starts when it is made (make_clock).
     now: str | None = None
+    # The weekly digest's mail (`python -m lib.cli digest --send`): the server, its login (the
+    # password hidden from repr, like every secret), the sender and the recipients; STARTTLS
+    # before the login unless CALLBOARD_SMTP_STARTTLS=off.
+    smtp_host: str | None = None
+    smtp_port: int = DEFAULT_SMTP_PORT
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_starttls: bool = True
+    smtp_from: str | None = None
+    digest_to: tuple[str, ...] = ()
 
     @property
     def uses_oauth_refresh(self) -> bool:
@@ -150,6 +172,12 @@ class Settings:
     @property
     def has_credentials(self) -> bool:
         return bool(self.access_token or self.client_id)
+
+    def digest_mail_missing(self) -> list[str]:
+        """The settings the digest's e-mail still needs (none: it can be sent)."""
+        present = {"CALLBOARD_SMTP_HOST": self.smtp_host, "CALLBOARD_SMTP_FROM": self.smtp_from,
+                   "CALLBOARD_DIGEST_TO": self.digest_to}
+        return [key for key in DIGEST_MAIL_KEYS if not present[key]]
 
     def make_clock(self) -> Clock:
         """The clock these settings ask for: pinned by CALLBOARD_NOW (from this moment on when
@@ -256,6 +284,33 @@ class Settings:
                 raise SettingsError("CALLBOARD_NOW works only with the sandbox (no "
                                     "credentials, or OUTREACH_API_BASE on this machine).")
 
+        smtp_host = get("CALLBOARD_SMTP_HOST")
+        smtp_port = _number(get("CALLBOARD_SMTP_PORT"), DEFAULT_SMTP_PORT, 1, 65535,
+                            "CALLBOARD_SMTP_PORT", "a port number from 1 to 65535", whole=True)
+        raw_starttls = (get("CALLBOARD_SMTP_STARTTLS") or "on").lower()
+        if raw_starttls not in _ON | _OFF:
+            raise SettingsError("CALLBOARD_SMTP_STARTTLS must be on or off.")
+        starttls = raw_starttls in _ON
+        smtp_user, smtp_password = get("CALLBOARD_SMTP_USER"), get("CALLBOARD_SMTP_PASSWORD")
+        if bool(smtp_user) != bool(smtp_password):
+            raise SettingsError("CALLBOARD_SMTP_USER and CALLBOARD_SMTP_PASSWORD go together: "
+                                "set both (the mail server's login) or neither.")
+        if smtp_password and not starttls and not _is_loopback_host(smtp_host or ""):
+            # Never the password in the clear over a network.
+            raise SettingsError("CALLBOARD_SMTP_STARTTLS=off would send CALLBOARD_SMTP_PASSWORD "
+                                "unencrypted: keep STARTTLS on (off only for a mail server on "
+                                "this machine).")
+        smtp_from = get("CALLBOARD_SMTP_FROM")
+        if smtp_from is not None:
+            _check_addresses([smtp_from], "CALLBOARD_SMTP_FROM",
+                             "an e-mail address, such as callboard@northwind.example")
+        digest_to = get("CALLBOARD_DIGEST_TO")
+        recipients = ([address.strip() for address in digest_to.split(",") if address.strip()]
+                      if digest_to else [])
+        _check_addresses(recipients, "CALLBOARD_DIGEST_TO",
+                         "e-mail addresses separated by commas, such as "
+                         "sales-leads@northwind.example, ana@northwind.example")
+
         return cls(
             api_base=(get("OUTREACH_API_BASE") or REAL_API_BASE).rstrip("/"),
             access_token=get("OUTREACH_ACCESS_TOKEN"),
@@ -277,6 +332,13 @@ class Settings:
             conversation_seconds=conversation,
             api_version=api_version,
             now=now,
+            smtp_host=smtp_host,
+            smtp_port=int(smtp_port),
+            smtp_user=smtp_user,
+            smtp_password=smtp_password,
+            smtp_starttls=starttls,
+            smtp_from=smtp_from,
+            digest_to=tuple(recipients),
         )
 
     @classmethod
@@ -285,6 +347,17 @@ class Settings:
         merged: dict[str, object] = dict(extra or {})
         merged.update({key: value for key, value in os.environ.items() if value.strip()})
         return cls.from_mapping(merged)
+
+
+def _check_addresses(values: list[str], name: str, what: str) -> None:
+    """Each value one address ("Name <address>" too); else a SettingsError naming the setting,
+    never the value. A line break anywhere would start a header of its own."""
+    for value in values:
+        parsed = getaddresses([value])
+        address = parseaddr(value)[1]
+        if (len(parsed) != 1 or any(character in value for character in "\r\n")
+                or not _ADDRESS.fullmatch(address)):
+            raise SettingsError(f"{name} must be {what}.")
 
 
 def _number(raw: str | None, default: float, low: float, high: float, name: str, what: str,

@@ -7,8 +7,10 @@ import io
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
+import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -132,6 +134,24 @@ def test_export_writes_the_file_whole_or_not_at_all(sandbox, env, tmp_path, conf
     assert "Traceback" not in failed.stderr
     assert target.read_text() == written
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".calls")] == []
+
+
+def test_export_into_a_pipe_writes_into_it_and_leaves_it_a_pipe(sandbox, env, tmp_path):
+    # As `--output /dev/stdout` or `/dev/null` would be: renamed over, the device would become
+    # a plain file (run as root, /dev/null itself).
+    pipe = tmp_path / "calls.pipe"
+    os.mkfifo(pipe)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()), daemon=True)
+    reader.start()
+    start, end = recent_range(days=1)
+    done = run_cli("export", "--start", str(start), "--end", str(end), "--output", str(pipe),
+                   env=env)
+    assert done.returncode == 0, done.stderr
+    reader.join(timeout=60)  # only a guard: the reader ends as soon as the writer closes
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert received and received[0].startswith("id,")
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".calls.pipe")]
 
 
 def test_summary_equals_the_metric_functions(sandbox, env):

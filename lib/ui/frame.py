@@ -52,6 +52,7 @@ _LINK = "callboard_link_reading"  # what the session's first URL asked for, with
 # root), so Streamlit's folder mode (see page_frame) finds a deep link's file under that name.
 _PAGES = (
     ("pages/overview.py", "Overview", ":material/monitoring:", ""),
+    ("pages/digest.py", "Weekly digest", ":material/summarize:", "digest"),
     ("pages/lookup.py", "Call lookup", ":material/search:", "lookup"),
     ("pages/log.py", "Log a call", ":material/add_call:", "log"),
     ("pages/outcomes.py", "Outcomes", ":material/rule:", "outcomes"),

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.analytics import digest, exports, figures, overview
+from lib.analytics import digest, exports, figures, lines, overview
 from lib.analytics.timerange import utc_bounds
 from lib.clock import LATEST_YEAR, real_clock
 from lib.display import digest as digest_display
@@ -355,19 +355,22 @@ def summary_figures(
 ) -> dict:
     """Every overview figure for the filters, built by the same code as the dashboard's overview
     and counted by the same outcome mapping (the store's): the headline figures, the previous
-    period of the same length and the change against it, and the counts by disposition and by
-    user."""
+    period of the same length and the change against it, the counts by disposition and by
+    user, and the health of each calling number (the Line health page's)."""
     client = source.client
     users, dispositions = client.list_users(), client.list_dispositions()
     rep_ids = list(user_ids) if user_ids else users["id"].tolist()
     previous_start, previous_end = figures.previous_period(start, end)
-    # The figures' columns, as the page reads them; a partial read raises (never printed).
-    calls, previous = (source.list_calls(*utc_bounds(first, last, tz), user_ids,
-                                         figures_only=True)
+    # Every column, which line health needs, and the figures count as the page's narrower read
+    # does; a partial read raises (never printed).
+    calls, previous = (source.list_calls(*utc_bounds(first, last, tz), user_ids)
                        for first, last in ((start, end), (previous_start, previous_end)))
+    mapping = source.outcome_mapping(dispositions)
     built = overview.build_overview(calls, previous, users, dispositions, rep_ids, start, end, tz,
-                                    source.outcome_mapping(dispositions), conversation_s)
-    return overview.summary(built, start, end, tz, rep_ids)
+                                    mapping, conversation_s)
+    result = overview.summary(built, start, end, tz, rep_ids)
+    result["line_health"] = lines.line_health(calls, previous, mapping, tz, rep_ids).to_dict()
+    return result
 
 
 class NotSent(ValueError):

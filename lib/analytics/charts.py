@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import altair as alt
 import pandas as pd
 
 from lib.analytics.figures import MIN_CALLS_FOR_RATE
+from lib.analytics.lines import NO_LINE, LineHealth
 
 # One palette for every page, so outbound, answered etc. look the same wherever they appear.
 OUTBOUND_COLOUR = "#1f77b4"
@@ -165,3 +167,36 @@ def _period_tooltip() -> list[alt.Tooltip]:
         alt.Tooltip("total:Q", title="All calls", format=","),
         alt.Tooltip("outbound_ratio:Q", title="Outbound share", format=".0%"),
     ]
+
+
+def line_health_chart(health: LineHealth, shown: Callable[[str], str] = str) -> alt.LayerChart:
+    """Connect rate per week of each calling number (written by `shown`): flagged lines in
+    red, the rest grey; weeks with fewer than MIN_CALLS_FOR_RATE calls are pale points, off
+    the line."""
+    weekly = health.weekly
+    flagged = weekly["line"].isin([line.line for line in health.flagged])
+    frame = weekly.assign(
+        line=weekly["line"].map(lambda line: line if line == NO_LINE else shown(line)),
+        flagged=flagged.map({True: "Flagged", False: "Not flagged"}))
+    base = alt.Chart(frame).encode(
+        x=alt.X("week:T", title="Week starting", axis=_PERIOD_AXIS),
+        y=alt.Y("rate:Q", title="Connect rate", axis=alt.Axis(format="%"),
+                scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("flagged:N", title=None, scale=alt.Scale(
+            domain=["Flagged", "Not flagged"], range=["#d62728", "#9e9e9e"])),
+        detail="line:N",
+        tooltip=[
+            alt.Tooltip("line:N", title="Line"),
+            alt.Tooltip("week:T", title="Week starting", format="%a %d %b %Y"),
+            alt.Tooltip("connects:Q", title="Connected calls", format=","),
+            alt.Tooltip("calls:Q", title="Outbound calls", format=","),
+            alt.Tooltip("rate:Q", title="Connect rate", format=".0%"),
+        ],
+    )
+    line = base.transform_filter(alt.datum.calls >= MIN_CALLS_FOR_RATE).mark_line(clip=True)
+    points = base.mark_circle(clip=True).encode(
+        size=alt.Size("calls:Q", title="Calls", scale=alt.Scale(range=[15, 150])),
+        opacity=alt.condition(alt.datum.calls >= MIN_CALLS_FOR_RATE, alt.value(1.0),
+                              alt.value(0.3)),
+    )
+    return alt.layer(line, points).properties(width="container")

@@ -42,7 +42,8 @@ _FILTERS = "callboard_filters"
 # The sidebar filters each page uses, by its url_path ("" is the overview); a page not listed
 # uses none (no sidebar filters drawn). Filters a page does not use keep their values for the
 # pages that do, and leave its URL.
-PAGE_FILTERS: dict[str, tuple[str, ...]] = {"": ALL_FILTERS, "lookup": (ZONE,), "log": ()}
+PAGE_FILTERS: dict[str, tuple[str, ...]] = {"": ALL_FILTERS, "lines": ALL_FILTERS,
+                                             "lookup": (ZONE,), "log": ()}
 _WIDGETS = {REPS: ("f_reps",), ZONE: ("f_tz",), DATES: ("f_range", "f_days")}
 _KEPT = "callboard_filter_values"  # every filter widget's value, kept while no page draws it
 _LINK = "callboard_link_reading"  # what the session's first URL asked for, with notes (LinkReading)
@@ -53,6 +54,7 @@ _LINK = "callboard_link_reading"  # what the session's first URL asked for, with
 _PAGES = (
     ("pages/overview.py", "Overview", ":material/monitoring:", ""),
     ("pages/digest.py", "Weekly digest", ":material/summarize:", "digest"),
+    ("pages/lines.py", "Line health", ":material/sim_card_alert:", "lines"),
     ("pages/lookup.py", "Call lookup", ":material/search:", "lookup"),
     ("pages/log.py", "Log a call", ":material/add_call:", "log"),
     ("pages/outcomes.py", "Outcomes", ":material/rule:", "outcomes"),
@@ -227,6 +229,23 @@ REP_COLUMNS = {
     "few_calls": st.column_config.CheckboxColumn(
         "Few calls", help=figures.METRIC_DEFINITIONS["few_calls"]
     ),
+}
+LINE_COLUMNS = {
+    "line": st.column_config.TextColumn("Line", pinned=True, help="The number called from."),
+    "reps": st.column_config.TextColumn("Called by"),
+    "calls": _COUNT("Outbound", help="Outbound calls made from this number in the range."),
+    "connected": _COUNT("Connected", help="Of them, calls whose disposition counts as "
+                        "connected (the outcome mapping)."),
+    "connect_rate": _COUNT("Connect rate", format=_SHARE),
+    "few_calls": st.column_config.CheckboxColumn(
+        "Few calls", help=figures.METRIC_DEFINITIONS["few_calls"]),
+    "before": st.column_config.TextColumn(
+        "Period before", help="Connected of outbound calls from this number in the period "
+        "of the same length before the range."),
+    "team": st.column_config.TextColumn(
+        "Other lines", help="Connected of outbound calls from every other number in the range."),
+    "flagged": st.column_config.CheckboxColumn("Flagged"),
+    "why": st.column_config.TextColumn("Why", width="large"),
 }
 CALL_COLUMNS = {
     "time": st.column_config.DatetimeColumn("Time", format="ddd D MMM YYYY, HH:mm"),

@@ -367,7 +367,9 @@ def summary_figures(
                        for first, last in ((start, end), (previous_start, previous_end)))
     mapping = source.outcome_mapping(dispositions)
     built = overview.build_overview(calls, previous, users, dispositions, rep_ids, start, end, tz,
-                                    mapping, conversation_s)
+                                    mapping, conversation_s,
+                                    goals_set=source.goals(), now=source.clock(),
+                                    whole_team=not user_ids)
     result = overview.summary(built, start, end, tz, rep_ids)
     result["line_health"] = lines.line_health(calls, previous, mapping, tz, rep_ids).to_dict()
     return result

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.analytics import charts, figures, labels
+from lib.analytics import charts, figures, goals, labels
 from lib.analytics.exports import calls_csv
 from lib.analytics.overview import (
     CALLS_SHOWN,
@@ -47,6 +47,8 @@ overview = build_overview(
     current.calls, previous.calls, lookups.users, lookups.dispositions,
     rep_ids, filters.start, filters.end, filters.tz,
     mapping, cache.settings().conversation_seconds,
+    # Paced at Callboard's "now"; the team's goal only while the Team row is every rep.
+    goals_set=cache.goals(), now=cache.now(), whole_team=filters.rep_ids is None,
 )
 
 # Disposition names are the organisation's own text: each escaped for the cards' Markdown help.
@@ -91,17 +93,29 @@ with right:
     st.caption(f"Local hours in {filters.tz}.")
 
 st.subheader("Reps")
+reps_shown = overview.reps.drop(columns=["rep_id", "is_team"])
+# Goal columns (only when some goal is set) right after the rep's name, where they are read.
+goal_config = {
+    column: (st.column_config.NumberColumn(label, format="%.1f", help=text)
+             if column.endswith("_expected") else st.column_config.TextColumn(label, help=text))
+    for column, (label, text) in goals.column_texts(overview.pacing).items()
+}
 st.dataframe(
-    overview.reps.drop(columns=["rep_id", "is_team"]),
+    reps_shown,
     hide_index=True,
     width="stretch",
-    column_config=frame.REP_COLUMNS,
+    column_config={**frame.REP_COLUMNS, **goal_config},
+    column_order=["rep", *goal_config,
+                  *(c for c in reps_shown.columns if c != "rep" and c not in goal_config)],
     placeholder=labels.NO_VALUE,  # the cards' dash, not the grid's "None"
 )
 st.caption(
     f"Rates built on fewer than {figures.MIN_CALLS_FOR_RATE} calls are marked as few calls: "
     "too few to rank anyone on."
 )
+if goal_config:
+    # The zone's name is the visitor's pick: escaped for the caption's Markdown.
+    st.caption(escape(overview.pacing.caption()) + " Goals are set on the [Goals](goals) page.")
 
 # API v2 only: answers and talk time from the calls' own times. On 1.0 the section is absent.
 answers = overview.answers

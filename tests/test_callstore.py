@@ -588,3 +588,64 @@ def test_two_admins_saving_at_once_never_fail_and_one_of_them_wins(store_where):
                         for choice in choices]
     for store in stores:
         store.close()
+
+
+# ----- goals (lib.analytics.goals), kept like the outcome mapping -----
+
+
+def test_goals_are_kept_per_organisation_and_outlive_a_full_reload_and_a_rebuild(store_where):
+    from sqlalchemy import text
+
+    from lib.analytics.goals import Goal
+
+    store = CallStore(store_where)
+    assert store.goals("org A") == []
+    saved_at = NOW + timedelta(minutes=5)
+    store.save_goals("org A", [Goal(2, "calls", "day", 50), Goal(None, "connects", "week", 40),
+                               Goal(3, "connects", "week", 12)], [], "ada@example.com", saved_at)
+    store.save_goals("org B", [Goal(2, "calls", "week", 7)], [], "bob@example.com", saved_at)
+    store.replace_days(ME, ALL_USERS, whole(DAY), day_rows(DAY, 4, 1), NOW)
+    store.clear(ME)  # one sign-in's Full reload
+    store.clear()  # and every identity's: never what an admin set
+    other = CallStore(store_where)  # another replica
+    kept = [Goal(None, "connects", "week", 40, saved_at, "ada@example.com"),
+            Goal(2, "calls", "day", 50, saved_at, "ada@example.com"),
+            Goal(3, "connects", "week", 12, saved_at, "ada@example.com")]
+    assert other.goals("org A") == kept  # the team's first, then by rep and metric
+
+    # A save changes only the goals it names: a new target, one cleared, the rest kept.
+    later = saved_at + timedelta(hours=1)
+    store.save_goals("org A", [Goal(2, "calls", "week", 200)], [(None, "connects")],
+                     "cy@example.com", later)
+    assert other.goals("org A") == [Goal(2, "calls", "week", 200, later, "cy@example.com"),
+                                    kept[2]]
+    assert other.goals("org B") == [Goal(2, "calls", "week", 7, saved_at, "bob@example.com")]
+    store.close()
+    other.close()
+
+    with _raw(store_where) as connection:  # a store of an older layout: rebuilt on opening
+        connection.execute(text("UPDATE callboard_schema SET version = 4"))
+        connection.commit()
+    rebuilt = CallStore(store_where)
+    assert rebuilt.call_count() == 0  # the calls went, as they always do in a rebuild
+    assert [goal.target for goal in rebuilt.goals("org A")] == [200, 12]
+    rebuilt.close()
+
+
+def test_two_admins_setting_goals_at_once_keep_both(store_where):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from lib.analytics.goals import Goal
+
+    stores = [CallStore(store_where) for _ in range(2)]  # two replicas
+    for round_ in range(5):
+        choices = [[Goal(rep, "calls", "day", 10 + round_) for rep in range(1, 30)],
+                   [Goal(rep, "connects", "week", 20 + round_) for rep in range(15, 45)]]
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda pair: pair[0].save_goals("org A", pair[1], [], "x", NOW),
+                          zip(stores, choices, strict=True)))
+        kept = {(goal.rep_id, goal.metric): goal.target for goal in stores[1].goals("org A")}
+        assert kept == {**{(rep, "calls"): 10 + round_ for rep in range(1, 30)},
+                        **{(rep, "connects"): 20 + round_ for rep in range(15, 45)}}
+    for store in stores:
+        store.close()

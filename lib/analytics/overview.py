@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
 from lib import frames
-from lib.analytics import breakdowns, charts, figures, labels, tables, talk
+from lib.analytics import breakdowns, charts, figures, goals, labels, tables, talk
 from lib.analytics.calls import count_calls
 from lib.analytics.outcomes import FLAGS, OutcomeMapping, outcome_mapping
 
@@ -58,6 +58,7 @@ class Overview:
     heatmap: pd.DataFrame
     reps: pd.DataFrame
     answers: Answers | None = None  # None unless the calls came from API v2
+    pacing: goals.Pacing | None = None  # None unless build_overview was given goals
 
     @property
     def figures(self) -> figures.OverviewFigures:
@@ -75,16 +76,29 @@ def build_overview(
     tz: str,
     mapping: OutcomeMapping | None = None,
     conversation_s: float = figures.CONVERSATION_SECONDS,
+    *,
+    goals_set: Collection[goals.Goal] | None = None,
+    now: datetime | None = None,
+    whole_team: bool = True,
 ) -> Overview:
     """The overview of `calls` (created in the local days start..end by `rep_ids`), against
     `previous_calls` (the same reps in figures.previous_period(start, end)). Both need only
     the columns figures count (lib.store.facts.FIGURE_COLUMNS; v2's too for its answers and
-    conversations). Dispositions count as `mapping` says (None: their default mapping)."""
+    conversations). Dispositions count as `mapping` says (None: their default mapping).
+
+    `goals_set` (None: goals are not asked about; the summary then has no goals section): the
+    goals kept (DataSource.goals), paced at `now` (Callboard's clock) in the rep table and in
+    `pacing`; the team's goal only when `whole_team` (`rep_ids` are every rep, not a pick)."""
+    if goals_set is not None and now is None:
+        raise ValueError("Pacing goals needs the moment to pace them at (now).")
     frequency = breakdowns.pick_frequency(start, end)
     mapping = mapping or outcome_mapping(dispositions)
     # The calls are counted once, in one pass, by everything the figures break them down by:
     # every figure below is a sum of those counts (ten million calls in half a second).
     counts = count_calls(calls, dispositions, rep_ids, start, end, tz, conversation_s)
+    reps = tables.rep_table(calls, dispositions, users, rep_ids, start, end, tz, mapping,
+                            counts=counts, goals=goals_set or (), now=now,
+                            whole_team=whole_team)
     return Overview(
         comparison=figures.compare_periods(
             calls, previous_calls, dispositions, rep_ids, start, end, tz, mapping,
@@ -98,9 +112,10 @@ def build_overview(
         mix=breakdowns.disposition_mix(calls, dispositions, counts=counts),
         heatmap=breakdowns.hour_weekday_heatmap(calls, dispositions, tz, mapping,
                                                 counts=counts),
-        reps=tables.rep_table(calls, dispositions, users, rep_ids, start, end, tz, mapping,
-                              counts=counts),
+        reps=reps,
         answers=_answers(calls) if frames.has_v2_fields(calls) else None,
+        pacing=None if goals_set is None else goals.pacing(reps, goals_set, start, end, tz,
+                                                           now, whole_team),
     )
 
 
@@ -144,6 +159,8 @@ def summary(overview: Overview, start: date, end: date, tz: str, rep_ids: Sequen
         },
         # API v2 only: the key is absent on 1.0, whose calls carry no outcome or times.
         **({} if overview.answers is None else {"answers": _answers_summary(overview.answers)}),
+        # Only when goals were asked about (the page's rep table shows the same verdicts).
+        **({} if overview.pacing is None else {"goals": goals.summary(overview.pacing)}),
     }
 
 

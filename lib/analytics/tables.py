@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date
+from collections.abc import Collection, Sequence
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 
+from lib.analytics import goals as goal_pacing
 from lib.analytics.calls import CallCounts, count_calls, kind_flags, utc_times
 from lib.analytics.figures import MIN_CALLS_FOR_RATE, overview_figures, working_days
 from lib.analytics.labels import (
@@ -34,6 +35,9 @@ def rep_table(
     mapping: OutcomeMapping | None = None,
     *,
     counts: CallCounts | None = None,
+    goals: Collection[goal_pacing.Goal] = (),
+    now: datetime | None = None,
+    whole_team: bool = True,
 ) -> pd.DataFrame:
     """One row per rep in scope (even with no calls), busiest first, then "Other users" (only if
     some calls belong to nobody in scope), then "Team", whose figures are `overview_figures`.
@@ -45,6 +49,11 @@ def rep_table(
     MIN_CALLS_FOR_RATE), is_team. Connected and positive are as `mapping` says (None: the
     default mapping of `dispositions`). `counts`: the calls' count_calls by these
     dispositions, reps and days in `tz`, when the caller has them already.
+
+    With `goals` (lib.analytics.goals), held against the range at `now`, three more columns for
+    each metric some goal is of, after is_team: <metric>_goal ("34 of 50 calls"),
+    <metric>_expected and <metric>_on_pace (goals.goal_columns); the team row's goal only when
+    `whole_team` (the rows are every rep).
     """
     reps = list(dict.fromkeys(int(rep) for rep in rep_ids))
     if counts is None:
@@ -101,7 +110,7 @@ def rep_table(
         frame["outbound"] < MIN_CALLS_FOR_RATE
     )
     frame["is_team"] = frame["rep"].eq(TEAM) & frame["rep_id"].isna()
-    return frame[
+    frame = frame[
         [
             "rep_id",
             "rep",
@@ -118,6 +127,12 @@ def rep_table(
             "is_team",
         ]
     ]
+    if not goals:
+        return frame
+    if now is None:
+        raise ValueError("Pacing goals needs the moment to pace them at (now).")
+    paced = goal_pacing.pacing(frame, goals, start, end, tz, now, whole_team)
+    return goal_pacing.goal_columns(frame, paced)
 
 
 def calls_table(

@@ -22,6 +22,8 @@ every read answers from (lib.store.sync fills it)."""
 #   outcome_mappings  what an admin said each disposition counts as (lib.analytics.outcomes):
 #              the one thing here the API cannot give again, so neither a Full reload nor a
 #              rebuild of the layout drops it.
+#   goals      each rep's and the team's targets of calls and connects (lib.analytics.goals),
+#              kept like the mappings: never dropped by a Full reload or a rebuild.
 #
 # Layout: the tables below, one code path for both engines (SQLAlchemy Core), and the version
 # of the layout in the one-row table `callboard_schema`. A store of another version (or of a
@@ -85,6 +87,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.exc import SQLAlchemyError as StoreError
 
+from lib.analytics.goals import TEAM_ID, Goal
 from lib.frames import empty_calls_frame, has_v2_fields
 from lib.store import facts as packed
 from lib.store.locks import advisory_lock, file_lock
@@ -165,6 +168,17 @@ _MAPPINGS = Table(
     Column("organisation", String(64), primary_key=True),  # a sha256, never the text
     Column("disposition_id", BigInteger, primary_key=True),
     Column("flags", Text, nullable=False),  # e.g. "connected conversation", or ""
+    Column("saved_us", BigInteger, nullable=False),
+    Column("saved_by", Text, nullable=False),
+    sqlite_with_rowid=False,
+)
+_GOALS = Table(
+    "goals", _METADATA,
+    Column("organisation", String(64), primary_key=True),  # a sha256, never the text
+    Column("subject", BigInteger, primary_key=True),  # a rep's user id, or TEAM_ID (-1)
+    Column("metric", String(16), primary_key=True),  # "calls" or "connects"
+    Column("period", String(8), nullable=False),  # "day" or "week"
+    Column("target", Integer, nullable=False),
     Column("saved_us", BigInteger, nullable=False),
     Column("saved_by", Text, nullable=False),
     sqlite_with_rowid=False,
@@ -448,6 +462,47 @@ class CallStore:
                     {"organisation": key, "disposition_id": int(disposition),
                      "flags": " ".join(sorted(set(chosen))), "saved_us": _micros(at),
                      "saved_by": by} for disposition, chosen in flags.items()])
+
+    # ----- goals -----
+
+    def goals(self, organisation: str) -> list[Goal]:
+        """The goals kept for this organisation, the team's first, then by rep and metric."""
+        key = hashlib.sha256(organisation.encode()).hexdigest()
+        g = _GOALS.c
+        with self._reading() as connection:
+            rows = connection.execute(
+                select(g.subject, g.metric, g.period, g.target, g.saved_us, g.saved_by)
+                .where(g.organisation == key).order_by(g.subject, g.metric)).all()
+        return [Goal(None if subject == TEAM_ID else int(subject), metric, period, int(target),
+                     _moment(saved), saved_by)
+                for subject, metric, period, target, saved, saved_by in rows]
+
+    def save_goals(self, organisation: str, goals: Iterable[Goal],
+                   cleared: Iterable[tuple[int | None, str]], by: str, at: datetime) -> None:
+        """Keep these goals (each replacing the one of its rep, or the team, and metric) and
+        forget the goals of the `cleared` (rep id or None, metric) keys, in one transaction.
+        Only the goals named change: two admins setting different reps' goals at once both
+        keep theirs. (Row upserts and deletes by key need no lock of ours, unlike the
+        mapping's replacement of a whole set: the engine's own row locks order them.)"""
+        key = hashlib.sha256(organisation.encode()).hexdigest()
+        rows = {(TEAM_ID if goal.rep_id is None else goal.rep_id, goal.metric): goal
+                for goal in goals}
+        gone = {(TEAM_ID if rep is None else int(rep), metric) for rep, metric in cleared}
+        g = _GOALS.c
+        with self._writing() as connection:
+            for subject, metric in sorted(gone - set(rows)):
+                connection.execute(delete(_GOALS).where(
+                    g.organisation == key, g.subject == subject, g.metric == metric))
+            if rows:
+                statement = self._insert(_GOALS)
+                connection.execute(statement.on_conflict_do_update(
+                    index_elements=["organisation", "subject", "metric"],
+                    set_={name: statement.excluded[name]
+                          for name in ("period", "target", "saved_us", "saved_by")}),
+                    [{"organisation": key, "subject": subject, "metric": metric,
+                      "period": goal.period, "target": int(goal.target),
+                      "saved_us": _micros(at), "saved_by": by}
+                     for (subject, metric), goal in sorted(rows.items())])
 
     # ----- sync marks -----
 

@@ -29,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 
+from lib.analytics.goals import Goal
 from lib.analytics.outcomes import OutcomeMapping, outcome_mapping
 from lib.clock import Clock, real_clock, require_utc
 from lib.frames import empty_calls_frame, has_v2_fields
@@ -48,6 +49,10 @@ log = logging.getLogger(__name__)
 
 class MappingNotKept(Exception):
     """An edited outcome mapping with nowhere to keep it (no store); the message says why."""
+
+
+class GoalsNotKept(Exception):
+    """Goals with nowhere to keep them (no store); the message says why."""
 
 
 @dataclass(frozen=True)
@@ -326,6 +331,31 @@ class DataSource:
                                  "not be kept: set CALLBOARD_DATABASE_URL (or leave "
                                  "CALLBOARD_CACHE_DB at its default) and restart.")
         self.store.save_outcome_flags(organisation, flags, by, self.clock())
+
+    def goals(self) -> list[Goal]:
+        """The goals kept for this organisation ([] without a store, or when it cannot be
+        read: then nothing is paced, which the page shows as no goals set)."""
+        organisation = self._organisation() if self.store is not None else None
+        if self.store is None or organisation is None:
+            return []
+        try:
+            return self.store.goals(organisation)
+        except StoreError as exc:
+            log.warning("Could not read the goals from %s (%s); none are paced.",
+                        self.store.where, type(exc).__name__)
+            return []
+
+    def save_goals(self, goals: Sequence[Goal], cleared: Collection[tuple[int | None, str]],
+                   by: str) -> None:
+        """Keep these goals and forget the `cleared` (rep id or None for the team, metric)
+        ones, for every replica and the CLI (CallStore.save_goals). Raises GoalsNotKept
+        without a store."""
+        organisation = self._organisation() if self.store is not None else None
+        if self.store is None or organisation is None:
+            raise GoalsNotKept("Callboard keeps no store here, so goals could not be kept: set "
+                               "CALLBOARD_DATABASE_URL (or leave CALLBOARD_CACHE_DB at its "
+                               "default) and restart.")
+        self.store.save_goals(organisation, goals, cleared, by, self.clock())
 
     def sync(self) -> SyncReport | None:
         """Sync now, whatever the age of the data (Refresh, `python -m lib.cli sync`), then

@@ -11,12 +11,19 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitSecretNotFoundError
 
+from lib.analytics.goals import Goal
 from lib.analytics.outcomes import OutcomeMapping
 from lib.clock import Clock, clock_from_setting
 from lib.outreach import ApiInfo, NewCall, OutreachError, ProspectMatches, RateLimited
 from lib.settings import Settings
 from lib.store.callstore import StoreError
-from lib.store.datasource import DataSource, MappingNotKept, newest_of, store_problem
+from lib.store.datasource import (
+    DataSource,
+    GoalsNotKept,
+    MappingNotKept,
+    newest_of,
+    store_problem,
+)
 from lib.store.opening import open_source
 
 # Calls change all day (new calls, edited dispositions), and the store syncs when its data is
@@ -30,6 +37,8 @@ CALLS_MAX_ENTRIES = 32
 LOOKUPS_TTL = "1h"
 # An admin's edit of the outcome mapping in another replica shows here within this long.
 MAPPING_TTL = "30s"
+# The same for an admin's goals.
+GOALS_TTL = "30s"
 # A rep searching a prospect often types the same name twice (back from a typo); prospects
 # added in Outreach meanwhile show within this long.
 PROSPECTS_TTL = "5m"
@@ -107,6 +116,34 @@ def save_outcome_mapping(flags: Mapping[int, frozenset[str]], by: str) -> None:
     _outcome_mapping.clear()
 
 
+# ----- goals (issue 17, part 2) -----
+
+
+def goals() -> list[Goal]:
+    """The goals kept for the organisation (DataSource.goals), for the overview's rep table
+    and the Goals page."""
+    return list(_goals(source_key(), data_source()))
+
+
+def save_goals(goals: Sequence[Goal], cleared: Sequence[tuple[int | None, str]],
+               by: str) -> None:
+    """Keep these goals and forget the `cleared` (rep id or None for the team, metric) ones
+    (DataSource.save_goals); every page here uses them at once, other replicas within
+    GOALS_TTL. Raises NotSaved."""
+    try:
+        data_source().save_goals(goals, cleared, by)
+    except GoalsNotKept as exc:
+        raise NotSaved(str(exc)) from exc
+    except StoreError as exc:
+        raise NotSaved(store_problem(exc) + " Try again; if it keeps failing, whoever runs "
+                       "Callboard should look at its store.") from exc
+    finally:
+        _goals.clear()  # also after a failure: what is kept is read afresh
+
+
+# ----- identities and calls -----
+
+
 def token_owner() -> ApiInfo:
     """Who the API token belongs to: the owner of every call logged through Callboard."""
     return _token_owner(source_key(), data_source())
@@ -182,6 +219,7 @@ def forget() -> None:
     _newest_calls.clear()
     _lookups.clear()
     _outcome_mapping.clear()
+    _goals.clear()
     _token_owner.clear()
 
 
@@ -225,6 +263,12 @@ def _lookups(key: str, _source: DataSource) -> Lookups:
 @st.cache_data(ttl=MAPPING_TTL, max_entries=8, show_spinner=False)
 def _outcome_mapping(key: str, _source: DataSource, dispositions: pd.DataFrame) -> OutcomeMapping:
     return _source.outcome_mapping(dispositions)
+
+
+@st.cache_data(ttl=GOALS_TTL, max_entries=8, show_spinner=False)
+def _goals(key: str, _source: DataSource) -> tuple[Goal, ...]:
+    del key
+    return tuple(_source.goals())
 
 
 @st.cache_data(ttl=LOOKUPS_TTL, max_entries=8, show_spinner=False)

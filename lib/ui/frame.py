@@ -58,6 +58,7 @@ _PAGES = (
     ("pages/lookup.py", "Call lookup", ":material/search:", "lookup"),
     ("pages/log.py", "Log a call", ":material/add_call:", "log"),
     ("pages/outcomes.py", "Outcomes", ":material/rule:", "outcomes"),
+    ("pages/goals.py", "Goals", ":material/flag:", "goals"),
 )
 # Listed for admins while an OAuth app is set up (lib/ui/connect.py); the whole app while
 # that app has no refresh token.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.analytics import digest, exports, figures, lines, overview
+from lib.analytics import attempts, digest, exports, figures, lines, overview
 from lib.analytics.timerange import utc_bounds
 from lib.clock import LATEST_YEAR, real_clock
 from lib.display import digest as digest_display
@@ -372,6 +372,10 @@ def summary_figures(
                                     whole_team=not user_ids)
     result = overview.summary(built, start, end, tz, rep_ids)
     result["line_health"] = lines.line_health(calls, previous, mapping, tz, rep_ids).to_dict()
+    # Attempts are numbered from the lookback's first day: one more read, as the page's.
+    earlier = source.list_calls(*utc_bounds(attempts.lookback_start(start), end, tz), user_ids)
+    result["attempts"] = attempts.attempt_figures(earlier, mapping, utc_bounds(start, end, tz)[0],
+                                                  rep_ids).to_dict()
     return result
 
 

@@ -200,3 +200,27 @@ def line_health_chart(health: LineHealth, shown: Callable[[str], str] = str) -> 
                               alt.value(0.3)),
     )
     return alt.layer(line, points).properties(width="container")
+
+
+def attempts_chart(table: pd.DataFrame) -> alt.Chart:
+    """Pickup rate of each attempt (an AttemptFigures.table()): a bar per attempt in order,
+    pale when built on fewer than MIN_CALLS_FOR_RATE calls."""
+    return (
+        alt.Chart(table)
+        .mark_bar(color=OUTBOUND_COLOUR)
+        .encode(
+            x=alt.X("label:N", title="Attempt", sort=table["label"].tolist(),
+                    axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("pickup_rate:Q", title="Pickup rate", axis=alt.Axis(format="%"),
+                    scale=alt.Scale(domain=[0, 1])),
+            opacity=alt.condition(alt.datum.calls >= MIN_CALLS_FOR_RATE, alt.value(1.0),
+                                  alt.value(0.35)),
+            tooltip=[
+                alt.Tooltip("label:N", title="Attempt"),
+                alt.Tooltip("connected:Q", title="Connected", format=","),
+                alt.Tooltip("calls:Q", title="Calls", format=","),
+                alt.Tooltip("pickup_rate:Q", title="Pickup rate", format=".0%"),
+            ],
+        )
+        .properties(width="container")
+    )

@@ -43,7 +43,8 @@ _FILTERS = "callboard_filters"
 # uses none (no sidebar filters drawn). Filters a page does not use keep their values for the
 # pages that do, and leave its URL.
 PAGE_FILTERS: dict[str, tuple[str, ...]] = {"": ALL_FILTERS, "lines": ALL_FILTERS,
-                                             "lookup": (ZONE,), "log": ()}
+                                             "attempts": ALL_FILTERS, "lookup": (ZONE,),
+                                             "log": ()}
 _WIDGETS = {REPS: ("f_reps",), ZONE: ("f_tz",), DATES: ("f_range", "f_days")}
 _KEPT = "callboard_filter_values"  # every filter widget's value, kept while no page draws it
 _LINK = "callboard_link_reading"  # what the session's first URL asked for, with notes (LinkReading)
@@ -55,6 +56,7 @@ _PAGES = (
     ("pages/overview.py", "Overview", ":material/monitoring:", ""),
     ("pages/digest.py", "Weekly digest", ":material/summarize:", "digest"),
     ("pages/lines.py", "Line health", ":material/sim_card_alert:", "lines"),
+    ("pages/attempts.py", "Attempts", ":material/redo:", "attempts"),
     ("pages/lookup.py", "Call lookup", ":material/search:", "lookup"),
     ("pages/log.py", "Log a call", ":material/add_call:", "log"),
     ("pages/outcomes.py", "Outcomes", ":material/rule:", "outcomes"),
@@ -247,6 +249,15 @@ LINE_COLUMNS = {
         "Other lines", help="Connected of outbound calls from every other number in the range."),
     "flagged": st.column_config.CheckboxColumn("Flagged"),
     "why": st.column_config.TextColumn("Why", width="large"),
+}
+ATTEMPT_COLUMNS = {
+    "label": st.column_config.TextColumn("Attempt"),
+    "calls": _COUNT("Calls", help="Outbound calls in the range that were this attempt."),
+    "connected": _COUNT("Connected", help="Of them, calls whose disposition counts as "
+                        "connected (the outcome mapping): the prospect was reached."),
+    "pickup_rate": _COUNT("Pickup rate", format=_SHARE),
+    "few_calls": st.column_config.CheckboxColumn(
+        "Few calls", help=figures.METRIC_DEFINITIONS["few_calls"]),
 }
 CALL_COLUMNS = {
     "time": st.column_config.DatetimeColumn("Time", format="ddd D MMM YYYY, HH:mm"),

@@ -1,0 +1,113 @@
+"""Attempts: the pickup rate of the 1st, 2nd, 3rd… call to the same prospect, counting the
+calls before the range too, so a manager sees when one more attempt stops paying."""
+
+# An attempt is an outbound call to a prospect who has not been reached yet: the calls to a
+# prospect are counted in time order from the first one in LOOKBACK_DAYS before the range, up to
+# and including the first that connects (by the outcome mapping). Later calls to someone
+# already reached are follow-ups, not attempts: counted apart, as are outbound calls logged
+# without a prospect. Only the calls of the reps chosen are read, so with a pick of reps the
+# attempts are theirs; with every rep they are the team's.
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from lib.analytics.figures import MIN_CALLS_FOR_RATE, Rate
+from lib.analytics.outcomes import OutcomeMapping
+
+LOOKBACK_DAYS = 90
+"""How far before the range earlier attempts are looked for."""
+LAST_SHOWN = 10
+"""Attempts from this one on are shown together ("10th or later")."""
+
+DEFINITION = (
+    "Pickup rate of the n-th attempt: of the outbound calls in the range that were the n-th "
+    "call to a prospect not reached before, the share that connected (by the outcome mapping). "
+    f"Earlier calls count from {LOOKBACK_DAYS} days before the range; a prospect's attempts end "
+    "with the first call that connects. Calls to prospects already reached, and outbound calls "
+    f"without a prospect, are counted apart. A rate on fewer than {MIN_CALLS_FOR_RATE} calls is "
+    "marked as few calls."
+)
+
+
+def lookback_start(start: date) -> date:
+    """The first local day whose calls are read to number the range's attempts."""
+    return start - timedelta(days=LOOKBACK_DAYS)
+
+
+@dataclass(frozen=True)
+class AttemptFigures:
+    """Per attempt number (1 to LAST_SHOWN, the last one "or later"), the range's calls that
+    were that attempt and how many connected; and the range's outbound calls counted apart."""
+
+    by_attempt: tuple[Rate, ...]
+    follow_ups: int  # calls to prospects reached before them
+    without_prospect: int
+    prospects: int  # prospects with an attempt in the range
+
+    def table(self) -> pd.DataFrame:
+        """attempt (1…), label ("1st", …, "10th or later"), calls, connected, pickup_rate,
+        few_calls."""
+        rows = [{"attempt": n, "label": attempt_label(n), "calls": rate.denominator,
+                 "connected": rate.numerator, "pickup_rate": rate.value,
+                 "few_calls": not rate.reliable}
+                for n, rate in enumerate(self.by_attempt, start=1)]
+        return pd.DataFrame(rows, columns=["attempt", "label", "calls", "connected",
+                                           "pickup_rate", "few_calls"])
+
+    def to_dict(self) -> dict:
+        return {"definition": DEFINITION, "lookback_days": LOOKBACK_DAYS,
+                "by_attempt": [{"attempt": attempt_label(n), **rate.to_dict()}
+                               for n, rate in enumerate(self.by_attempt, start=1)],
+                "follow_ups": self.follow_ups, "without_prospect": self.without_prospect,
+                "prospects": self.prospects}
+
+
+def attempt_label(n: int) -> str:
+    """1 -> "1st", 2 -> "2nd", …, LAST_SHOWN -> "10th or later"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}" + (" or later" if n == LAST_SHOWN else "")
+
+
+def attempt_figures(calls: pd.DataFrame, mapping: OutcomeMapping, range_start: pd.Timestamp,
+                    rep_ids: Sequence[int] | None = None) -> AttemptFigures:
+    """The attempts of the outbound calls created from `range_start` (UTC) on, numbered over
+    every call in `calls` (which should start LOOKBACK_DAYS earlier); calls need created_at,
+    id, user_id, outbound, prospect_id and disposition_id."""
+    outbound = calls[calls["outbound"].fillna(False).astype(bool)]
+    if rep_ids is not None:
+        outbound = outbound[outbound["user_id"].isin(list(rep_ids))]
+    in_range = (outbound["created_at"] >= range_start).to_numpy()
+    has_prospect = outbound["prospect_id"].notna().to_numpy()
+    without_prospect = int((in_range & ~has_prospect).sum())
+
+    tried = outbound[has_prospect]
+    order = np.lexsort((tried["id"].to_numpy(np.int64),
+                        tried["created_at"].to_numpy("datetime64[ns]"),
+                        tried["prospect_id"].to_numpy(np.int64)))
+    tried = tried.iloc[order]
+    prospect = tried["prospect_id"].to_numpy(np.int64)
+    connected = tried["disposition_id"].isin(mapping.ids("connected")).to_numpy()
+    counted = (tried["created_at"] >= range_start).to_numpy()
+    # Connects before each call among its prospect's calls (sorted by prospect, then time):
+    # a call is an attempt while there are none.
+    connects_before = (pd.Series(connected.astype(np.int64)).groupby(prospect).cumsum()
+                       .to_numpy() - connected)
+    attempt = pd.Series(prospect).groupby(prospect).cumcount().to_numpy() + 1
+    is_attempt = connects_before == 0
+    shown = np.minimum(attempt, LAST_SHOWN)
+    by_attempt = []
+    for n in range(1, LAST_SHOWN + 1):
+        mine = counted & is_attempt & (shown == n)
+        by_attempt.append(Rate(int(connected[mine].sum()), int(mine.sum())))
+    return AttemptFigures(
+        by_attempt=tuple(by_attempt),
+        follow_ups=int((counted & ~is_attempt).sum()),
+        without_prospect=without_prospect,
+        prospects=int(len(np.unique(prospect[counted & is_attempt]))),
+    )

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from lib.analytics.calls import utc_nanos
 from lib.analytics.figures import MIN_CALLS_FOR_RATE, Rate
 from lib.analytics.outcomes import OutcomeMapping
 
@@ -79,27 +80,31 @@ def attempt_figures(calls: pd.DataFrame, mapping: OutcomeMapping, range_start: p
     """The attempts of the outbound calls created from `range_start` (UTC) on, numbered over
     every call in `calls` (which should start LOOKBACK_DAYS earlier); calls need created_at,
     id, user_id, outbound, prospect_id and disposition_id."""
-    outbound = calls[calls["outbound"].fillna(False).astype(bool)]
+    # Column arrays, not filtered frames: a year of a large team is millions of calls.
+    outbound = calls["outbound"].fillna(False).to_numpy(dtype=bool)
     if rep_ids is not None:
-        outbound = outbound[outbound["user_id"].isin(list(rep_ids))]
-    in_range = (outbound["created_at"] >= range_start).to_numpy()
-    has_prospect = outbound["prospect_id"].notna().to_numpy()
-    without_prospect = int((in_range & ~has_prospect).sum())
+        outbound = outbound & calls["user_id"].isin(list(rep_ids)).to_numpy(dtype=bool)
+    created = utc_nanos(calls["created_at"])
+    in_range = created >= pd.Timestamp(range_start).as_unit("ns").value
+    has_prospect = calls["prospect_id"].notna().to_numpy(dtype=bool)
+    without_prospect = int(np.count_nonzero(outbound & in_range & ~has_prospect))
 
-    tried = outbound[has_prospect]
-    order = np.lexsort((tried["id"].to_numpy(np.int64),
-                        tried["created_at"].to_numpy("datetime64[ns]"),
-                        tried["prospect_id"].to_numpy(np.int64)))
-    tried = tried.iloc[order]
-    prospect = tried["prospect_id"].to_numpy(np.int64)
-    connected = tried["disposition_id"].isin(mapping.ids("connected")).to_numpy()
-    counted = (tried["created_at"] >= range_start).to_numpy()
-    # Connects before each call among its prospect's calls (sorted by prospect, then time):
-    # a call is an attempt while there are none.
-    connects_before = (pd.Series(connected.astype(np.int64)).groupby(prospect).cumsum()
-                       .to_numpy() - connected)
-    attempt = pd.Series(prospect).groupby(prospect).cumcount().to_numpy() + 1
-    is_attempt = connects_before == 0
+    tried = np.flatnonzero(outbound & has_prospect)
+    prospect = calls["prospect_id"].to_numpy(dtype=np.int64, na_value=0)[tried]
+    order = np.lexsort((calls["id"].to_numpy(np.int64)[tried], created[tried], prospect))
+    tried, prospect = tried[order], prospect[order]
+    connected = calls["disposition_id"].isin(mapping.ids("connected")).to_numpy(dtype=bool)[tried]
+    counted = in_range[tried]
+    # Sorted by prospect, then time: each prospect's calls are one run. A call's attempt
+    # number is its place in its run; it is an attempt while its run has no connect before it.
+    places = np.arange(len(prospect))
+    first_of_run = np.ones(len(prospect), dtype=bool)
+    first_of_run[1:] = prospect[1:] != prospect[:-1]
+    run_start = np.maximum.accumulate(np.where(first_of_run, places, 0)) if len(places) else \
+        places
+    attempt = places - run_start + 1
+    earlier = np.cumsum(connected) - connected  # connects before each call, in any run
+    is_attempt = earlier - earlier[run_start] == 0
     shown = np.minimum(attempt, LAST_SHOWN)
     by_attempt = []
     for n in range(1, LAST_SHOWN + 1):
@@ -109,5 +114,7 @@ def attempt_figures(calls: pd.DataFrame, mapping: OutcomeMapping, range_start: p
         by_attempt=tuple(by_attempt),
         follow_ups=int((counted & ~is_attempt).sum()),
         without_prospect=without_prospect,
-        prospects=int(len(np.unique(prospect[counted & is_attempt]))),
+        # Runs are one per prospect, in order: count the runs with an attempt in the range.
+        prospects=int(np.count_nonzero(np.diff(run_start[counted & is_attempt],
+                                               prepend=-1))),
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from lib.analytics import attempts, digest, exports, figures, lines, overview
+from lib.analytics import attempts, digest, exports, figures, lines, overview, prospect_zones
 from lib.analytics.timerange import utc_bounds
 from lib.clock import LATEST_YEAR, real_clock
 from lib.display import digest as digest_display
@@ -368,10 +368,12 @@ def summary_figures(
     mapping = source.outcome_mapping(dispositions)
     built = overview.build_overview(calls, previous, users, dispositions, rep_ids, start, end, tz,
                                     mapping, conversation_s,
-                                    goals_set=source.goals(), now=source.clock(),
+                                    # No goals kept, no goals section (as on the page).
+                                    goals_set=source.goals() or None, now=source.clock(),
                                     whole_team=not user_ids)
     result = overview.summary(built, start, end, tz, rep_ids)
     result["line_health"] = lines.line_health(calls, previous, mapping, tz, rep_ids).to_dict()
+    result["prospect_zone_heatmap"] = prospect_zones.prospect_zone_heatmap(calls, mapping).to_dict()
     # Attempts are numbered from the lookback's first day: one more read, as the page's.
     earlier = source.list_calls(*utc_bounds(attempts.lookback_start(start), end, tz), user_ids)
     result["attempts"] = attempts.attempt_figures(earlier, mapping, utc_bounds(start, end, tz)[0],

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib.analytics import charts, figures, goals, labels
+from lib.analytics import charts, figures, goals, labels, prospect_zones
 from lib.analytics.exports import calls_csv
 from lib.analytics.overview import (
     CALLS_SHOWN,
@@ -84,13 +84,36 @@ with left:
     )
 with right:
     st.subheader("When do we reach people?", help=figures.METRIC_DEFINITIONS["connect_rate"]
-                 + "\n\n" + mapping.describe("connected", escape))
-    shade = st.segmented_control(
-        "Shade by", ["Calls", "Connect rate"], default="Calls", key="heat_value"
-    )
+                 + "\n\n" + mapping.describe("connected", escape)
+                 + "\n\nIn the prospect's zone: " + prospect_zones.DEFINITION)
+    # Like "Shade by", kept in the session only: the URL holds the sidebar's filters.
+    with st.container(horizontal=True):
+        shade = st.segmented_control(
+            "Shade by", ["Calls", "Connect rate"], default="Calls", key="heat_value"
+        )
+        hours_in = st.segmented_control(
+            "Hours in", ["yours", "prospects"], default="yours", required=True, key="heat_zone",
+            format_func={"yours": f"Your zone ({filters.tz})",
+                         "prospects": "Prospect's zone"}.get,
+        )
     value = "connect_rate" if shade == "Connect rate" else "calls"
-    st.altair_chart(charts.heatmap_chart(overview.heatmap, value), width="stretch")
-    st.caption(f"Local hours in {filters.tz}.")
+    pale = (f" Pale cells: fewer than {figures.MIN_CALLS_FOR_RATE} outbound calls."
+            if value == "connect_rate" else "")
+    if hours_in == "prospects":
+        # The numbers are read only now: the figures' read above holds none.
+        try:
+            numbered = cache.calls_with_numbers(*bounds, filters.rep_ids)
+        except OutreachError as error:
+            frame.show_error(error, "The calls' numbers could not be loaded")
+        else:
+            by_prospect = prospect_zones.prospect_zone_heatmap(numbered.calls, mapping)
+            st.altair_chart(charts.heatmap_chart(by_prospect.cells, value,
+                                                 hour_title="Hour (prospect's local time)"),
+                            width="stretch")
+            st.caption(by_prospect.caption() + pale)
+    else:
+        st.altair_chart(charts.heatmap_chart(overview.heatmap, value), width="stretch")
+        st.caption(f"Local hours in {filters.tz}.{pale}")
 
 st.subheader("Reps")
 reps_shown = overview.reps.drop(columns=["rep_id", "is_team"])

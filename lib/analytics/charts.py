@@ -111,11 +111,13 @@ def disposition_chart(mix: pd.DataFrame) -> alt.Chart:
 
 
 def heatmap_chart(
-    heatmap: pd.DataFrame, value: Literal["calls", "connect_rate"] = "calls"
+    heatmap: pd.DataFrame, value: Literal["calls", "connect_rate"] = "calls", *,
+    hour_title: str = "Hour (local time)",
 ) -> alt.Chart:
-    """Weekday × local hour grid (an `hour_weekday_heatmap` frame), shaded by calls or by
-    connect rate; hours with no outbound calls have no connect rate and stay blank, and hours
-    with fewer than MIN_CALLS_FOR_RATE outbound calls are pale."""
+    """Weekday × local hour grid (an `hour_weekday_heatmap` frame, or a ProspectZoneHeatmap's
+    cells), shaded by calls or by connect rate; hours with no outbound calls have no connect
+    rate and stay blank, and hours with fewer than MIN_CALLS_FOR_RATE outbound calls are pale.
+    `hour_title` says whose local time the hours are."""
     if value == "calls":
         colour = alt.Color("calls:Q", title="Calls", scale=alt.Scale(scheme="blues"))
     elif value == "connect_rate":
@@ -138,7 +140,7 @@ def heatmap_chart(
         .mark_rect()
         .encode(
             opacity=opacity,
-            x=alt.X("hour:O", title="Hour (local time)", axis=alt.Axis(labelAngle=0)),
+            x=alt.X("hour:O", title=hour_title, axis=alt.Axis(labelAngle=0)),
             y=alt.Y(
                 "weekday_name:O",
                 title=None,

@@ -29,6 +29,7 @@ _CLEAR = "log_clear_form"  # empty the form on the next run (after a call was lo
 _SEARCH = "log_prospect_search"  # what the rep typed to find the prospect
 _CHOSEN = "log_prospect_choice"  # the id of the prospect chosen among those found
 _PICKED = "log_prospect_picked"  # that prospect (a Prospect), for their number at submit
+_OWN_LINE = "log_own_line"  # the line called from, as kept in the form after the last call
 # One submit button instance submits at most once. Its key changes as soon as it has been
 # pressed, before the POST: a second click that reaches the server while the first is still
 # being sent (a slow API) presses a button that no longer exists, so it logs nothing.
@@ -57,6 +58,7 @@ def _submit() -> None:
             prospect=state.get(KEYS[PROSPECT]) or "",
             note=state.get(KEYS[NOTE]) or "",
             prospect_phone=_picked_phone(),
+            own_line=state.get(_OWN_LINE),
         ),
         region=callform.DEFAULT_REGION,
     )
@@ -100,10 +102,16 @@ def _picked_phone() -> str | None:
     return picked.phone
 
 
+def _search_changed() -> None:
+    """A new search lists someone else, with nothing chosen yet (the form's own fields are
+    left as they are: what the rep typed there reaches the server only on submit)."""
+    st.session_state[_CHOSEN] = None
+
+
 def _prospect_search() -> None:
     """Find the prospect by name or e-mail; choosing one fills the form (_choose_prospect)."""
     st.text_input("Find the prospect", key=_SEARCH, help=callform.SEARCH_HELP,
-                  placeholder="A name or an e-mail, e.g. Maya Okafor")
+                  placeholder="A name or an e-mail, e.g. Maya Okafor", on_change=_search_changed)
     text = " ".join((st.session_state.get(_SEARCH) or "").split())
     if not text:
         return
@@ -126,6 +134,13 @@ def _prospect_search() -> None:
                 "whole names: type the full first or last name, or the whole e-mail.")
         return
     found = {prospect.id: prospect for prospect in matches.prospects}
+    earlier = st.session_state.get(_PICKED)
+    if (earlier is not None and st.session_state.get(_CHOSEN) is None
+            and st.session_state.get(KEYS[PROSPECT]) == str(earlier.id)):
+        # Found anew, nothing chosen: the form still holds the one chosen before.
+        st.warning(escape(f"Still in the form below: {earlier.name}, prospect {earlier.id}, "
+                          "chosen before. Choose from this list to replace them."),
+                   icon=":material/person_alert:")
     count = f"{len(found)} found" + ("; there are more, type more of the name to narrow them"
                                      if matches.more else "")
     st.selectbox(f"Prospect ({count})", list(found), index=None, key=_CHOSEN,
@@ -148,6 +163,7 @@ if st.session_state.pop(_CLEAR, False):
             st.session_state[key] = None if field in callform.CHOICES else ""
     # The next call is most often to someone else.
     st.session_state[_SEARCH], st.session_state[_CHOSEN], st.session_state[_PICKED] = "", None, None
+    st.session_state[_OWN_LINE] = st.session_state.get(KEYS[FROM_NUMBER])
 
 st.title("Log a call")
 lookups = cache.lookups()

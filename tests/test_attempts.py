@@ -35,10 +35,11 @@ def calls(*rows: tuple) -> pd.DataFrame:
 
 # The range starts on Monday 9 November 2026 (UTC); the calls before it still number attempts.
 TEAM = calls(
-    # Priya (100): missed once before the range, missed, reached on the 3rd, then a follow-up.
+    # Priya (100): missed once before the range, missed again, then she called back and was
+    # reached: the two calls after are follow-ups.
     (100, "2026-11-02T15:00Z", NO), (100, "2026-11-10T15:00Z", NO),
     (100, "2026-11-11T15:00Z", YES), (100, "2026-11-12T15:00Z", YES),
-    (100, "2026-11-10T16:00Z", YES, ALVA, False),  # she called back: inbound, not an attempt
+    (100, "2026-11-10T16:00Z", YES, ALVA, False),  # she called back: reached, not an attempt
     # Omar (200): reached at once by Bo, then a follow-up that he missed.
     (200, "2026-11-10T15:00Z", YES, BO), (200, "2026-11-13T15:00Z", NO, BO),
     # Lena (300): twelve tries in the range, never reached.
@@ -58,11 +59,11 @@ def test_each_attempt_counts_the_calls_before_the_range_and_ends_at_the_first_co
     assert figures.by_attempt == (
         Rate(1, 2),  # 1st: Omar (reached), Lena
         Rate(0, 2),  # 2nd: Priya, Lena
-        Rate(2, 3),  # 3rd: Priya (reached), Lena, Mei (reached)
+        Rate(1, 2),  # 3rd: Lena, Mei (reached); Priya was reached by her call back
         Rate(0, 1), Rate(0, 1), Rate(0, 1), Rate(0, 1), Rate(0, 1), Rate(0, 1),  # Lena
         Rate(0, 3),  # 10th or later: Lena's 10th, 11th and 12th
     )
-    assert figures.follow_ups == 3  # Priya's and Omar's after they were reached, Ravi's
+    assert figures.follow_ups == 4  # Priya's two after her call back, Omar's, Ravi's
     assert figures.without_prospect == 1
     assert figures.prospects == 4  # Priya, Omar, Lena, Mei: Ravi was reached before
 
@@ -70,7 +71,7 @@ def test_each_attempt_counts_the_calls_before_the_range_and_ends_at_the_first_co
 def test_only_the_reps_chosen_count():
     figures = attempt_figures(TEAM, MAPPING, RANGE_START, rep_ids=[ALVA])
     assert figures.by_attempt[0] == Rate(0, 1)  # Omar was Bo's: Lena's 1st is left
-    assert figures.follow_ups == 2 and figures.prospects == 3
+    assert figures.follow_ups == 3 and figures.prospects == 3
 
 
 def test_an_edited_mapping_moves_where_attempts_end():
@@ -85,8 +86,8 @@ def test_the_table_names_each_attempt_and_marks_few_calls():
     table = attempt_figures(TEAM, MAPPING, RANGE_START).table()
     assert table["label"].tolist() == ["1st", "2nd", "3rd", "4th", "5th", "6th", "7th", "8th",
                                        "9th", "10th or later"]
-    assert table.loc[2, ["calls", "connected"]].tolist() == [3, 2]
-    assert table.loc[2, "pickup_rate"] == 2 / 3
+    assert table.loc[2, ["calls", "connected"]].tolist() == [2, 1]
+    assert table.loc[2, "pickup_rate"] == 1 / 2
     assert table["few_calls"].all()  # each on fewer than 20 calls
     assert [attempt_label(n) for n in (11, 12, 13, 21, 22, 23)] == [
         "11th", "12th", "13th", "21st", "22nd", "23rd"]
@@ -111,7 +112,7 @@ def test_the_chart_has_a_bar_per_attempt_in_order_pale_on_few_calls():
     assert result["encoding"]["x"]["sort"][:3] == ["1st", "2nd", "3rd"]
     assert result["encoding"]["y"]["scale"]["domain"] == [0, 1]
     rows = {row["label"]: row for row in drawn(result)}
-    assert rows["3rd"]["pickup_rate"] == 2 / 3 and rows["10th or later"]["calls"] == 3
+    assert rows["3rd"]["pickup_rate"] == 1 / 2 and rows["10th or later"]["calls"] == 3
     opacity = result["encoding"]["opacity"]
     assert opacity["condition"]["value"] == 1.0 and opacity["value"] < 0.5
     assert f"datum.calls >= {20}" in opacity["condition"]["test"]

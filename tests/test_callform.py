@@ -132,6 +132,26 @@ def test_the_chosen_prospects_number_is_on_their_side_where_left_empty():
     assert set(parse_form(CallFormInput(prospect="42", prospect_phone=theirs))) == {DIRECTION}
 
 
+def test_on_an_inbound_call_the_line_kept_from_the_last_call_is_the_to():
+    mine, theirs = "(212) 555-0100", "+16465552940"
+    inbound = parse_form(CallFormInput(direction="Inbound", from_number=mine, own_line=mine,
+                                       prospect="42", prospect_phone=theirs))
+    assert (inbound.from_number, inbound.to_number) == (theirs, "+12125550100")
+    # Without a prospect chosen, the caller's number is unknown: only the line moves.
+    unknown = parse_form(CallFormInput(direction="Inbound", from_number=mine, own_line=mine))
+    assert (unknown.from_number, unknown.to_number) == (None, "+12125550100")
+    # A From the rep typed anew, or a To typed, is theirs: nothing moves.
+    typed = parse_form(CallFormInput(direction="Inbound", from_number="+44 20 7946 0958",
+                                     own_line=mine))
+    assert (typed.from_number, typed.to_number) == ("+442079460958", None)
+    both = parse_form(CallFormInput(direction="Inbound", from_number=mine, to_number="+1 212 "
+                                    "555 0199", own_line=mine))
+    assert (both.from_number, both.to_number) == ("+12125550100", "+12125550199")
+    outbound = parse_form(CallFormInput(direction="Outbound", from_number=mine, own_line=mine,
+                                        prospect="42", prospect_phone=theirs))
+    assert (outbound.from_number, outbound.to_number) == ("+12125550100", theirs)
+
+
 def test_every_problem_is_reported_at_once_by_field():
     problems = parse_form(CallFormInput(direction=None, from_number="abc", to_number="555",
                                         prospect="p-1", note="x" * (callform.MAX_NOTE + 1)))

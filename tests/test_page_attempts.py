@@ -25,26 +25,29 @@ def attempts_by_hand(sandbox, start: date, end: date) -> tuple[list[tuple[int, i
     for record in sandbox.all_calls():
         attributes = record["attributes"]
         created = attributes["metadata"]["created"][:19]
-        if not attributes["connection"]["outbound"] or not low <= created < stop:
+        outbound = attributes["connection"]["outbound"]
+        if not low <= created < stop:
             continue
         prospect = attributes["prospect"]["id"]
         if prospect is None:
-            without += created >= begin
+            without += outbound and created >= begin
             continue
         reached = attributes["disposition"]["id"] in answered
-        by_prospect.setdefault(prospect, []).append((created, record["id"], reached))
+        by_prospect.setdefault(prospect, []).append((created, record["id"], reached, outbound))
     counts = [[0, 0] for _ in range(10)]
     follow_ups = 0
-    for tries in by_prospect.values():
-        reached_before = False
-        for n, (created, _, reached) in enumerate(sorted(tries), start=1):
-            if created >= begin:
+    for calls in by_prospect.values():
+        reached_before, dials = False, 0
+        for created, _, reached, outbound in sorted(calls):
+            dials += outbound
+            if outbound and created >= begin:
                 if reached_before:
                     follow_ups += 1
                 else:
-                    slot = counts[min(n, 10) - 1]
+                    slot = counts[min(dials, 10) - 1]
                     slot[0] += reached
                     slot[1] += 1
+            # A connected call either way reaches them (they called back, and got through).
             reached_before = reached_before or reached
     return [tuple(slot) for slot in counts], follow_ups, without
 

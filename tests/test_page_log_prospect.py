@@ -155,3 +155,45 @@ def test_on_api_v2_the_search_finds_the_same_prospect(sandbox, app_env, monkeypa
     _lines_of(app.selectbox(key=CHOICE), namesakes)
     app.selectbox(key=CHOICE).select(target.id).run()
     assert app.text_input(key="log_prospect").value == str(target.id)
+
+
+def test_after_an_outbound_call_an_inbound_one_from_a_prospect_comes_in_on_the_kept_line(
+        sandbox, app_env):
+    first, second = sandbox.prospects()[13], sandbox.prospects()[14]
+    app = _search(open_page(PAGE), first.email)
+    app.selectbox(key=CHOICE).select(first.id).run()
+    app.text_input(key="log_from_number").input("(415) 555-0142")
+    app.radio(key="log_direction").set_value("Outbound")
+    submit(app)
+    assert app.text_input(key="log_from_number").value == "(415) 555-0142"  # kept
+
+    _search(app, second.email)
+    app.selectbox(key=CHOICE).select(second.id).run()
+    app.radio(key="log_direction").set_value("Inbound")
+    submit(app)
+    logged = sandbox.all_calls()[-1]["attributes"]
+    assert logged["connection"] == {"outbound": False, "from": second.phone,
+                                    "to": "+14155550142"}
+    assert logged["prospect"]["id"] == second.id
+
+
+def test_a_new_search_says_the_prospect_chosen_before_is_still_in_the_form(sandbox, app_env):
+    first, second = sandbox.prospects()[15], sandbox.prospects()[16]
+    app = _search(open_page(PAGE), first.email)
+    app.selectbox(key=CHOICE).select(first.id).run()
+    _search(app, second.email)
+    assert app.selectbox(key=CHOICE).value is None  # the new list: nobody chosen yet
+    assert [shown(w.value) for w in app.warning] == [
+        f"Still in the form below: {first.first_name} {first.last_name}, prospect {first.id}, "
+        "chosen before. Choose from this list to replace them."]
+    # What the form shows is what is logged: the first prospect, on their number.
+    app.radio(key="log_direction").set_value("Outbound")
+    submit(app)
+    logged = sandbox.all_calls()[-1]["attributes"]
+    assert (logged["prospect"]["id"], logged["connection"]["to"]) == (first.id, first.phone)
+
+    # Choosing from the new list replaces them, and the note goes.
+    _search(app, second.email)
+    app.selectbox(key=CHOICE).select(second.id).run()
+    assert app.text_input(key="log_prospect").value == str(second.id)
+    assert not app.warning

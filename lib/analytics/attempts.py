@@ -1,12 +1,13 @@
 """Attempts: the pickup rate of the 1st, 2nd, 3rd… call to the same prospect, counting the
 calls before the range too, so a manager sees when one more attempt stops paying."""
 
-# An attempt is an outbound call to a prospect who has not been reached yet: the calls to a
-# prospect are counted in time order from the first one in LOOKBACK_DAYS before the range, up to
-# and including the first that connects (by the outcome mapping). Later calls to someone
-# already reached are follow-ups, not attempts: counted apart, as are outbound calls logged
-# without a prospect. Only the calls of the reps chosen are read, so with a pick of reps the
-# attempts are theirs; with every rep they are the team's.
+# An attempt is an outbound call to a prospect who has not been reached yet: the outbound calls
+# to a prospect are counted in time order from the first one in LOOKBACK_DAYS before the range,
+# up to and including the first that connects (by the outcome mapping). A connected call from
+# the prospect (inbound) reaches them too, and ends their attempts without being one. Later
+# outbound calls to someone already reached are follow-ups, not attempts: counted apart, as are
+# outbound calls logged without a prospect. Only the calls of the reps chosen are read, so with
+# a pick of reps the attempts are theirs; with every rep they are the team's.
 
 from __future__ import annotations
 
@@ -30,9 +31,9 @@ DEFINITION = (
     "Pickup rate of the n-th attempt: of the outbound calls in the range that were the n-th "
     "call to a prospect not reached before, the share that connected (by the outcome mapping). "
     f"Earlier calls count from {LOOKBACK_DAYS} days before the range; a prospect's attempts end "
-    "with the first call that connects. Calls to prospects already reached, and outbound calls "
-    f"without a prospect, are counted apart. A rate on fewer than {MIN_CALLS_FOR_RATE} calls is "
-    "marked as few calls."
+    "with the first call that connects, theirs to us included. Calls to prospects already "
+    "reached, and outbound calls without a prospect, are counted apart. A rate on fewer than "
+    f"{MIN_CALLS_FOR_RATE} calls is marked as few calls."
 )
 
 
@@ -81,28 +82,33 @@ def attempt_figures(calls: pd.DataFrame, mapping: OutcomeMapping, range_start: p
     every call in `calls` (which should start LOOKBACK_DAYS earlier); calls need created_at,
     id, user_id, outbound, prospect_id and disposition_id."""
     # Column arrays, not filtered frames: a year of a large team is millions of calls.
-    outbound = calls["outbound"].fillna(False).to_numpy(dtype=bool)
+    chosen = np.ones(len(calls), dtype=bool)
     if rep_ids is not None:
-        outbound = outbound & calls["user_id"].isin(list(rep_ids)).to_numpy(dtype=bool)
+        chosen = calls["user_id"].isin(list(rep_ids)).to_numpy(dtype=bool)
+    outbound = calls["outbound"].fillna(False).to_numpy(dtype=bool)
     created = utc_nanos(calls["created_at"])
     in_range = created >= pd.Timestamp(range_start).as_unit("ns").value
     has_prospect = calls["prospect_id"].notna().to_numpy(dtype=bool)
-    without_prospect = int(np.count_nonzero(outbound & in_range & ~has_prospect))
+    without_prospect = int(np.count_nonzero(chosen & outbound & in_range & ~has_prospect))
 
-    tried = np.flatnonzero(outbound & has_prospect)
+    # Inbound calls too: a prospect who called back and connected has been reached.
+    tried = np.flatnonzero(chosen & has_prospect)
     prospect = calls["prospect_id"].to_numpy(dtype=np.int64, na_value=0)[tried]
     order = np.lexsort((calls["id"].to_numpy(np.int64)[tried], created[tried], prospect))
     tried, prospect = tried[order], prospect[order]
     connected = calls["disposition_id"].isin(mapping.ids("connected")).to_numpy(dtype=bool)[tried]
-    counted = in_range[tried]
-    # Sorted by prospect, then time: each prospect's calls are one run. A call's attempt
-    # number is its place in its run; it is an attempt while its run has no connect before it.
+    dialled = outbound[tried]
+    counted = in_range[tried] & dialled
+    # Sorted by prospect, then time: each prospect's calls are one run. An outbound call's
+    # attempt number is its place among its run's outbound calls; it is an attempt while its
+    # run has no connect (either way) before it.
     places = np.arange(len(prospect))
     first_of_run = np.ones(len(prospect), dtype=bool)
     first_of_run[1:] = prospect[1:] != prospect[:-1]
     run_start = np.maximum.accumulate(np.where(first_of_run, places, 0)) if len(places) else \
         places
-    attempt = places - run_start + 1
+    dials = np.cumsum(dialled)
+    attempt = dials - (dials - dialled)[run_start]
     earlier = np.cumsum(connected) - connected  # connects before each call, in any run
     is_attempt = earlier - earlier[run_start] == 0
     shown = np.minimum(attempt, LAST_SHOWN)

@@ -82,6 +82,9 @@ class CallFormInput:
     # The number of the prospect chosen by search (E.164), for the number on their side of
     # the call (To when outbound, From when inbound) if the rep left it empty.
     prospect_phone: str | None = None
+    # The line the rep called from, kept in the From field after their last call: on an
+    # inbound call left that way it is where the call came in, the To.
+    own_line: str | None = None
 
 
 def normalise_phone(text: str | None, region: str = DEFAULT_REGION) -> str | None:
@@ -142,6 +145,10 @@ def parse_form(form: CallFormInput, region: str = DEFAULT_REGION) -> NewCall | d
         problems[DIRECTION] = "Choose whether you called them (outbound) or they called you."
 
     typed = {FROM_NUMBER: form.from_number, TO_NUMBER: form.to_number}
+    kept = (form.own_line or "").strip()
+    if (outbound is False and kept and (typed[FROM_NUMBER] or "").strip() == kept
+            and not (typed[TO_NUMBER] or "").strip()):
+        typed[FROM_NUMBER], typed[TO_NUMBER] = "", kept
     theirs = TO_NUMBER if outbound else FROM_NUMBER
     if outbound is not None and form.prospect_phone and not (typed[theirs] or "").strip():
         typed[theirs] = form.prospect_phone

@@ -391,6 +391,8 @@ def _digest(args: argparse.Namespace, source: DataSource, start: date, end: date
     """The weekly digest: written to --html/--text (else printed), and with --send mailed."""
     del start, end
     settings = Settings.from_env()
+    if args.send and settings.mail_problem:
+        raise SettingsError(settings.mail_problem)
     missing = settings.digest_mail_missing() if args.send else []
     if missing:  # before any read: nothing to wait for when it cannot be sent
         raise SettingsError(f"--send needs {', '.join(missing)} (the mail server, the sender "

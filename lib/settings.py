@@ -6,7 +6,7 @@ import ipaddress
 import logging
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import getaddresses, parseaddr
 from urllib.parse import urlsplit
@@ -162,6 +162,7 @@ class Settings:
     smtp_starttls: bool = True
     smtp_from: str | None = None
     digest_to: tuple[str, ...] = ()
+    mail_problem: str | None = None  # what is wrong with the settings above, if anything
 
     @property
     def uses_oauth_refresh(self) -> bool:
@@ -284,32 +285,13 @@ class Settings:
                 raise SettingsError("CALLBOARD_NOW works only with the sandbox (no "
                                     "credentials, or OUTREACH_API_BASE on this machine).")
 
-        smtp_host = get("CALLBOARD_SMTP_HOST")
-        smtp_port = _number(get("CALLBOARD_SMTP_PORT"), DEFAULT_SMTP_PORT, 1, 65535,
-                            "CALLBOARD_SMTP_PORT", "a port number from 1 to 65535", whole=True)
-        raw_starttls = (get("CALLBOARD_SMTP_STARTTLS") or "on").lower()
-        if raw_starttls not in _ON | _OFF:
-            raise SettingsError("CALLBOARD_SMTP_STARTTLS must be on or off.")
-        starttls = raw_starttls in _ON
-        smtp_user, smtp_password = get("CALLBOARD_SMTP_USER"), get("CALLBOARD_SMTP_PASSWORD")
-        if bool(smtp_user) != bool(smtp_password):
-            raise SettingsError("CALLBOARD_SMTP_USER and CALLBOARD_SMTP_PASSWORD go together: "
-                                "set both (the mail server's login) or neither.")
-        if smtp_password and not starttls and not _is_loopback_host(smtp_host or ""):
-            # Never the password in the clear over a network.
-            raise SettingsError("CALLBOARD_SMTP_STARTTLS=off would send CALLBOARD_SMTP_PASSWORD "
-                                "unencrypted: keep STARTTLS on (off only for a mail server on "
-                                "this machine).")
-        smtp_from = get("CALLBOARD_SMTP_FROM")
-        if smtp_from is not None:
-            _check_addresses([smtp_from], "CALLBOARD_SMTP_FROM",
-                             "an e-mail address, such as callboard@northwind.example")
-        digest_to = get("CALLBOARD_DIGEST_TO")
-        recipients = ([address.strip() for address in digest_to.split(",") if address.strip()]
-                      if digest_to else [])
-        _check_addresses(recipients, "CALLBOARD_DIGEST_TO",
-                         "e-mail addresses separated by commas, such as "
-                         "sales-leads@northwind.example, ana@northwind.example")
+        # The digest's mail settings matter to `digest --send` only: a mistake there is said
+        # by that command, and never stops the dashboard or the sync.
+        try:
+            mail = _mail_settings(get)
+            mail_problem = None
+        except SettingsError as exc:
+            mail, mail_problem = {}, str(exc)
 
         return cls(
             api_base=(get("OUTREACH_API_BASE") or REAL_API_BASE).rstrip("/"),
@@ -332,13 +314,8 @@ class Settings:
             conversation_seconds=conversation,
             api_version=api_version,
             now=now,
-            smtp_host=smtp_host,
-            smtp_port=int(smtp_port),
-            smtp_user=smtp_user,
-            smtp_password=smtp_password,
-            smtp_starttls=starttls,
-            smtp_from=smtp_from,
-            digest_to=tuple(recipients),
+            **mail,
+            mail_problem=mail_problem,
         )
 
     @classmethod
@@ -347,6 +324,40 @@ class Settings:
         merged: dict[str, object] = dict(extra or {})
         merged.update({key: value for key, value in os.environ.items() if value.strip()})
         return cls.from_mapping(merged)
+
+
+def _mail_settings(get: Callable[[str], str | None]) -> dict[str, object]:
+    """The digest's mail settings as Settings fields, else a SettingsError naming the setting
+    (never its value)."""
+    smtp_host = get("CALLBOARD_SMTP_HOST")
+    smtp_port = _number(get("CALLBOARD_SMTP_PORT"), DEFAULT_SMTP_PORT, 1, 65535,
+                        "CALLBOARD_SMTP_PORT", "a port number from 1 to 65535", whole=True)
+    raw_starttls = (get("CALLBOARD_SMTP_STARTTLS") or "on").lower()
+    if raw_starttls not in _ON | _OFF:
+        raise SettingsError("CALLBOARD_SMTP_STARTTLS must be on or off.")
+    starttls = raw_starttls in _ON
+    smtp_user, smtp_password = get("CALLBOARD_SMTP_USER"), get("CALLBOARD_SMTP_PASSWORD")
+    if bool(smtp_user) != bool(smtp_password):
+        raise SettingsError("CALLBOARD_SMTP_USER and CALLBOARD_SMTP_PASSWORD go together: "
+                            "set both (the mail server's login) or neither.")
+    if smtp_password and not starttls and not _is_loopback_host(smtp_host or ""):
+        # Never the password in the clear over a network.
+        raise SettingsError("CALLBOARD_SMTP_STARTTLS=off would send CALLBOARD_SMTP_PASSWORD "
+                            "unencrypted: keep STARTTLS on (off only for a mail server on "
+                            "this machine).")
+    smtp_from = get("CALLBOARD_SMTP_FROM")
+    if smtp_from is not None:
+        _check_addresses([smtp_from], "CALLBOARD_SMTP_FROM",
+                         "an e-mail address, such as callboard@northwind.example")
+    digest_to = get("CALLBOARD_DIGEST_TO")
+    recipients = ([address.strip() for address in digest_to.split(",") if address.strip()]
+                  if digest_to else [])
+    _check_addresses(recipients, "CALLBOARD_DIGEST_TO",
+                     "e-mail addresses separated by commas, such as "
+                     "sales-leads@northwind.example, ana@northwind.example")
+    return {"smtp_host": smtp_host, "smtp_port": int(smtp_port), "smtp_user": smtp_user,
+            "smtp_password": smtp_password, "smtp_starttls": starttls, "smtp_from": smtp_from,
+            "digest_to": tuple(recipients)}
 
 
 def _check_addresses(values: list[str], name: str, what: str) -> None:

@@ -29,12 +29,11 @@ except OutreachError as error:
 frame.data_note([loaded], filters.tz)
 found = attempts.attempt_figures(loaded.calls, cache.outcome_mapping(), range_start, rep_ids)
 table = found.table()
-if not table["calls"].any():
-    st.info("No outbound calls to prospects in these days for these reps. Try a longer date "
-            "range or more reps.", icon=":material/phone_disabled:")
-    st.stop()
-
-st.altair_chart(charts.attempts_chart(table), width="stretch")
+if table["calls"].any():
+    st.altair_chart(charts.attempts_chart(table), width="stretch")
+else:
+    st.info("No attempts in these days for these reps: no outbound call to a prospect not "
+            "reached before.", icon=":material/phone_disabled:")
 st.caption(f"{found.prospects:,} prospects tried in these days. Counted apart: "
            f"{found.follow_ups:,} calls to prospects already reached, "
            f"{found.without_prospect:,} outbound calls without a prospect. Earlier attempts are "

@@ -17,6 +17,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from lib.sandbox import Sandbox
+from lib.settings import Settings
 from tests.conftest import sandbox_now
 from tests.expected_calls import expected_calls
 
@@ -263,3 +264,21 @@ def test_send_without_mail_settings_says_which_are_missing_before_reading(env, s
     assert "CALLBOARD_SMTP_STARTTLS=off would send CALLBOARD_SMTP_PASSWORD unencrypted" \
         in plain_password.stderr
     assert PASSWORD not in plain_password.stderr
+
+
+def test_a_mistaken_mail_setting_stops_only_the_sending(env, sandbox, tmp_path):
+    # Recipients separated by semicolons, an Outlook habit: the digest's problem alone.
+    wrong = {**env, "CALLBOARD_SMTP_HOST": "127.0.0.1", "CALLBOARD_SMTP_FROM": "cb@x.example",
+             "CALLBOARD_DIGEST_TO": "ana@x.example; bob@x.example"}
+    assert Settings.from_mapping(wrong).mail_problem == (
+        "CALLBOARD_DIGEST_TO must be e-mail addresses separated by commas, such as "
+        "sales-leads@northwind.example, ana@northwind.example.")
+    written = tmp_path / "digest.txt"
+    fine = run_cli("digest", "--week", "--text", str(written), env=wrong)
+    assert fine.returncode == 0, fine.stderr
+    assert written.read_text().startswith(SUBJECT)
+    summary = run_cli("summary", "--start", "2026-11-16", "--end", "2026-11-17", env=wrong)
+    assert summary.returncode == 0, summary.stderr
+    refused = run_cli("digest", "--week", "--send", env=wrong)
+    assert refused.returncode == 1
+    assert "CALLBOARD_DIGEST_TO must be e-mail addresses separated by commas" in refused.stderr

@@ -134,6 +134,17 @@ def test_an_edited_mapping_changes_what_connects():
     assert not health.flagged
 
 
+def test_one_number_logged_in_two_styles_is_one_line():
+    # SPAM's 40 outbound calls, half of them logged as the dialer shows the number.
+    styles = THIS_PERIOD.copy()
+    half = styles.index[(styles["from_number"] == SPAM) & styles["outbound"]][::2]
+    styles.loc[half, "from_number"] = "(212) 555-0101"
+    spam = by_line(line_health(styles, PERIOD_BEFORE, MAPPING, NEW_YORK))[SPAM]
+    assert (spam.rate, spam.team) == (Rate(4, 40), Rate(60, 211)) and spam.flagged
+    assert set(by_line(line_health(styles, PERIOD_BEFORE, MAPPING, NEW_YORK))) == {
+        SPAM, STEADY, OTHER, QUIET, NO_LINE}
+
+
 def test_no_calls_is_no_lines():
     empty = calls((SPAM, 2, WEEK_1, 1, 0)).iloc[0:0]
     health = line_health(empty, empty, MAPPING, NEW_YORK)

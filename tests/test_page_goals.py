@@ -100,7 +100,6 @@ def test_goals_set_on_their_page_show_in_the_rep_table(sandbox, app_env):
     assert "calls_goal" not in app.dataframe[0].value.columns
 
 
-# Strict: once lib/cli.py passes the goals, this passes, and the mark must go.
 def test_the_cli_summary_paces_the_same_goals(sandbox, app_env):
     app = open_app()
     app.switch_page("pages/goals.py").run()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import phonenumbers
 
 from lib.analytics.figures import MIN_CALLS_FOR_RATE, Rate
 from lib.analytics.labels import display_names
@@ -26,6 +27,9 @@ DROP = 0.4
 """A flagged line connects at most (1 - DROP) of the rate it is compared with: 40 % less."""
 Z_MIN = 2.0
 """How many standard errors the gap must be (one-sided, about 2.3 % by chance)."""
+NUMBER_REGION = "US"
+"""Where a number logged without a country code is read, as the log form reads one
+(lib.display.callform.DEFAULT_REGION)."""
 NO_LINE = "(no number)"
 """The line of outbound calls logged without a `from` number: counted, never flagged."""
 
@@ -103,13 +107,28 @@ def _outbound_by_line(calls: pd.DataFrame, mapping: OutcomeMapping,
     # A few hundred lines among millions of calls: the text is cleaned once per distinct number.
     codes, numbers = pd.factorize(outbound["from_number"], use_na_sentinel=True)
     # The last name stands for a missing number (factorize's code -1).
-    names = pd.Categorical([str(number).strip() or NO_LINE for number in numbers] + [NO_LINE])
+    names = pd.Categorical([line_of(number) for number in numbers] + [NO_LINE])
     return pd.DataFrame({
         "line": pd.Categorical.from_codes(names.codes[codes], categories=names.categories),
         "user_id": outbound["user_id"].reset_index(drop=True),
         "created_at": outbound["created_at"].reset_index(drop=True),
         "connected": outbound["disposition_id"].isin(mapping.ids("connected")).to_numpy(),
     })
+
+
+def line_of(number: object) -> str:
+    """The line a `from` number is: in E.164 whatever style it was logged in, so that
+    "(212) 555-0101" and "+12125550101" are one line; as logged when it cannot be read."""
+    text = str(number).strip() if number is not None else ""
+    if not text:
+        return NO_LINE
+    try:
+        parsed = phonenumbers.parse(text, NUMBER_REGION)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_possible_number(parsed):
+        return text
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _tallies(frame: pd.DataFrame) -> dict[str, tuple[int, int]]:

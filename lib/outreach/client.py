@@ -57,6 +57,7 @@ from lib.outreach.windows import (
 )
 
 DIALECTS: Mapping[str, Callable[..., Dialect]] = {"1.0": V1Dialect, "2": V2Dialect}
+SEARCH_PAGE_SIZE = 50  # records asked per prospect-search question (1.0's page size)
 
 
 def dialect_for(version: str, **options: Any) -> Dialect:
@@ -345,7 +346,9 @@ class OutreachClient:
         more = False
         for wanted in prospect_filters(text):
             params = self.dialect.prospect_params(wanted)
-            body = self.transport.request("GET", path, params=self.dialect.page_params(params, 1),
+            # One page of each question, no bigger than 1.0's: v2's 1000 would be read for 20.
+            ask = {**self.dialect.page_params(params, 1), "page[size]": str(SEARCH_PAGE_SIZE)}
+            body = self.transport.request("GET", path, params=ask,
                                           what=f"GET {path} (prospect search)")
             data = body.get("data")
             if not isinstance(data, list):

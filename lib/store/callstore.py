@@ -473,9 +473,16 @@ class CallStore:
             rows = connection.execute(
                 select(g.subject, g.metric, g.period, g.target, g.saved_us, g.saved_by)
                 .where(g.organisation == key).order_by(g.subject, g.metric)).all()
-        return [Goal(None if subject == TEAM_ID else int(subject), metric, period, int(target),
-                     _moment(saved), saved_by)
-                for subject, metric, period, target, saved, saved_by in rows]
+        kept = []
+        for subject, metric, period, target, saved, saved_by in rows:
+            try:
+                kept.append(Goal(None if subject == TEAM_ID else int(subject), metric, period,
+                                 int(target), _moment(saved), saved_by))
+            except ValueError:
+                # Written by another release with other rules: left out, not a broken page.
+                log.warning("A kept goal (%s of %s) is not one this release paces; left out.",
+                            metric, "the team" if subject == TEAM_ID else f"user {subject}")
+        return kept
 
     def save_goals(self, organisation: str, goals: Iterable[Goal],
                    cleared: Iterable[tuple[int | None, str]], by: str, at: datetime) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from lib.outreach import NewCall
+from lib.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 TZ = "America/Los_Angeles"
@@ -79,3 +84,18 @@ def messages(app: AppTest) -> list[str]:
 def shown(markdown: str) -> str:
     """What a reader sees of an element's Markdown: escaped characters as themselves."""
     return re.sub(r"\\(.)", r"\1", markdown)
+
+
+@contextmanager
+def sandbox_with_calls(*calls: NewCall) -> Iterator[Sandbox]:
+    """A sandbox of the test's own (the session's, with 10 days of history), in which the
+    owner's token has just logged these calls, at its "now"."""
+    from lib.outreach import OutreachClient, StaticToken
+    from lib.sandbox import start_sandbox
+    from tests.conftest import SANDBOX_OPTIONS, no_sleep
+
+    with start_sandbox(port=0, **{**SANDBOX_OPTIONS, "days": 10}) as box:
+        client = OutreachClient(box.base_url, StaticToken(box.full_token), sleep=no_sleep)
+        for call in calls:
+            client.create_call(call)
+        yield box

@@ -8,11 +8,10 @@ from datetime import date
 import pytest
 
 from lib.analytics.timerange import utc_bounds
-from lib.outreach import NewCall, OutreachClient, StaticToken
-from lib.sandbox import start_sandbox
+from lib.outreach import NewCall
 from lib.sandbox.data import DISPOSITIONS
-from tests.apptest_tools import shown
-from tests.conftest import SANDBOX_OPTIONS, no_sleep, pinned_now
+from tests.apptest_tools import sandbox_with_calls, shown
+from tests.conftest import pinned_now
 from tests.test_page_overview import TZ, cli_summary, open_app
 
 BURNT = "+12125550999"  # a line every call from goes unanswered, as a spam-labelled one does
@@ -21,11 +20,9 @@ NO_ANSWER = 6
 
 @pytest.fixture
 def own_sandbox():
-    with start_sandbox(port=0, **{**SANDBOX_OPTIONS, "days": 10}) as box:
-        client = OutreachClient(box.base_url, StaticToken(box.full_token), sleep=no_sleep)
-        for _ in range(30):
-            client.create_call(NewCall(outbound=True, from_number=BURNT,
-                                       to_number="+13125550100", disposition_id=NO_ANSWER))
+    burnt = NewCall(outbound=True, from_number=BURNT, to_number="+13125550100",
+                    disposition_id=NO_ANSWER)
+    with sandbox_with_calls(*[burnt] * 30) as box:
         yield box
 
 

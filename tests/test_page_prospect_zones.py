@@ -11,9 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.analytics import prospect_zones
-from lib.outreach import NewCall, OutreachClient, StaticToken
-from lib.sandbox import start_sandbox
-from tests.conftest import SANDBOX_OPTIONS, no_sleep
+from lib.outreach import NewCall
+from tests.apptest_tools import sandbox_with_calls
 from tests.test_page_lines import own_env
 from tests.test_page_overview import cli_summary, open_app
 
@@ -24,14 +23,10 @@ NO_ANSWER = 6
 
 @pytest.fixture
 def own_sandbox():
-    with start_sandbox(port=0, **{**SANDBOX_OPTIONS, "days": 10}) as box:
-        client = OutreachClient(box.base_url, StaticToken(box.full_token), sleep=no_sleep)
-        for _ in range(3):
-            client.create_call(NewCall(outbound=True, to_number=TOLL_FREE,
-                                       disposition_id=NO_ANSWER))
-        client.create_call(NewCall(outbound=True, disposition_id=NO_ANSWER))  # no number
-        client.create_call(NewCall(outbound=False, from_number=LONDON,
-                                   to_number="+12125550100"))
+    with sandbox_with_calls(
+            *[NewCall(outbound=True, to_number=TOLL_FREE, disposition_id=NO_ANSWER)] * 3,
+            NewCall(outbound=True, disposition_id=NO_ANSWER),  # no number
+            NewCall(outbound=False, from_number=LONDON, to_number="+12125550100")) as box:
         yield box
 
 

@@ -30,6 +30,7 @@ _SEARCH = "log_prospect_search"  # what the rep typed to find the prospect
 _CHOSEN = "log_prospect_choice"  # the id of the prospect chosen among those found
 _PICKED = "log_prospect_picked"  # that prospect (a Prospect), for their number at submit
 _OWN_LINE = "log_own_line"  # the line called from, as kept in the form after the last call
+_LOGGED_VALUES = "log_logged_values"  # what the emptied fields held when the call was logged
 # One submit button instance submits at most once. Its key changes as soon as it has been
 # pressed, before the POST: a second click that reaches the server while the first is still
 # being sent (a slow API) presses a button that no longer exists, so it logs nothing.
@@ -82,6 +83,7 @@ def _submit() -> None:
         else:
             state[_LOGGED] = int(created["id"])
             state[_CLEAR] = True
+            state[_LOGGED_VALUES] = {key: state.get(key) for key in _EMPTIED}
 
 
 def _choose_prospect(found: dict[int, Prospect]) -> None:
@@ -154,15 +156,30 @@ def _prospect_search() -> None:
         st.text(f"{chosen.name} is filled in below as prospect {chosen.id}{number}.")
 
 
+# The fields emptied after a call is logged, and what each is emptied to.
+_EMPTIED = {**{key: None if field in callform.CHOICES else ""
+               for field, key in KEYS.items() if field not in callform.REMEMBERED},
+            _SEARCH: ""}
+
+
+def _log_another() -> None:
+    """Log another call: the notice goes. A click that follows the success fast can carry
+    back the values of the call just logged, which the browser held until the emptied form
+    reached it: those are emptied again (anything typed since is not the same, and stays)."""
+    st.session_state.pop(_LOGGED, None)
+    for key, value in st.session_state.pop(_LOGGED_VALUES, {}).items():
+        if value not in (None, "") and st.session_state.get(key) == value:
+            st.session_state[key] = _EMPTIED[key]
+
+
 if st.session_state.pop(_CLEAR, False):
     # Widget values can only be reset before the widgets are drawn, hence on the run after;
     # by a value, since a key merely dropped takes the browser's last value back. The line
     # called from and the purpose are kept: a rep's next call is most often alike.
-    for field, key in KEYS.items():
-        if field not in callform.REMEMBERED:
-            st.session_state[key] = None if field in callform.CHOICES else ""
-    # The next call is most often to someone else.
-    st.session_state[_SEARCH], st.session_state[_CHOSEN], st.session_state[_PICKED] = "", None, None
+    # The next call is most often to someone else: the search and the choice go too.
+    for key, empty in _EMPTIED.items():
+        st.session_state[key] = empty
+    st.session_state[_CHOSEN], st.session_state[_PICKED] = None, None
     st.session_state[_OWN_LINE] = st.session_state.get(KEYS[FROM_NUMBER])
 
 st.title("Log a call")
@@ -188,10 +205,9 @@ if logged is not None:
         link, another = st.columns(2, width=560)
         link.page_link("pages/lookup.py", label=f"Open call {logged} in the call lookup",
                        icon=":material/search:", query_params={"id": str(logged)})
-        if another.button("Log another call", icon=":material/add_call:", key="log_another",
-                          help="The same line and purpose are filled in already."):
-            st.session_state.pop(_LOGGED, None)
-            st.rerun()
+        another.button("Log another call", icon=":material/add_call:", key="log_another",
+                       help="The same line and purpose are filled in already.",
+                       on_click=_log_another)
 
 _prospect_search()
 

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -361,10 +361,14 @@ def summary_figures(
     users, dispositions = client.list_users(), client.list_dispositions()
     rep_ids = list(user_ids) if user_ids else users["id"].tolist()
     previous_start, previous_end = figures.previous_period(start, end)
-    # Every column, which line health needs, and the figures count as the page's narrower read
-    # does; a partial read raises (never printed).
-    calls, previous = (source.list_calls(*utc_bounds(first, last, tz), user_ids)
-                       for first, last in ((start, end), (previous_start, previous_end)))
+    # One read of every column (line health needs the numbers, attempts the prospects), from
+    # the earliest day any figure counts: the previous period's, or the attempts' lookback.
+    # A partial read raises (never printed).
+    first_day = min(previous_start, attempts.lookback_start(start))
+    everything = source.list_calls(*utc_bounds(first_day, end, tz), user_ids)
+    range_start, range_end = utc_bounds(start, end, tz)
+    calls, previous = (_created_within(everything, *bounds) for bounds in (
+        (range_start, range_end), utc_bounds(previous_start, previous_end, tz)))
     mapping = source.outcome_mapping(dispositions)
     built = overview.build_overview(calls, previous, users, dispositions, rep_ids, start, end, tz,
                                     mapping, conversation_s,
@@ -374,11 +378,17 @@ def summary_figures(
     result = overview.summary(built, start, end, tz, rep_ids)
     result["line_health"] = lines.line_health(calls, previous, mapping, tz, rep_ids).to_dict()
     result["prospect_zone_heatmap"] = prospect_zones.prospect_zone_heatmap(calls, mapping).to_dict()
-    # Attempts are numbered from the lookback's first day: one more read, as the page's.
-    earlier = source.list_calls(*utc_bounds(attempts.lookback_start(start), end, tz), user_ids)
-    result["attempts"] = attempts.attempt_figures(earlier, mapping, utc_bounds(start, end, tz)[0],
+    attempts_from = _created_within(everything, utc_bounds(attempts.lookback_start(start), end,
+                                                           tz)[0], range_end)
+    result["attempts"] = attempts.attempt_figures(attempts_from, mapping, range_start,
                                                   rep_ids).to_dict()
     return result
+
+
+def _created_within(calls: pd.DataFrame, after: datetime, before: datetime) -> pd.DataFrame:
+    """The calls created in [after, before), as a read of just those days gives them."""
+    created = calls["created_at"]
+    return calls[(created >= after) & (created < before)].reset_index(drop=True)
 
 
 class NotSent(ValueError):

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from lib.outreach.errors import UnexpectedResponse
-from lib.outreach.records import as_object, relationship_id, to_id
+from lib.outreach.records import as_object, record_id, relationship_id, to_id
 
 MIN_SEARCH = 2  # fewer characters than this ask nothing: every prospect would match
 _PHONE_KINDS_V1 = ("work", "mobile", "home", "other", "voip")
@@ -98,19 +97,15 @@ def _first_text(values: Any) -> str | None:
     return _text(values)
 
 
-def _id_of(record: Any, what: str) -> int:
-    if not isinstance(record, Mapping):
-        raise UnexpectedResponse(f"{what} answered a prospect that is not a JSON object.")
-    prospect_id = to_id(record.get("id"))
-    if prospect_id is None:
-        raise UnexpectedResponse(f"{what} answered a prospect without a usable id.")
-    return prospect_id
+def _first_phone(phones: Mapping[str, Any], kinds: tuple[str, ...]) -> str | None:
+    return next((phone for phone in map(_first_text, (phones.get(kind) for kind in kinds))
+                 if phone), None)
 
 
 def prospect_v1(record: Any) -> Prospect:
     """An API 1.0 prospect record: attributes.personal.name.first/last, contact.email,
     contact.phone.<kind>, contact.timezone, company.name, personal.title."""
-    prospect_id = _id_of(record, "GET /1.0/prospects")
+    prospect_id = record_id(record, "prospect")
     attributes = as_object(record.get("attributes"))
     personal, contact = as_object(attributes.get("personal")), as_object(attributes.get("contact"))
     name = as_object(personal.get("name"))
@@ -122,8 +117,7 @@ def prospect_v1(record: Any) -> Prospect:
         email=_first_text(contact.get("email")),
         company=_text(as_object(attributes.get("company")).get("name")),
         title=_text(personal.get("title")),
-        phone=next((phone for phone in (_first_text(phones.get(kind))
-                                        for kind in _PHONE_KINDS_V1) if phone), None),
+        phone=_first_phone(phones, _PHONE_KINDS_V1),
         timezone=_text(contact.get("timezone")),
         owner_id=to_id(relationship_id(record, "owner")),
     )
@@ -132,7 +126,7 @@ def prospect_v1(record: Any) -> Prospect:
 def prospect_v2(record: Any) -> Prospect:
     """An API v2 prospect record: firstName, lastName, emails[], company, title, the phone
     lists (work first) and timeZone."""
-    prospect_id = _id_of(record, "GET /api/v2/prospects")
+    prospect_id = record_id(record, "prospect")
     attributes = as_object(record.get("attributes"))
     return Prospect(
         id=prospect_id,
@@ -141,8 +135,7 @@ def prospect_v2(record: Any) -> Prospect:
         email=_first_text(attributes.get("emails")),
         company=_text(attributes.get("company")),
         title=_text(attributes.get("title")),
-        phone=next((phone for phone in (_first_text(attributes.get(kind))
-                                        for kind in _PHONE_KINDS_V2) if phone), None),
+        phone=_first_phone(attributes, _PHONE_KINDS_V2),
         timezone=_text(attributes.get("timeZone")),
         owner_id=to_id(relationship_id(record, "owner")),
     )

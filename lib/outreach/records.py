@@ -170,7 +170,8 @@ def calls_frame(records: Iterable[Any]) -> pd.DataFrame:
 # ----- lookups -----
 
 
-def _lookup_id(record: Any, what: str) -> int:
+def record_id(record: Any, what: str) -> int:
+    """The id of a lookup or prospect record; UnexpectedResponse when it is not one."""
     if not isinstance(record, Mapping):
         raise UnexpectedResponse(f"A {what} record is not a JSON object.")
     value = to_id(record.get("id"))
@@ -197,7 +198,7 @@ def users_frame(records: Iterable[Any]) -> pd.DataFrame:
     email (object str, "" if absent), in the API's order."""
     rows = []
     for record in records:
-        user_id = _lookup_id(record, "user")
+        user_id = record_id(record, "user")
         attributes = as_object(record.get("attributes"))
         metadata = as_object(attributes.get("metadata"))
         contact = as_object(attributes.get("contact"))
@@ -217,7 +218,7 @@ def dispositions_frame(records: Iterable[Any]) -> pd.DataFrame:
     """Call dispositions: id (int64), name, order (Int64), outcome ("Answered", "Not Answered")."""
     rows = []
     for record in records:
-        disposition_id = _lookup_id(record, "disposition")
+        disposition_id = record_id(record, "disposition")
         attributes = as_object(record.get("attributes"))
         rows.append({
             "id": disposition_id,
@@ -233,7 +234,7 @@ def purposes_frame(records: Iterable[Any]) -> pd.DataFrame:
     """Call purposes: id (int64), name, order (Int64)."""
     rows = []
     for record in records:
-        purpose_id = _lookup_id(record, "purpose")
+        purpose_id = record_id(record, "purpose")
         attributes = as_object(record.get("attributes"))
         rows.append({
             "id": purpose_id,

@@ -209,6 +209,8 @@ def describe_filters(filters: DashboardFilters, reps: int) -> str:
 
 _COUNT = st.column_config.NumberColumn
 _SHARE = "percent"
+_FEW_CALLS = st.column_config.CheckboxColumn("Few calls",
+                                             help=figures.METRIC_DEFINITIONS["few_calls"])
 
 REP_COLUMNS = {
     "rep": st.column_config.TextColumn("Rep", pinned=True),
@@ -229,9 +231,7 @@ REP_COLUMNS = {
         help="Calls per Monday-to-Friday day in the range; for Team, per rep.",
     ),
     "daily_calls": st.column_config.LineChartColumn("Calls per day", y_min=0),
-    "few_calls": st.column_config.CheckboxColumn(
-        "Few calls", help=figures.METRIC_DEFINITIONS["few_calls"]
-    ),
+    "few_calls": _FEW_CALLS,
 }
 LINE_COLUMNS = {
     "line": st.column_config.TextColumn("Line", pinned=True, help="The number called from."),
@@ -240,8 +240,7 @@ LINE_COLUMNS = {
     "connected": _COUNT("Connected", help="Of them, calls whose disposition counts as "
                         "connected (the outcome mapping)."),
     "connect_rate": _COUNT("Connect rate", format=_SHARE),
-    "few_calls": st.column_config.CheckboxColumn(
-        "Few calls", help=figures.METRIC_DEFINITIONS["few_calls"]),
+    "few_calls": _FEW_CALLS,
     "before": st.column_config.TextColumn(
         "Period before", help="Connected of outbound calls from this number in the period "
         "of the same length before the range."),
@@ -256,8 +255,7 @@ ATTEMPT_COLUMNS = {
     "connected": _COUNT("Connected", help="Of them, calls whose disposition counts as "
                         "connected (the outcome mapping): the prospect was reached."),
     "pickup_rate": _COUNT("Pickup rate", format=_SHARE),
-    "few_calls": st.column_config.CheckboxColumn(
-        "Few calls", help=figures.METRIC_DEFINITIONS["few_calls"]),
+    "few_calls": _FEW_CALLS,
 }
 CALL_COLUMNS = {
     "time": st.column_config.DatetimeColumn("Time", format="ddd D MMM YYYY, HH:mm"),

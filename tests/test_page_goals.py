@@ -74,8 +74,10 @@ def test_goals_set_on_their_page_show_in_the_rep_table(sandbox, app_env):
     assert rows.loc["Team", "connects_goal"] == \
         f"{team_connects:,} of {1000 * WORKING_DAYS:,} connects"
     assert rows.loc["Team", "connects_on_pace"] == "no"
+    # The app's clock runs on from the pinned 18:00 as the suite runs: the minute is not
+    # asserted, only that the whole working day has passed (from 17:00 on it is 100 %).
     assert any(shown(c.value).replace(JOINER, "").startswith(
-        "On pace: done ≥ target × 100.0 %, the working time passed by Wed 18 Nov 18:0")
+        "On pace: done ≥ target × 100.0 %, the working time passed by Wed 18 Nov ")
         for c in app.caption)
 
     # A higher target puts the same rep behind: 1,000 a week is 200 a working day, 4,400.
